@@ -1,0 +1,129 @@
+/*
+ * addr.c - the daemon's view of a peer address.  IPv4 peers, whether they
+ * arrive on an IPv4 socket or v4-mapped on a dual-stack one, become the
+ * same v4-mapped IPv6 address, so allow/deny rules and max_per_ip count
+ * one host once.
+ */
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+static void
+map_v4(const struct in_addr *v4, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[10] = 0xff;
+	out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], v4, 4);
+}
+
+int
+addr_from_sockaddr(const struct sockaddr *sa, struct in6_addr *out)
+{
+	if (sa->sa_family == AF_INET) {
+		map_v4(&((const struct sockaddr_in *)(const void *)sa)->sin_addr, out);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		*out = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		return 0;
+	}
+	return -1;
+}
+
+void
+addr_format(const struct in6_addr *a, char *buf, size_t len)
+{
+	const char *ok;
+
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		ok = inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)len);
+	else
+		ok = inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+	if (ok == NULL && len > 0)
+		snprintf(buf, len, "?");
+}
+
+int
+cidr_parse(const char *text, struct cidr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t host_len = slash ? (size_t)(slash - text) : strlen(text);
+	struct in_addr v4;
+	unsigned max_prefix, prefix;
+
+	if (host_len == 0 || host_len >= sizeof(host))
+		return -1;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+
+	if (inet_pton(AF_INET, host, &v4) == 1) {
+		map_v4(&v4, &out->net);
+		max_prefix = 32;
+	} else if (inet_pton(AF_INET6, host, &out->net) == 1) {
+		max_prefix = 128;
+	} else {
+		return -1;
+	}
+
+	prefix = max_prefix;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+
+		if (*p < '0' || *p > '9' || strlen(p) > 3)
+			return -1;
+		prefix = 0;
+		for (; *p >= '0' && *p <= '9'; p++)
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		if (*p != '\0' || prefix > max_prefix)
+			return -1;
+	}
+	out->prefix = prefix + (128 - max_prefix);
+
+	/* Host bits set usually means a typo in the rule: refuse it. */
+	for (unsigned bit = out->prefix; bit < 128; bit++) {
+		if (out->net.s6_addr[bit / 8] & (0x80u >> (bit % 8)))
+			return -1;
+	}
+	return 0;
+}
+
+bool
+cidr_match(const struct cidr *c, const struct in6_addr *a)
+{
+	unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (memcmp(c->net.s6_addr, a->s6_addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff00u >> rest);
+	return (c->net.s6_addr[full] & mask) == (a->s6_addr[full] & mask);
+}
+
+bool
+cidr_list_match(const struct cidr_list *list, const struct in6_addr *a)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		if (cidr_match(&list->items[i], a))
+			return true;
+	}
+	return false;
+}
+
+void
+cidr_format(const struct cidr *c, char *buf, size_t len)
+{
+	char host[ADDR_TEXT_MAX];
+	unsigned prefix = c->prefix;
+
+	addr_format(&c->net, host, sizeof(host));
+	if (IN6_IS_ADDR_V4MAPPED(&c->net) && prefix >= 96)
+		prefix -= 96;
+	snprintf(buf, len, "%s/%u", host, prefix);
+}

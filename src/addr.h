@@ -1,0 +1,33 @@
+/* addr.h - peer addresses (IPv4 held as v4-mapped IPv6) and CIDR rules. */
+#ifndef TCPXD_ADDR_H
+#define TCPXD_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Longest text addr_format() writes, including the NUL. */
+#define ADDR_TEXT_MAX INET6_ADDRSTRLEN
+
+struct cidr {
+	struct in6_addr net;    /* IPv4 rules are stored v4-mapped */
+	unsigned prefix;        /* 0..128, in IPv6 bits */
+};
+
+struct cidr_list {
+	struct cidr *items;
+	size_t count;
+};
+
+/* Normalises an AF_INET or AF_INET6 sockaddr to IPv6; v4-mapped stays mapped. */
+int addr_from_sockaddr(const struct sockaddr *sa, struct in6_addr *out);
+/* Writes the address as text; v4-mapped addresses print as plain IPv4. */
+void addr_format(const struct in6_addr *a, char *buf, size_t len);
+/* "10.0.0.0/8", "::1/128" or a bare address.  Host bits must be zero.  0 or -1. */
+int cidr_parse(const char *text, struct cidr *out);
+bool cidr_match(const struct cidr *c, const struct in6_addr *a);
+bool cidr_list_match(const struct cidr_list *list, const struct in6_addr *a);
+void cidr_format(const struct cidr *c, char *buf, size_t len);
+
+#endif

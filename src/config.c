@@ -1,0 +1,644 @@
+/*
+ * config.c - reads tcpxd.conf with libconfig and validates every value
+ * against one key table (type, scope, range).  Global keys are defaults
+ * that each listener may override.  Unknown keys are errors, because a
+ * typo must never silently disable a limit.  Every message names the
+ * file and the line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "size.h"
+
+enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE, T_CIDRS };
+
+#define S_GLOBAL   1u   /* top level only; offset into struct config */
+#define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
+#define S_BOTH     3u   /* global default, listener override; offset into listener_cfg */
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	unsigned scope;
+	size_t offset;
+	uint64_t min, max;
+	bool receive_only;  /* meaningless on echo listeners: setting it there is an error */
+};
+
+#define KB(n) ((uint64_t)(n) << 10)
+#define MB(n) ((uint64_t)(n) << 20)
+#define LIMIT_BYTES ((uint64_t)1 << 62)
+#define G(field) offsetof(struct config, field)
+#define L(field) offsetof(struct listener_cfg, field)
+
+static const struct key_def keys[] = {
+	{ "max_connections",   T_UINT,     S_GLOBAL,   G(max_connections),   1, 1000000, false },
+	{ "shutdown_timeout",  T_UINT,     S_GLOBAL,   G(shutdown_timeout),  0, 3600, false },
+	{ "log_level",         T_LEVEL,    S_GLOBAL,   G(log_level),         0, 0, false },
+	{ "thread_stack_size", T_SIZE,     S_GLOBAL,   G(thread_stack_size), KB(64), MB(64), false },
+	{ "name",              T_STRING,   S_LISTENER, L(name),              0, 0, false },
+	{ "mode",              T_MODE,     S_LISTENER, L(mode),              0, 0, false },
+	{ "address",           T_STRING,   S_LISTENER, L(address),           0, 0, false },
+	{ "port",              T_UINT,     S_LISTENER, L(port),              0, 65535, false },
+	{ "v6only",            T_BOOL,     S_BOTH,     L(v6only),            0, 0, false },
+	{ "protocol",          T_PROTO,    S_BOTH,     L(protocol),          0, 0, true },
+	{ "output_dir",        T_STRING,   S_BOTH,     L(output_dir),        0, 0, true },
+	{ "buffer_size",       T_SIZE,     S_BOTH,     L(buffer_size),       KB(1), MB(64), false },
+	{ "max_file_size",     T_SIZE,     S_BOTH,     L(max_file_size),     1, LIMIT_BYTES, true },
+	{ "min_free_space",    T_SIZE,     S_BOTH,     L(min_free_space),    0, LIMIT_BYTES, true },
+	{ "file_mode",         T_FILEMODE, S_BOTH,     L(file_mode),         0, 0, true },
+	{ "max_per_ip",        T_UINT,     S_BOTH,     L(max_per_ip),        1, 1000000, false },
+	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
+	{ "allow",             T_CIDRS,    S_BOTH,     L(allow),             0, 0, false },
+	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
+};
+
+#define NAME_MAX_LEN 64
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+static const struct key_def *
+key_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+fail_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (s != NULL) {
+		const char *file = config_setting_source_file(s);
+
+		n = snprintf(ld->err, ld->errlen, "%s:%d: ", file ? file : ld->path,
+		    config_setting_source_line(s));
+	} else {
+		n = snprintf(ld->err, ld->errlen, "%s: ", ld->path);
+	}
+	if (n < 0 || (size_t)n >= ld->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	default: return "an unknown type";
+	}
+}
+
+static int
+get_uint(struct loader *ld, const config_setting_t *s, const struct key_def *k, unsigned *out)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail_at(ld, s, "%s must be an integer, not %s", k->name,
+		    type_name(config_setting_type(s)));
+	v = config_setting_get_int64(s);
+	if (v < (long long)k->min || (unsigned long long)v > k->max)
+		return fail_at(ld, s, "%s = %lld is out of range (%llu..%llu)", k->name, v,
+		    (unsigned long long)k->min, (unsigned long long)k->max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+get_size(struct loader *ld, const config_setting_t *s, const struct key_def *k, uint64_t *out)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: {
+		long long raw = config_setting_get_int64(s);
+
+		if (raw < 0)
+			return fail_at(ld, s, "%s must not be negative", k->name);
+		v = (uint64_t)raw;
+		break;
+	}
+	case CONFIG_TYPE_STRING:
+		if (size_parse(config_setting_get_string(s), &v) < 0)
+			return fail_at(ld, s, "%s = \"%s\" is not a size (examples: 4096, \"64K\", \"1G\")",
+			    k->name, config_setting_get_string(s));
+		break;
+	default:
+		return fail_at(ld, s, "%s must be a size (integer or string such as \"64K\"), not %s",
+		    k->name, type_name(config_setting_type(s)));
+	}
+	if (v < k->min || v > k->max) {
+		size_format(k->min, lo, sizeof(lo));
+		size_format(k->max, hi, sizeof(hi));
+		return fail_at(ld, s, "%s = %llu is out of range (%s..%s)", k->name,
+		    (unsigned long long)v, lo, hi);
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_string(struct loader *ld, const config_setting_t *s, const char *what, const char **out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail_at(ld, s, "%s must be a string, not %s", what,
+		    type_name(config_setting_type(s)));
+	*out = config_setting_get_string(s);
+	if (**out == '\0')
+		return fail_at(ld, s, "%s must not be empty", what);
+	return 0;
+}
+
+static int
+get_cidrs(struct loader *ld, const config_setting_t *s, const struct key_def *k,
+    struct cidr_list *out)
+{
+	int type = config_setting_type(s), n;
+	struct cidr *items;
+
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return fail_at(ld, s, "%s must be a list of CIDR strings such as [ \"10.0.0.0/8\" ]",
+		    k->name);
+	n = config_setting_length(s);
+	items = calloc(n > 0 ? (size_t)n : 1, sizeof(*items));
+	if (items == NULL)
+		return fail_at(ld, s, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *text;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			free(items);
+			return fail_at(ld, e, "%s entries must be strings", k->name);
+		}
+		text = config_setting_get_string(e);
+		if (cidr_parse(text, &items[i]) < 0) {
+			free(items);
+			return fail_at(ld, e, "%s: \"%s\" is not a valid address or CIDR "
+			    "(host bits must be zero, e.g. \"10.0.0.0/8\")", k->name, text);
+		}
+	}
+	free(out->items);
+	out->items = items;
+	out->count = (size_t)n;
+	return 0;
+}
+
+static int
+apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k, void *base)
+{
+	void *field = (char *)base + k->offset;
+	const char *text;
+
+	switch (k->type) {
+	case T_UINT:
+		return get_uint(ld, s, k, field);
+	case T_SIZE:
+		return get_size(ld, s, k, field);
+	case T_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail_at(ld, s, "%s must be true or false", k->name);
+		*(bool *)field = config_setting_get_bool(s) != 0;
+		return 0;
+	case T_STRING: {
+		char *copy;
+
+		if (get_string(ld, s, k->name, &text) < 0)
+			return -1;
+		if ((copy = strdup(text)) == NULL)
+			return fail_at(ld, s, "out of memory");
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	case T_LEVEL:
+		if (get_string(ld, s, k->name, &text) < 0)
+			return -1;
+		if (log_level_parse(text, field) < 0)
+			return fail_at(ld, s, "log_level \"%s\" is not one of error, warning, info, debug",
+			    text);
+		return 0;
+	case T_MODE:
+		if (get_string(ld, s, k->name, &text) < 0)
+			return -1;
+		if (strcmp(text, "echo") == 0)
+			*(enum listener_mode *)field = MODE_ECHO;
+		else if (strcmp(text, "receive") == 0)
+			*(enum listener_mode *)field = MODE_RECEIVE;
+		else
+			return fail_at(ld, s, "mode \"%s\" is not one of echo, receive", text);
+		return 0;
+	case T_PROTO:
+		if (get_string(ld, s, k->name, &text) < 0)
+			return -1;
+		if (strcmp(text, "auto") == 0)
+			*(enum listener_protocol *)field = PROTO_AUTO;
+		else if (strcmp(text, "raw") == 0)
+			*(enum listener_protocol *)field = PROTO_RAW;
+		else if (strcmp(text, "framed") == 0)
+			return fail_at(ld, s, "protocol \"framed\" is not supported by this version");
+		else
+			return fail_at(ld, s, "protocol \"%s\" is not one of auto, raw", text);
+		return 0;
+	case T_FILEMODE: {
+		char *end;
+		unsigned long mode;
+
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail_at(ld, s, "file_mode must be an octal string such as \"0640\"");
+		text = config_setting_get_string(s);
+		errno = 0;
+		mode = strtoul(text, &end, 8);
+		if (*text == '\0' || *end != '\0' || errno != 0 || mode > 0666 || (mode & 0600) != 0600)
+			return fail_at(ld, s, "file_mode \"%s\" must be octal, at most 0666, "
+			    "and include owner read and write (0600)", text);
+		*(unsigned *)field = (unsigned)mode;
+		return 0;
+	}
+	case T_CIDRS:
+		return get_cidrs(ld, s, k, field);
+	}
+	return fail_at(ld, s, "internal error: key %s has no type", k->name);
+}
+
+static void
+cidr_list_free(struct cidr_list *l)
+{
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+static void
+listener_cfg_free(struct listener_cfg *l)
+{
+	free(l->name);
+	free(l->address);
+	free(l->output_dir);
+	cidr_list_free(&l->allow);
+	cidr_list_free(&l->deny);
+}
+
+static int
+cidr_list_dup(struct cidr_list *l)
+{
+	struct cidr *copy;
+
+	if (l->items == NULL)
+		return 0;
+	copy = malloc((l->count ? l->count : 1) * sizeof(*copy));
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, l->items, l->count * sizeof(*copy));
+	l->items = copy;
+	return 0;
+}
+
+/* Deep copy of the defaults, the starting point of every listener. */
+static int
+listener_cfg_from_defaults(struct listener_cfg *dst, const struct listener_cfg *defaults)
+{
+	*dst = *defaults;
+	dst->name = NULL;
+	dst->address = NULL;
+	dst->output_dir = NULL;
+	dst->allow.items = dst->deny.items = NULL;
+	dst->allow = defaults->allow;
+	dst->deny = defaults->deny;
+	if ((defaults->output_dir && (dst->output_dir = strdup(defaults->output_dir)) == NULL) ||
+	    cidr_list_dup(&dst->allow) < 0 || cidr_list_dup(&dst->deny) < 0) {
+		if (dst->allow.items == defaults->allow.items)
+			dst->allow.items = NULL;
+		if (dst->deny.items == defaults->deny.items)
+			dst->deny.items = NULL;
+		listener_cfg_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+valid_listener_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > NAME_MAX_LEN)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int
+load_listener(struct loader *ld, const config_setting_t *group,
+    const struct listener_cfg *defaults, struct listener_cfg *l)
+{
+	const config_setting_t *mode_s;
+	int n = config_setting_length(group);
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "each listener must be a group { ... }, not %s",
+		    type_name(config_setting_type(group)));
+	if (listener_cfg_from_defaults(l, defaults) < 0)
+		return fail_at(ld, group, "out of memory");
+	l->file = ld->path;
+	l->line = config_setting_source_line(group);
+
+	/* The mode decides which keys make sense, so read it first. */
+	mode_s = config_setting_get_member(group, "mode");
+	if (mode_s == NULL)
+		return fail_at(ld, group, "listener has no mode (echo or receive)");
+	if (apply_key(ld, mode_s, key_find("mode"), l) < 0)
+		return -1;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key_def *k = key_find(name);
+
+		if (k == NULL)
+			return fail_at(ld, s, "unknown key \"%s\" in listener", name);
+		if (!(k->scope & S_LISTENER))
+			return fail_at(ld, s, "%s is a global setting and cannot be set per listener", name);
+		if (k->receive_only && l->mode == MODE_ECHO)
+			return fail_at(ld, s, "%s has no effect on an echo listener", name);
+		if (apply_key(ld, s, k, l) < 0)
+			return -1;
+		if (strcmp(name, "output_dir") == 0)
+			l->output_dir_line = config_setting_source_line(s);
+	}
+
+	if (l->name == NULL)
+		return fail_at(ld, group, "listener has no name");
+	if (!valid_listener_name(l->name))
+		return fail_at(ld, config_setting_get_member(group, "name"),
+		    "listener name \"%s\" must be 1-%d characters of A-Z a-z 0-9 . _ -",
+		    l->name, NAME_MAX_LEN);
+	if (l->address == NULL)
+		return fail_at(ld, group, "listener \"%s\" has no address", l->name);
+	if (config_setting_get_member(group, "port") == NULL)
+		return fail_at(ld, group, "listener \"%s\" has no port", l->name);
+	if (l->mode == MODE_RECEIVE) {
+		if (l->output_dir == NULL)
+			return fail_at(ld, group, "receive listener \"%s\" has no output_dir", l->name);
+		if (l->output_dir[0] != '/')
+			return fail_at(ld, group, "output_dir \"%s\" of listener \"%s\" must be an absolute path",
+			    l->output_dir, l->name);
+	}
+	return 0;
+}
+
+static void
+set_defaults(struct config *cfg, struct listener_cfg *d)
+{
+	cfg->max_connections = 4096;
+	cfg->shutdown_timeout = 30;
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->thread_stack_size = KB(128);
+
+	memset(d, 0, sizeof(*d));
+	d->protocol = PROTO_AUTO;
+	d->buffer_size = KB(64);
+	d->max_file_size = (uint64_t)1 << 30;
+	d->min_free_space = MB(64);
+	d->file_mode = 0640;
+	d->max_per_ip = 64;
+	d->idle_timeout = 60;
+}
+
+static int
+load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
+{
+	struct listener_cfg defaults;
+	const config_setting_t *list = NULL;
+	int n, rc = -1;
+
+	set_defaults(cfg, &defaults);
+	n = config_setting_length(root);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key_def *k;
+
+		if (strcmp(name, "listeners") == 0) {
+			list = s;
+			continue;
+		}
+		if ((k = key_find(name)) == NULL) {
+			fail_at(ld, s, "unknown key \"%s\"", name);
+			goto out;
+		}
+		if (!(k->scope & S_GLOBAL)) {
+			fail_at(ld, s, "%s must be set inside a listener", name);
+			goto out;
+		}
+		if (apply_key(ld, s, k, k->scope == S_GLOBAL ? (void *)cfg : (void *)&defaults) < 0)
+			goto out;
+		if (strcmp(name, "output_dir") == 0)
+			defaults.output_dir_line = config_setting_source_line(s);
+	}
+	if (list == NULL) {
+		fail_at(ld, NULL, "no listeners defined (add listeners = ( { ... } );)");
+		goto out;
+	}
+	if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY) {
+		fail_at(ld, list, "listeners must be a list ( { ... }, { ... } ), not %s",
+		    type_name(config_setting_type(list)));
+		goto out;
+	}
+	n = config_setting_length(list);
+	if (n == 0) {
+		fail_at(ld, list, "listeners is empty: define at least one listener");
+		goto out;
+	}
+	cfg->listeners = calloc((size_t)n, sizeof(*cfg->listeners));
+	if (cfg->listeners == NULL) {
+		fail_at(ld, list, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		struct listener_cfg *l = &cfg->listeners[i];
+		const config_setting_t *group = config_setting_get_elem(list, (unsigned)i);
+
+		cfg->n_listeners++;
+		if (load_listener(ld, group, &defaults, l) < 0)
+			goto out;
+		for (int j = 0; j < i; j++) {
+			const struct listener_cfg *o = &cfg->listeners[j];
+
+			if (strcmp(o->name, l->name) == 0) {
+				fail_at(ld, group, "duplicate listener name \"%s\" (first defined on line %d)",
+				    l->name, o->line);
+				goto out;
+			}
+			if (l->port != 0 && o->port == l->port && strcmp(o->address, l->address) == 0) {
+				fail_at(ld, group, "listeners \"%s\" and \"%s\" both use %s port %u",
+				    o->name, l->name, l->address, l->port);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	listener_cfg_free(&defaults);
+	return rc;
+}
+
+int
+cfg_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct loader ld = { .path = path, .err = err, .errlen = errlen };
+	struct config *cfg = NULL;
+	config_t lc;
+	struct stat st;
+	FILE *fp;
+	int rc = -1;
+
+	*out = NULL;
+	if ((fp = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) < 0) {
+		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(fp);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "%s: refusing a world-writable configuration file (chmod o-w %s)",
+		    path, path);
+		fclose(fp);
+		return -1;
+	}
+
+	config_init(&lc);
+	if (config_read(&lc, fp) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: %s",
+		    config_error_file(&lc) ? config_error_file(&lc) : path,
+		    config_error_line(&lc), config_error_text(&lc));
+		goto out;
+	}
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL || (cfg->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	if (load_root(&ld, config_root_setting(&lc), cfg) < 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+	rc = 0;
+out:
+	cfg_free(cfg);
+	config_destroy(&lc);
+	fclose(fp);
+	return rc;
+}
+
+void
+cfg_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		listener_cfg_free(&cfg->listeners[i]);
+	free(cfg->listeners);
+	free(cfg->path);
+	free(cfg);
+}
+
+const char *
+cfg_mode_name(enum listener_mode mode)
+{
+	return mode == MODE_ECHO ? "echo" : "receive";
+}
+
+static void
+print_cidrs(FILE *fp, const char *key, const struct cidr_list *l)
+{
+	char buf[ADDR_TEXT_MAX + 8];
+
+	fprintf(fp, "    %s = [", key);
+	for (size_t i = 0; i < l->count; i++) {
+		cidr_format(&l->items[i], buf, sizeof(buf));
+		fprintf(fp, "%s \"%s\"", i ? "," : "", buf);
+	}
+	fprintf(fp, " ];\n");
+}
+
+void
+cfg_print(const struct config *cfg, FILE *fp)
+{
+	char size[32];
+
+	fprintf(fp, "# effective settings of %s\n", cfg->path);
+	fprintf(fp, "max_connections = %u;\n", cfg->max_connections);
+	fprintf(fp, "shutdown_timeout = %u;\n", cfg->shutdown_timeout);
+	fprintf(fp, "log_level = \"%s\";\n", log_level_name(cfg->log_level));
+	size_format(cfg->thread_stack_size, size, sizeof(size));
+	fprintf(fp, "thread_stack_size = \"%s\";\n", size);
+	fprintf(fp, "listeners = (\n");
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+
+		fprintf(fp, "  {\n");
+		fprintf(fp, "    name = \"%s\";\n", l->name);
+		fprintf(fp, "    mode = \"%s\";\n", cfg_mode_name(l->mode));
+		fprintf(fp, "    address = \"%s\";\n", l->address);
+		fprintf(fp, "    port = %u;\n", l->port);
+		fprintf(fp, "    v6only = %s;\n", l->v6only ? "true" : "false");
+		size_format(l->buffer_size, size, sizeof(size));
+		fprintf(fp, "    buffer_size = \"%s\";\n", size);
+		fprintf(fp, "    max_per_ip = %u;\n", l->max_per_ip);
+		fprintf(fp, "    idle_timeout = %u;\n", l->idle_timeout);
+		print_cidrs(fp, "allow", &l->allow);
+		print_cidrs(fp, "deny", &l->deny);
+		if (l->mode == MODE_RECEIVE) {
+			fprintf(fp, "    protocol = \"%s\";\n", l->protocol == PROTO_RAW ? "raw" : "auto");
+			fprintf(fp, "    output_dir = \"%s\";\n", l->output_dir);
+			size_format(l->max_file_size, size, sizeof(size));
+			fprintf(fp, "    max_file_size = \"%s\";\n", size);
+			size_format(l->min_free_space, size, sizeof(size));
+			fprintf(fp, "    min_free_space = \"%s\";\n", size);
+			fprintf(fp, "    file_mode = \"%04o\";\n", l->file_mode);
+		}
+		fprintf(fp, "  }%s\n", i + 1 < cfg->n_listeners ? "," : "");
+	}
+	fprintf(fp, ");\n");
+}

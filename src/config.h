@@ -1,0 +1,58 @@
+/* config.h - tcpxd.conf: loading, validation against the key table, printing. */
+#ifndef TCPXD_CONFIG_H
+#define TCPXD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "log.h"
+
+enum listener_mode { MODE_ECHO, MODE_RECEIVE };
+enum listener_protocol { PROTO_AUTO, PROTO_RAW, PROTO_FRAMED };
+
+/* One listener's effective settings: its own keys over the global defaults. */
+struct listener_cfg {
+	char *name;
+	enum listener_mode mode;
+	char *address;
+	unsigned port;              /* 0 = kernel-chosen (tests) */
+	bool v6only;
+	enum listener_protocol protocol;
+	char *output_dir;
+	uint64_t buffer_size;
+	uint64_t max_file_size;
+	uint64_t min_free_space;
+	unsigned file_mode;
+	unsigned max_per_ip;
+	unsigned idle_timeout;
+	struct cidr_list allow;
+	struct cidr_list deny;
+	const char *file;           /* where it was defined, for messages */
+	int line;
+	int output_dir_line;
+};
+
+struct config {
+	char *path;
+	unsigned max_connections;
+	unsigned shutdown_timeout;
+	enum log_level log_level;
+	uint64_t thread_stack_size;
+	struct listener_cfg *listeners;
+	size_t n_listeners;
+};
+
+/*
+ * Parses and validates path.  On failure returns -1 and writes one line
+ * "FILE:LINE: reason" (or "FILE: reason") to err.
+ */
+int cfg_load(const char *path, struct config **out, char *err, size_t errlen);
+void cfg_free(struct config *cfg);
+/* Prints the effective settings in tcpxd.conf syntax. */
+void cfg_print(const struct config *cfg, FILE *fp);
+const char *cfg_mode_name(enum listener_mode mode);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * conn.c - admission and lifetime of connections.  The accept loop calls
+ * conn_dispatch(); every limit is checked there, before pthread_create, so
+ * overload turns into refusals, never into an outage.  One mutex guards
+ * the registry (a list for shutdown, a per-address count table); it is
+ * held only for bookkeeping, never across I/O.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "echo.h"
+#include "log.h"
+#include "receipt.h"
+#include "receive.h"
+#include "stats.h"
+#include "sys.h"
+
+#define IP_BUCKETS 4096
+
+struct ip_count {
+	struct in6_addr addr;
+	unsigned count;
+	struct ip_count *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct conn *head;
+	unsigned active;
+	struct ip_count *buckets[IP_BUCKETS];
+	int wake_fd;
+	atomic_bool want_wakeup;
+} reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+
+/* Refusals are logged at most once a second per reason; the rest are counted. */
+struct refusal_log {
+	long long window_ms;
+	unsigned suppressed;
+};
+
+enum refusal { REFUSE_DENIED, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD, REFUSE_COUNT };
+
+static const struct {
+	int code;
+	const char *reply;
+	const char *why;
+} refusals[REFUSE_COUNT] = {
+	[REFUSE_DENIED] = { 403, "forbidden", "denied by allow/deny rules" },
+	[REFUSE_BUSY]   = { 503, "busy", "max_connections reached" },
+	[REFUSE_PER_IP] = { 503, "busy", "max_per_ip reached" },
+	[REFUSE_THREAD] = { 503, "busy", "cannot start a thread" },
+};
+
+static struct refusal_log refusal_logs[REFUSE_COUNT];   /* accept thread only */
+
+int
+conn_init(int wake_fd)
+{
+	reg.wake_fd = wake_fd;
+	return 0;
+}
+
+void
+conn_fini(void)
+{
+	for (size_t i = 0; i < IP_BUCKETS; i++) {
+		while (reg.buckets[i] != NULL) {
+			struct ip_count *e = reg.buckets[i];
+
+			reg.buckets[i] = e->next;
+			free(e);
+		}
+	}
+}
+
+static size_t
+ip_hash(const struct in6_addr *a)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ a->s6_addr[i]) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+static struct ip_count **
+ip_slot(const struct in6_addr *a)
+{
+	struct ip_count **pp = &reg.buckets[ip_hash(a)];
+
+	while (*pp != NULL && memcmp(&(*pp)->addr, a, sizeof(*a)) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Called with the lock held. */
+static void
+ip_release(const struct in6_addr *a)
+{
+	struct ip_count **pp = ip_slot(a), *e = *pp;
+
+	if (e != NULL && --e->count == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+/* Registers c unless a limit says no.  Returns the refusal, or REFUSE_COUNT when admitted. */
+static enum refusal
+admit(struct conn *c, unsigned max_connections, unsigned max_per_ip)
+{
+	enum refusal verdict = REFUSE_COUNT;
+	struct ip_count **pp, *e;
+
+	pthread_mutex_lock(&reg.lock);
+	if (reg.active >= max_connections) {
+		verdict = REFUSE_BUSY;
+		goto out;
+	}
+	pp = ip_slot(&c->peer);
+	if ((e = *pp) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL) {
+			verdict = REFUSE_BUSY;
+			goto out;
+		}
+		e->addr = c->peer;
+		*pp = e;
+	} else if (e->count >= max_per_ip) {
+		verdict = REFUSE_PER_IP;
+		goto out;
+	}
+	e->count++;
+	reg.active++;
+	c->prev = NULL;
+	c->next = reg.head;
+	if (reg.head != NULL)
+		reg.head->prev = c;
+	reg.head = c;
+out:
+	pthread_mutex_unlock(&reg.lock);
+	return verdict;
+}
+
+/* Undoes admit().  Called with the lock held. */
+static void
+unlink_locked(struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		reg.head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ip_release(&c->peer);
+	reg.active--;
+}
+
+static void
+unregister(struct conn *c)
+{
+	bool wake;
+
+	pthread_mutex_lock(&reg.lock);
+	unlink_locked(c);
+	/* Close under the lock so conn_abort_all() never shuts a reused descriptor. */
+	sys_close(c->fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&reg.lock);
+
+	wake = atomic_load_explicit(&reg.want_wakeup, memory_order_relaxed);
+	if (wake && reg.wake_fd >= 0) {
+		uint64_t one = 1;
+
+		/* A full eventfd counter already means "wake up": EAGAIN is fine. */
+		if (write(reg.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("wake-up eventfd");
+	}
+}
+
+static void
+log_finished(const struct conn *c)
+{
+	char peer[ADDR_TEXT_MAX];
+
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	addr_format(&c->peer, peer, sizeof(peer));
+	log_info("conn listener=%s peer=%s port=%u in=%llu out=%llu ms=%lld result=%s%s%s",
+	    c->lcfg->name, peer, c->peer_port, (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out, sys_now_ms() - c->start_ms,
+	    c->result ? c->result : "ok", c->stored[0] ? " stored=" : "", c->stored);
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->lcfg->mode == MODE_ECHO)
+		echo_serve(c);
+	else
+		receive_serve(c);
+	stats_add(&stats.bytes_in, c->bytes_in);
+	stats_add(&stats.bytes_out, c->bytes_out);
+	log_finished(c);
+	unregister(c);
+	gen_unref(c->gen);
+	free(c);
+	return NULL;
+}
+
+static void
+refuse(int fd, const struct in6_addr *peer, const struct listener_cfg *l, enum refusal why)
+{
+	struct refusal_log *rl = &refusal_logs[why];
+	long long now = sys_now_ms();
+
+	stats_add(&stats.refused, 1);
+	if (l->mode == MODE_RECEIVE) {
+		char line[64];
+		size_t len = receipt_err(line, sizeof(line), refusals[why].code, refusals[why].reply);
+
+		/* Best effort and never blocking: the accept loop must not wait on one client. */
+		if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+			shutdown(fd, SHUT_WR);
+	}
+	sys_close(fd);
+
+	if (now - rl->window_ms < 1000) {
+		rl->suppressed++;
+		return;
+	}
+	char text[ADDR_TEXT_MAX];
+
+	addr_format(peer, text, sizeof(text));
+	if (rl->suppressed)
+		log_warnx("refused listener=%s peer=%s: %s (%u more refused on these grounds "
+		    "since the last report)", l->name, text, refusals[why].why, rl->suppressed);
+	else
+		log_warnx("refused listener=%s peer=%s: %s", l->name, text, refusals[why].why);
+	rl->window_ms = now;
+	rl->suppressed = 0;
+}
+
+void
+conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t listener_index)
+{
+	const struct listener_cfg *l = &gen->cfg->listeners[listener_index];
+	struct in6_addr addr;
+	struct conn *c;
+	enum refusal why;
+	pthread_t tid;
+	int err;
+
+	memset(&addr, 0, sizeof(addr));
+	addr_from_sockaddr(peer, &addr);
+	if (cidr_list_match(&l->deny, &addr) || (l->allow.count > 0 && !cidr_list_match(&l->allow, &addr))) {
+		refuse(fd, &addr, l, REFUSE_DENIED);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		refuse(fd, &addr, l, REFUSE_BUSY);
+		return;
+	}
+	c->fd = fd;
+	c->peer = addr;
+	c->peer_port = ntohs(peer->sa_family == AF_INET6
+	    ? ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port
+	    : ((const struct sockaddr_in *)(const void *)peer)->sin_port);
+	c->lcfg = l;
+	c->store = gen->stores[listener_index];
+	c->start_ms = sys_now_ms();
+	atomic_init(&c->aborting, false);
+
+	why = admit(c, gen->cfg->max_connections, l->max_per_ip);
+	if (why != REFUSE_COUNT) {
+		free(c);
+		refuse(fd, &addr, l, why);
+		return;
+	}
+	c->gen = gen_ref(gen);
+	err = pthread_create(&tid, &gen->thread_attr, conn_main, c);
+	if (err == 0) {
+		stats_add(&stats.accepted, 1);
+	} else {
+		/* Take it back out of the registry without closing: refuse() answers and closes. */
+		pthread_mutex_lock(&reg.lock);
+		unlink_locked(c);
+		pthread_mutex_unlock(&reg.lock);
+		gen_unref(c->gen);
+		free(c);
+		refuse(fd, &addr, l, REFUSE_THREAD);
+	}
+}
+
+unsigned
+conn_active(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&reg.lock);
+	n = reg.active;
+	pthread_mutex_unlock(&reg.lock);
+	return n;
+}
+
+void
+conn_want_wakeup(bool on)
+{
+	atomic_store(&reg.want_wakeup, on);
+}
+
+void
+conn_abort_all(void)
+{
+	pthread_mutex_lock(&reg.lock);
+	for (struct conn *c = reg.head; c != NULL; c = c->next) {
+		atomic_store(&c->aborting, true);
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&reg.lock);
+}
+
+bool
+conn_aborting(const struct conn *c)
+{
+	return atomic_load((atomic_bool *)&c->aborting);
+}

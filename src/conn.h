@@ -1,0 +1,46 @@
+/*
+ * conn.h - accepted connections: admission (allow/deny, max_connections,
+ * max_per_ip), one detached thread each, the registry used to abort them
+ * at shutdown, and the one log line each gets when it ends.
+ */
+#ifndef TCPXD_CONN_H
+#define TCPXD_CONN_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "gen.h"
+#include "store.h"
+
+struct conn {
+	int fd;
+	struct in6_addr peer;
+	unsigned peer_port;
+	struct gen *gen;
+	const struct listener_cfg *lcfg;
+	struct store *store;            /* receive listeners */
+	long long start_ms;
+	uint64_t bytes_in, bytes_out;
+	const char *result;             /* "ok", or why it ended otherwise */
+	char stored[STORE_NAME_MAX];
+	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
+	struct conn *prev, *next;
+};
+
+/* wake_fd (an eventfd) is written when a connection ends while conn_want_wakeup is set. */
+int conn_init(int wake_fd);
+void conn_fini(void);
+/* Takes ownership of fd.  Refuses (and closes) or starts the connection's thread. */
+void conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t listener_index);
+unsigned conn_active(void);
+/* Ask for a wake_fd write as each connection ends (while paused or draining). */
+void conn_want_wakeup(bool on);
+/* Marks every connection aborting and shuts its socket so blocked I/O returns. */
+void conn_abort_all(void);
+bool conn_aborting(const struct conn *c);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * echo.c - sends back every byte, in order, until the client half-closes.
+ * SO_RCVTIMEO/SO_SNDTIMEO implement idle_timeout in both directions: a
+ * client that stops sending, or stops reading so that our send makes no
+ * progress, is closed after idle_timeout seconds.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "echo.h"
+#include "log.h"
+#include "sys.h"
+
+static const char *
+io_failure(const struct conn *c, int err, const char *idle_reason)
+{
+	if (conn_aborting(c))
+		return "aborted: shutdown";
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return idle_reason;
+	if (err == ECONNRESET || err == EPIPE)
+		return "aborted: connection reset";
+	return "aborted: I/O error";
+}
+
+void
+echo_serve(struct conn *c)
+{
+	size_t size = (size_t)c->lcfg->buffer_size;
+	int one = 1;
+	char *buf;
+
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    sys_set_io_timeout(c->fd, c->lcfg->idle_timeout) < 0) {
+		log_warn("echo: setsockopt");
+		c->result = "aborted: setsockopt failed";
+		return;
+	}
+	if ((buf = malloc(size)) == NULL) {
+		c->result = "aborted: out of memory";
+		return;
+	}
+	for (;;) {
+		ssize_t n = sys_recv(c->fd, buf, size);
+
+		if (n == 0) {
+			c->result = conn_aborting(c) ? "aborted: shutdown" : "ok";
+			break;
+		}
+		if (n < 0) {
+			c->result = io_failure(c, errno, "aborted: idle timeout (client sent nothing)");
+			break;
+		}
+		c->bytes_in += (uint64_t)n;
+		if (sys_send_all(c->fd, buf, (size_t)n) < 0) {
+			c->result = io_failure(c, errno, "aborted: idle timeout (client not reading)");
+			break;
+		}
+		c->bytes_out += (uint64_t)n;
+	}
+	free(buf);
+}

@@ -1,0 +1,85 @@
+/* gen.c - creates and releases configuration generations (see gen.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gen.h"
+
+/* Sanitizers put red zones and shadow frames on the stack. */
+#ifdef TCPXD_SANITIZED
+#define STACK_FLOOR ((size_t)1 << 20)
+#else
+#define STACK_FLOOR ((size_t)16 << 10)
+#endif
+
+static void
+gen_destroy(struct gen *g)
+{
+	if (g == NULL)
+		return;
+	if (g->stores != NULL) {
+		for (size_t i = 0; i < g->cfg->n_listeners; i++)
+			store_close(g->stores[i]);
+		free(g->stores);
+	}
+	pthread_attr_destroy(&g->thread_attr);
+	cfg_free(g->cfg);
+	free(g);
+}
+
+struct gen *
+gen_create(struct config *cfg, char *err, size_t errlen)
+{
+	struct gen *g;
+	size_t stack;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		cfg_free(cfg);
+		return NULL;
+	}
+	g->cfg = cfg;
+	atomic_init(&g->refs, 1);
+	pthread_attr_init(&g->thread_attr);
+	stack = (size_t)cfg->thread_stack_size;
+	if (stack < STACK_FLOOR)
+		stack = STACK_FLOOR;
+	if (pthread_attr_setstacksize(&g->thread_attr, stack) != 0 ||
+	    pthread_attr_setdetachstate(&g->thread_attr, PTHREAD_CREATE_DETACHED) != 0) {
+		snprintf(err, errlen, "%s: thread_stack_size %zu is not usable", cfg->path, stack);
+		goto fail;
+	}
+	if ((g->stores = calloc(cfg->n_listeners, sizeof(*g->stores))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+		char reason[512];
+
+		if (l->mode != MODE_RECEIVE)
+			continue;
+		if (store_open(l->output_dir, l->file_mode, &g->stores[i], reason, sizeof(reason)) < 0) {
+			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file,
+			    l->output_dir_line ? l->output_dir_line : l->line, l->name, reason);
+			goto fail;
+		}
+	}
+	return g;
+fail:
+	gen_destroy(g);
+	return NULL;
+}
+
+struct gen *
+gen_ref(struct gen *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	return g;
+}
+
+void
+gen_unref(struct gen *g)
+{
+	if (g != NULL && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		gen_destroy(g);
+}

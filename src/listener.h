@@ -1,0 +1,18 @@
+/* listener.h - listening sockets: resolve, bind, describe. */
+#ifndef TCPXD_LISTENER_H
+#define TCPXD_LISTENER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* A bound, listening, non-blocking socket, or -1 with "reason" in err. */
+int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
+/* Checks that the address resolves (for tcpxd -t); 0 or -1 with a reason. */
+int listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen);
+/* "127.0.0.1:7007" or "[::1]:7008" for a bound socket. */
+void listener_describe(int fd, char *buf, size_t len);
+/* True when two listener configurations need the same socket. */
+int listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b);
+
+#endif

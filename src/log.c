@@ -1,0 +1,163 @@
+/*
+ * log.c - the daemon's only way to say something.  Each event is formatted
+ * into one buffer and written with a single write(2) so that lines from
+ * concurrent connection threads never interleave.  When stderr is the
+ * journal (JOURNAL_STREAM matches fd 2), lines carry sd-daemon "<N>"
+ * priority prefixes instead of a level word.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 1024
+
+static atomic_int current_level = LOG_LVL_INFO;
+static int to_journal;
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+static const int level_prio[] = { 3, 4, 6, 7 };
+
+void
+log_init(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	to_journal = 0;
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return;
+	if (fstat(STDERR_FILENO, &st) == 0 && st.st_dev == (dev_t)dev &&
+	    st.st_ino == (ino_t)ino)
+		to_journal = 1;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	atomic_store_explicit(&current_level, level, memory_order_relaxed);
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return (int)level <= atomic_load_explicit(&current_level, memory_order_relaxed);
+}
+
+int
+log_level_parse(const char *text, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(text, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+static void
+log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t len = 0;
+	int n;
+
+	if (!log_enabled(level))
+		return;
+	if (to_journal)
+		n = snprintf(line, sizeof(line), "<%d>", level_prio[level]);
+	else
+		n = snprintf(line, sizeof(line), "tcpxd: %s: ", level_names[level]);
+	len = n > 0 ? (size_t)n : 0;
+
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (n > 0)
+		len += (size_t)n;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	if (errnum != 0) {
+		char ebuf[128];
+		const char *msg = strerror_r(errnum, ebuf, sizeof(ebuf));
+
+		n = snprintf(line + len, sizeof(line) - len, ": %s", msg);
+		if (n > 0)
+			len += (size_t)n;
+		if (len > sizeof(line) - 2)
+			len = sizeof(line) - 2;
+	}
+	for (size_t i = 0; i < len; i++) {
+		/* One event, one line: never let a value split it. */
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	}
+	line[len++] = '\n';
+
+	/* Nothing useful can be done if stderr fails; a short write is retried. */
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(STDERR_FILENO, line + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+#define LOG_FN(fname, level, with_errno)                         \
+	void fname(const char *fmt, ...)                         \
+	{                                                        \
+		int saved = errno;                               \
+		va_list ap;                                      \
+		va_start(ap, fmt);                               \
+		log_emit(level, with_errno ? saved : 0, fmt, ap); \
+		va_end(ap);                                      \
+		errno = saved;                                   \
+	}
+
+LOG_FN(log_warn, LOG_LVL_WARNING, 1)
+LOG_FN(log_warnx, LOG_LVL_WARNING, 0)
+LOG_FN(log_err, LOG_LVL_ERROR, 1)
+LOG_FN(log_errx, LOG_LVL_ERROR, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

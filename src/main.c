@@ -1,0 +1,111 @@
+/*
+ * main.c - command line, start-up and hand-over to the accept loop.
+ * All signals are blocked before any thread exists, so every thread
+ * inherits the mask and only the signalfd in server.c sees them.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "gen.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+
+#define EXIT_USAGE 2
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: tcpxd [-c FILE] [-t] [-V] [-h]\n"
+	    "  -c, --config FILE    configuration file (default %s)\n"
+	    "  -t, --check-config   validate the configuration, print the effective settings, exit\n"
+	    "  -V, --version        print the version and exit\n"
+	    "  -h, --help           print this help and exit\n",
+	    TCPXD_DEFAULT_CONFIG);
+}
+
+/* tcpxd -t: everything start-up checks, except binding the ports. */
+static int
+check_config(const char *path)
+{
+	struct config *cfg;
+	struct gen *g;
+	char err[1024];
+
+	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tcpxd: %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+		char reason[512];
+
+		if (listener_resolve_check(l, reason, sizeof(reason)) < 0) {
+			fprintf(stderr, "tcpxd: %s:%d: listener \"%s\": %s\n", l->file, l->line, l->name,
+			    reason);
+			cfg_free(cfg);
+			return 1;
+		}
+	}
+	if ((g = gen_create(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "tcpxd: %s\n", err);
+		return 1;
+	}
+	cfg_print(g->cfg, stdout);
+	fprintf(stderr, "tcpxd: %s: configuration is valid\n", path);
+	gen_unref(g);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = TCPXD_DEFAULT_CONFIG;
+	struct config *cfg;
+	char err[1024];
+	sigset_t all;
+	int opt, check = 0;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:tVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': check = 1; break;
+		case 'V': printf("tcpxd %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			fprintf(stderr, "tcpxd: option %s needs a value (try tcpxd --help)\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "tcpxd: unknown option %s (try tcpxd --help)\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tcpxd: unexpected argument \"%s\" (try tcpxd --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (check)
+		return check_config(path);
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	log_init();
+	if (cfg_load(path, &cfg, err, sizeof(err)) < 0 || server_start(cfg, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return 1;
+	}
+	return server_run();
+}

@@ -1,0 +1,17 @@
+/* receipt.h - the one-line answers a receive listener sends. */
+#ifndef TCPXD_RECEIPT_H
+#define TCPXD_RECEIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECEIPT_MAX 256
+#define SHA256_LEN 32
+
+/* "OK <bytes> sha256:<hex> <name>\n".  Returns the length, or 0 if buf is too small. */
+size_t receipt_ok(char *buf, size_t len, uint64_t bytes, const unsigned char digest[SHA256_LEN],
+    const char *name);
+/* "ERR <code> <reason>\n".  Returns the length, or 0 if buf is too small. */
+size_t receipt_err(char *buf, size_t len, int code, const char *reason);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * server.c - the main thread.  It polls every listener plus a signalfd
+ * (SIGHUP, SIGTERM, SIGINT: the one place signals are handled) and an
+ * eventfd that connection threads write when one ends while we wait for
+ * that (descriptor back-off, graceful stop).  Accepted sockets go to
+ * conn_dispatch(); configuration reloads build a new generation and swap
+ * it in, keeping the sockets of listeners that did not move.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "gen.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "receive.h"
+#include "server.h"
+#include "sys.h"
+
+#define ACCEPT_BURST 64
+#define TICK_MS 1000
+#define FD_BACKOFF_MS 250
+/* After shutdown_timeout, how long aborted connections get to unwind. */
+#define ABORT_GRACE_MS 5000
+#define FDS_PER_CONN 2          /* the socket, and the file of an upload */
+#define FDS_RESERVED 32         /* stdio, listeners, directories, eventfd, signalfd */
+
+struct slot {
+	int fd;
+	size_t index;               /* into the current generation's listeners */
+};
+
+static struct {
+	struct gen *gen;
+	struct slot *slots;
+	size_t n_slots;
+	int sig_fd;
+	int wake_fd;
+	long long paused_until;     /* descriptor exhaustion back-off; 0 = accepting */
+	long long watchdog_ms;
+	long long next_watchdog;
+} srv = { .sig_fd = -1, .wake_fd = -1 };
+
+static void
+check_rlimits(const struct config *cfg)
+{
+	rlim_t need = (rlim_t)cfg->max_connections * FDS_PER_CONN + FDS_RESERVED;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit raised = rl;
+
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+		if (rl.rlim_cur < need)
+			log_warnx("max_connections = %u needs %llu file descriptors but RLIMIT_NOFILE is %llu: "
+			    "about %llu connections can be served; raise LimitNOFILE (ulimit -n) or lower "
+			    "max_connections", cfg->max_connections, (unsigned long long)need,
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)(rl.rlim_cur > FDS_RESERVED ?
+			    (rl.rlim_cur - FDS_RESERVED) / FDS_PER_CONN : 0));
+	}
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)cfg->max_connections + 8)
+		log_warnx("max_connections = %u needs as many threads but RLIMIT_NPROC is %llu: "
+		    "connections beyond it will be refused; raise LimitNPROC/TasksMax or lower "
+		    "max_connections", cfg->max_connections, (unsigned long long)rl.rlim_cur);
+}
+
+static void
+log_listening(const struct listener_cfg *l, int fd)
+{
+	char where[INET6_ADDRSTRLEN + 16];
+
+	listener_describe(fd, where, sizeof(where));
+	log_info("listener %s (%s) listening on %s", l->name, cfg_mode_name(l->mode), where);
+}
+
+static void
+close_slots(struct slot *slots, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sys_close(slots[i].fd);
+	free(slots);
+}
+
+/*
+ * Builds the listening sockets of g, reusing the sockets in old (which may
+ * be NULL) that serve the same address.  A reused socket's fd is set to -1
+ * in old.  Returns NULL and a reason on failure; old is then untouched.
+ */
+static struct slot *
+open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *old_cfg,
+    char *err, size_t errlen)
+{
+	const struct config *cfg = g->cfg;
+	struct slot *slots = calloc(cfg->n_listeners, sizeof(*slots));
+	bool *reused = calloc(n_old ? n_old : 1, sizeof(*reused));
+
+	if (slots == NULL || reused == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		slots[i].fd = -1;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+		char reason[256];
+
+		slots[i].index = i;
+		for (size_t j = 0; j < n_old; j++) {
+			if (!reused[j] && listener_same_socket(&old_cfg->listeners[old[j].index], l)) {
+				reused[j] = true;
+				slots[i].fd = old[j].fd;
+				break;
+			}
+		}
+		if (slots[i].fd >= 0)
+			continue;
+		if ((slots[i].fd = listener_open(l, reason, sizeof(reason))) < 0) {
+			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name, reason);
+			goto fail;
+		}
+		log_listening(l, slots[i].fd);
+	}
+	for (size_t j = 0; j < n_old; j++) {
+		if (reused[j])
+			old[j].fd = -1;
+	}
+	free(reused);
+	return slots;
+fail:
+	if (slots != NULL) {
+		/* Close only what was opened here, never a socket borrowed from old. */
+		for (size_t i = 0; i < cfg->n_listeners; i++) {
+			bool borrowed = false;
+
+			for (size_t j = 0; j < n_old; j++)
+				borrowed |= slots[i].fd == old[j].fd;
+			if (!borrowed)
+				sys_close(slots[i].fd);
+		}
+		free(slots);
+	}
+	free(reused);
+	return NULL;
+}
+
+int
+server_start(struct config *cfg, char *err, size_t errlen)
+{
+	sigset_t handled;
+
+	log_set_level(cfg->log_level);
+	if ((srv.gen = gen_create(cfg, err, errlen)) == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		struct store *st = srv.gen->stores[i];
+		int removed;
+
+		if (st == NULL)
+			continue;
+		if ((removed = store_remove_stale(st)) > 0)
+			log_info("listener %s: removed %d temporary files left by an earlier run",
+			    cfg->listeners[i].name, removed);
+		if (!store_uses_tmpfile(st))
+			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",
+			    cfg->listeners[i].name, cfg->listeners[i].output_dir);
+	}
+	if ((srv.slots = open_slots(srv.gen, NULL, 0, NULL, err, errlen)) == NULL)
+		return -1;
+	srv.n_slots = cfg->n_listeners;
+	check_rlimits(cfg);
+
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGHUP);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	if ((srv.sig_fd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+	    (srv.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "signalfd/eventfd: %s", strerror(errno));
+		return -1;
+	}
+	conn_init(srv.wake_fd);
+	if (receive_init() < 0) {
+		snprintf(err, errlen, "OpenSSL has no SHA-256 implementation");
+		return -1;
+	}
+	srv.watchdog_ms = notify_watchdog_interval_ms();
+	return 0;
+}
+
+static void
+reload(void)
+{
+	struct config *cfg;
+	struct gen *g, *old;
+	struct slot *slots;
+	char err[1024];
+
+	notify_reloading();
+	log_info("reloading %s", srv.gen->cfg->path);
+	if (cfg_load(srv.gen->cfg->path, &cfg, err, sizeof(err)) < 0 ||
+	    (g = gen_create(cfg, err, sizeof(err))) == NULL) {
+		log_errx("reload failed: %s; keeping the current configuration", err);
+		notify_ready();
+		return;
+	}
+	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, err, sizeof(err));
+	if (slots == NULL) {
+		log_errx("reload failed: %s; keeping the current configuration", err);
+		gen_unref(g);
+		notify_ready();
+		return;
+	}
+	for (size_t j = 0; j < srv.n_slots; j++) {
+		if (srv.slots[j].fd >= 0)
+			log_info("listener %s closed", srv.gen->cfg->listeners[srv.slots[j].index].name);
+	}
+	close_slots(srv.slots, srv.n_slots);
+	srv.slots = slots;
+	srv.n_slots = g->cfg->n_listeners;
+	old = srv.gen;
+	srv.gen = g;
+	gen_unref(old);         /* connections in flight keep their own reference */
+	log_set_level(g->cfg->log_level);
+	check_rlimits(g->cfg);
+	log_info("reloaded: %zu listeners", srv.n_slots);
+	notify_ready();
+}
+
+static void
+pause_accepting(int err)
+{
+	errno = err;
+	if (srv.paused_until == 0)
+		log_warn("accept: out of descriptors or memory, pausing listeners until a connection ends");
+	srv.paused_until = sys_now_ms() + FD_BACKOFF_MS;
+	conn_want_wakeup(true);
+}
+
+static void
+resume_accepting(void)
+{
+	srv.paused_until = 0;
+	conn_want_wakeup(false);
+}
+
+static void
+accept_burst(const struct slot *s)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+				pause_accepting(errno);
+				return;
+			default:
+				/* ECONNABORTED, EINTR, EPROTO, network errors: that client only. */
+				continue;
+			}
+		}
+		conn_dispatch(fd, (struct sockaddr *)&ss, srv.gen, s->index);
+	}
+}
+
+static void
+drain_eventfd(void)
+{
+	uint64_t v;
+
+	if (read(srv.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("eventfd");
+}
+
+/* Returns the signal number read from the signalfd, or 0. */
+static int
+next_signal(void)
+{
+	struct signalfd_siginfo si;
+	ssize_t n = read(srv.sig_fd, &si, sizeof(si));
+
+	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
+}
+
+static void
+tick(long long now)
+{
+	notify_status(conn_active());
+	if (srv.watchdog_ms > 0 && now >= srv.next_watchdog) {
+		notify_watchdog();
+		srv.next_watchdog = now + srv.watchdog_ms;
+	}
+}
+
+/* Waits until no connection is active or deadline; false if a second signal says stop now. */
+static bool
+wait_idle(long long deadline)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = srv.sig_fd, .events = POLLIN },
+			{ .fd = srv.wake_fd, .events = POLLIN },
+		};
+		long long now = sys_now_ms();
+
+		if (conn_active() == 0)
+			return true;
+		if (now >= deadline)
+			return true;
+		tick(now);
+		if (poll(pfd, 2, (int)(deadline - now < TICK_MS ? deadline - now : TICK_MS)) < 0 &&
+		    errno != EINTR)
+			return true;
+		if (pfd[1].revents & POLLIN)
+			drain_eventfd();
+		if (pfd[0].revents & POLLIN) {
+			int sig = next_signal();
+
+			if (sig == SIGTERM || sig == SIGINT)
+				return false;
+		}
+	}
+}
+
+static int
+graceful_stop(int sig)
+{
+	unsigned timeout = srv.gen->cfg->shutdown_timeout;
+	unsigned active;
+
+	notify_stopping();
+	close_slots(srv.slots, srv.n_slots);
+	srv.slots = NULL;
+	srv.n_slots = 0;
+	active = conn_active();
+	log_info("%s: stopping; %u connections in flight, waiting up to %u s", strsignal(sig),
+	    active, timeout);
+	conn_want_wakeup(true);
+	if (!wait_idle(sys_now_ms() + (long long)timeout * 1000))
+		log_info("second signal: not waiting any longer");
+	if ((active = conn_active()) > 0) {
+		log_warnx("aborting %u unfinished connections", active);
+		conn_abort_all();
+		wait_idle(sys_now_ms() + ABORT_GRACE_MS);
+	}
+	active = conn_active();
+	log_info("stopped%s", active ? " with connections still unwinding" : "");
+	if (active == 0) {
+		gen_unref(srv.gen);
+		srv.gen = NULL;
+		conn_fini();
+		receive_fini();
+	}
+	sys_close(srv.sig_fd);
+	sys_close(srv.wake_fd);
+	return 0;
+}
+
+int
+server_run(void)
+{
+	struct pollfd *pfd = NULL;
+	size_t cap = 0;
+	int sig = 0;
+
+	notify_ready();
+	log_info("ready: %zu listeners, max_connections %u", srv.n_slots, srv.gen->cfg->max_connections);
+	for (;;) {
+		long long now = sys_now_ms();
+		int timeout = TICK_MS;
+		size_t n = 2;
+		bool paused = srv.paused_until != 0;
+
+		if (cap < srv.n_slots + 2) {
+			struct pollfd *p = realloc(pfd, (srv.n_slots + 2) * sizeof(*pfd));
+
+			if (p == NULL)
+				fatal("poll set");
+			pfd = p;
+			cap = srv.n_slots + 2;
+		}
+		pfd[0] = (struct pollfd){ .fd = srv.sig_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = srv.wake_fd, .events = POLLIN };
+		if (paused) {
+			if (now >= srv.paused_until)
+				resume_accepting();
+			else if (srv.paused_until - now < timeout)
+				timeout = (int)(srv.paused_until - now);
+		}
+		if (srv.paused_until == 0) {
+			for (size_t i = 0; i < srv.n_slots; i++)
+				pfd[n++] = (struct pollfd){ .fd = srv.slots[i].fd, .events = POLLIN };
+		}
+		if (srv.watchdog_ms > 0 && srv.next_watchdog - now < timeout)
+			timeout = srv.next_watchdog > now ? (int)(srv.next_watchdog - now) : 0;
+
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		if (pfd[1].revents & POLLIN) {
+			drain_eventfd();
+			if (srv.paused_until != 0)
+				resume_accepting();     /* a connection ended: descriptors are free */
+		}
+		for (size_t i = 2; i < n; i++) {
+			if (pfd[i].revents & POLLIN)
+				accept_burst(&srv.slots[i - 2]);
+		}
+		if (pfd[0].revents & POLLIN) {
+			sig = next_signal();
+			if (sig == SIGHUP)
+				reload();
+			else if (sig == SIGTERM || sig == SIGINT)
+				break;
+		}
+		tick(sys_now_ms());
+	}
+	free(pfd);
+	return graceful_stop(sig);
+}

@@ -1,0 +1,13 @@
+/* size.h - byte-size values with K/M/G/T suffixes, as written in tcpxd.conf. */
+#ifndef TCPXD_SIZE_H
+#define TCPXD_SIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "123", "64K", "1g" (binary multiples) -> bytes.  0, or -1 if malformed/overflowing. */
+int size_parse(const char *text, uint64_t *out);
+/* Formats bytes with the largest exact suffix ("64K", "1G", "1000"). */
+void size_format(uint64_t bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,50 @@
+/* store.h - the output directory and the durable-write sequence of uploads. */
+#ifndef TCPXD_STORE_H
+#define TCPXD_STORE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+/* One file being received.  Invisible in the directory until store_commit(). */
+struct upload {
+	struct store *store;
+	int fd;
+	char tmpname[48];       /* only without O_TMPFILE */
+};
+
+/* Longest stored name store_name_make() produces, with the NUL. */
+#define STORE_NAME_MAX 96
+
+/*
+ * Opens and checks an output directory: it exists, is a directory, and a
+ * file can be created in it; probes O_TMPFILE.  0, or -1 with a reason.
+ */
+int store_open(const char *path, unsigned file_mode, struct store **out, char *err, size_t errlen);
+void store_close(struct store *st);
+/* Removes temporary files left by a crash (start-up only).  Returns the count. */
+int store_remove_stale(struct store *st);
+int store_uses_tmpfile(const struct store *st);
+
+/* 0, or -1 with errno. */
+int store_begin(struct store *st, struct upload *up);
+int store_write(struct upload *up, const void *buf, size_t len);
+/* 1 if the filesystem has fewer than min_free bytes available, 0 if not, -1 with errno. */
+int store_low_space(struct upload *up, uint64_t min_free);
+/*
+ * fsync(file) -> link under a new unique name -> fsync(dir).  Only after 0
+ * is the upload durable.  On -1 (errno set) nothing is left in the directory.
+ * Either way the upload is finished.
+ */
+int store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t namelen);
+/* Discards an unfinished upload; nothing is left behind. */
+void store_abort(struct upload *up);
+
+/* "20261125T083012Z_127.0.0.1_000042.bin"; ':' of IPv6 peers becomes '-'. */
+void store_name_make(char *buf, size_t len, time_t when, const struct in6_addr *peer,
+    unsigned long long seq);
+
+#endif

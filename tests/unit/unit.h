@@ -1,0 +1,13 @@
+/* unit.h - the Check suites of the unit test binary. */
+#ifndef TCPXD_UNIT_H
+#define TCPXD_UNIT_H
+
+#include <check.h>
+
+Suite *size_suite(void);
+Suite *addr_suite(void);
+Suite *config_suite(void);
+Suite *receipt_suite(void);
+Suite *store_suite(void);
+
+#endif
