@@ -51,6 +51,7 @@ static struct {
 	long long paused_until;     /* descriptor exhaustion back-off; 0 = accepting */
 	long long watchdog_ms;
 	long long next_watchdog;
+	long long next_status;
 } srv = { .sig_fd = -1, .wake_fd = -1 };
 
 static void
@@ -302,10 +303,14 @@ next_signal(void)
 	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
 }
 
+/* Periodic work; STATUS= at most once a tick, never per connection. */
 static void
 tick(long long now)
 {
-	notify_status(conn_active());
+	if (now >= srv.next_status) {
+		notify_status(conn_active());
+		srv.next_status = now + TICK_MS;
+	}
 	if (srv.watchdog_ms > 0 && now >= srv.next_watchdog) {
 		notify_watchdog();
 		srv.next_watchdog = now + srv.watchdog_ms;

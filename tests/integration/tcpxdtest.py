@@ -1,0 +1,281 @@
+"""Shared harness of the integration tests: starts the real tcpxd with a
+temporary configuration on kernel-chosen loopback ports, waits for its
+READY=1 on a NOTIFY_SOCKET the test binds, and talks to it over real
+sockets.  Every daemon started here is killed when the test ends."""
+
+import hashlib
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+TCPXD = os.environ.get("TCPXD", "tcpxd")
+SANITIZER = os.environ.get("TCPXD_SANITIZER", "none")
+# Sanitized builds are several times slower; give every wait room.
+SLOW = 4 if SANITIZER not in ("", "none") else 1
+WAIT = 30 * SLOW
+
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "abort_on_error=0:exitcode=66:detect_leaks=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=66",
+    "TSAN_OPTIONS": "halt_on_error=1:exitcode=66:second_deadlock_stack=1",
+}
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
+                   "runtime error:", "UndefinedBehaviorSanitizer")
+
+_daemons = []
+
+
+def fmt_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[ " + ", ".join(fmt_value(x) for x in v) + " ]"
+    return '"%s"' % v
+
+
+def make_config(listeners, **globals_):
+    """Renders tcpxd.conf text from dicts."""
+    lines = ["%s = %s;" % (k, fmt_value(v)) for k, v in globals_.items()]
+    items = []
+    for lst in listeners:
+        items.append("  { " + " ".join("%s = %s;" % (k, fmt_value(v))
+                                       for k, v in lst.items()) + " }")
+    lines.append("listeners = (\n" + ",\n".join(items) + "\n);")
+    return "\n".join(lines) + "\n"
+
+
+class Daemon:
+    """One tcpxd process with its own directory, config and notify socket."""
+
+    def __init__(self, listeners, workdir=None, start=True, **globals_):
+        self.dir = workdir or tempfile.mkdtemp(prefix="tcpxd-test-")
+        self.conf = os.path.join(self.dir, "tcpxd.conf")
+        self.logpath = os.path.join(self.dir, "tcpxd.log")
+        self.notify_path = os.path.join(self.dir, "notify.sock")
+        self.proc = None
+        self.ports = {}
+        self.notes = []
+        self.write_config(listeners, **globals_)
+        if start:
+            self.start()
+
+    def write_config(self, listeners, **globals_):
+        globals_.setdefault("log_level", "debug")
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
+            f.write(make_config(listeners, **globals_))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.conf)
+
+    def start(self, expect_ready=True):
+        if os.path.exists(self.notify_path):
+            os.unlink(self.notify_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        # Drained continuously: a full datagram queue would block the daemon's sd_notify.
+        self.notify_queue = queue.Queue()
+        threading.Thread(target=self._read_notify, args=(self.notify, self.notify_queue),
+                         daemon=True).start()
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV)
+        self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
+        self.logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([TCPXD, "-c", self.conf], stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf, env=env)
+        _daemons.append(self)
+        if expect_ready:
+            self.wait_notify("READY=1")
+            self.ports = {}
+            for name, host, port in re.findall(
+                    r"listener (\S+) \(\w+\) listening on \[?([0-9a-fA-F.:]+?)\]?:(\d+)$",
+                    self.log(), re.M):
+                self.ports[name] = (host, int(port))
+
+    @staticmethod
+    def _read_notify(sock, q):
+        while True:
+            try:
+                data = sock.recv(4096).decode()
+            except OSError:
+                return
+            q.put(dict(line.split("=", 1) for line in data.split("\n") if "=" in line))
+
+    def recv_notify(self, timeout=None):
+        """Next sd_notify datagram as a dict, or None on timeout."""
+        try:
+            msg = self.notify_queue.get(timeout=timeout if timeout is not None else WAIT)
+        except queue.Empty:
+            return None
+        self.notes.append(msg)
+        return msg
+
+    def wait_notify(self, wanted, timeout=None):
+        """Reads datagrams until one contains wanted ("KEY=VALUE" or "KEY")."""
+        key, _, value = wanted.partition("=")
+        deadline = time.monotonic() + (timeout or WAIT)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("tcpxd exited (%s) before %s; log:\n%s"
+                                     % (self.proc.returncode, wanted, self.log()))
+            msg = self.recv_notify(max(0.05, min(1.0, deadline - time.monotonic())))
+            if msg and key in msg and (not value or msg[key] == value):
+                return msg
+        raise AssertionError("no %s from tcpxd; log:\n%s" % (wanted, self.log()))
+
+    def addr(self, name):
+        return self.ports[name]
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern, count=1, timeout=None):
+        """Waits until pattern (a regex) matches count lines of the log."""
+        deadline = time.monotonic() + (timeout or WAIT)
+        while True:
+            text = self.log()
+            found = re.findall(pattern, text, re.M)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError("log never matched %r x%d:\n%s" % (pattern, count, text))
+            if self.proc.poll() is not None:
+                raise AssertionError("tcpxd exited while waiting for %r:\n%s" % (pattern, text))
+            time.sleep(0.02)  # polling a file: no readiness signal exists for log lines
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Stops the daemon and checks it exits 0 with a clean sanitizer report."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout or WAIT)
+        self.logf.close()
+        self.notify.close()
+        self.check_sanitizer()
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.logf.close()
+            self.notify.close()
+
+    def check_sanitizer(self):
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, "sanitizer report in tcpxd log:\n" + text
+
+    def stored_files(self, subdir="inbox"):
+        return sorted(os.listdir(os.path.join(self.dir, subdir)))
+
+
+def inbox(d, name="inbox"):
+    path = os.path.join(d.dir, name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def connect(addr, source=None, timeout=None):
+    family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout or WAIT)
+    if source:
+        s.bind((source, 0))
+    s.connect(addr)
+    return s
+
+
+def read_all(s):
+    chunks = []
+    while True:
+        try:
+            b = s.recv(1 << 16)
+        except ConnectionResetError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def upload(addr, data, source=None):
+    """Raw upload: send, half-close, return the receipt line."""
+    with connect(addr, source) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        return read_all(s).decode()
+
+
+def echo(addr, data):
+    """Sends data while reading concurrently; returns what came back."""
+    with connect(addr) as s:
+        got = []
+
+        def reader():
+            got.append(read_all(s))
+
+        t = threading.Thread(target=reader)
+        t.start()
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        t.join(WAIT)
+        assert not t.is_alive(), "echo reader did not finish"
+        return got[0]
+
+
+def parse_ok(receipt):
+    m = re.fullmatch(r"OK (\d+) sha256:([0-9a-f]{64}) (\S+)\n", receipt)
+    assert m, "not an OK receipt: %r" % receipt
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+def check_ok(d, receipt, data, subdir="inbox"):
+    """Asserts an OK receipt for data and that the stored file holds exactly data."""
+    size, digest, name = parse_ok(receipt)
+    assert size == len(data), (size, len(data))
+    assert digest == hashlib.sha256(data).hexdigest(), "receipt digest mismatch"
+    path = os.path.join(d.dir, subdir, name)
+    with open(path, "rb") as f:
+        assert f.read() == data, "stored file differs from what was sent"
+    return name
+
+
+def run(tests):
+    """Runs test functions; prints a plain summary; exits non-zero on failure."""
+    passed = failed = 0
+    for t in tests:
+        try:
+            t()
+            print("ok   %s" % t.__name__, flush=True)
+            passed += 1
+        except Exception:
+            print("FAIL %s" % t.__name__, flush=True)
+            traceback.print_exc()
+            failed += 1
+        finally:
+            while _daemons:
+                d = _daemons.pop()
+                d.kill()
+                if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
+                    shutil.rmtree(d.dir, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def cleanup_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
