@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "drain.h"
 #include "echo.h"
 #include "log.h"
 #include "receipt.h"
@@ -169,8 +170,11 @@ unregister(struct conn *c)
 
 	pthread_mutex_lock(&reg.lock);
 	unlink_locked(c);
-	/* Close under the lock so conn_abort_all() never shuts a reused descriptor. */
-	sys_close(c->fd);
+	/* Hand over under the lock so conn_abort_all() never shuts a reused descriptor. */
+	if (c->linger)
+		drain_add(c->fd);
+	else
+		sys_close(c->fd);
 	c->fd = -1;
 	pthread_mutex_unlock(&reg.lock);
 
@@ -227,11 +231,15 @@ refuse(int fd, const struct in6_addr *peer, const struct listener_cfg *l, enum r
 		char line[64];
 		size_t len = receipt_err(line, sizeof(line), refusals[why].code, refusals[why].reply);
 
-		/* Best effort and never blocking: the accept loop must not wait on one client. */
-		if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-			shutdown(fd, SHUT_WR);
+		/* Never blocking: the accept loop must not wait on one client. */
+		if (send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len &&
+		    shutdown(fd, SHUT_WR) == 0)
+			drain_add(fd);
+		else
+			sys_close(fd);
+	} else {
+		sys_close(fd);
 	}
-	sys_close(fd);
 
 	if (now - rl->window_ms < 1000) {
 		rl->suppressed++;

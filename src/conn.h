@@ -27,6 +27,7 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
+	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
 	struct conn *prev, *next;
 };

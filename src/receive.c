@@ -3,12 +3,11 @@
  * an invisible file as they arrive; at the client's EOF the store makes the
  * file durable and visible, and only then the OK receipt is sent.  Every
  * failure sends "ERR <code> <reason>", leaves nothing in the directory,
- * half-closes and drains the client briefly so the reason is read rather
- * than lost to a reset.
+ * half-closes, and leaves the socket to drain.c so the reason is read
+ * rather than lost to a reset.
  */
 #include <errno.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -21,9 +20,6 @@
 #include "store.h"
 #include "sys.h"
 
-/* How long, and how much, to read after an ERR before closing. */
-#define DRAIN_MS 2000
-#define DRAIN_MAX_BYTES ((uint64_t)64 << 20)
 /* Free space is re-checked each time this much more has been written. */
 #define SPACE_CHECK_BYTES ((uint64_t)8 << 20)
 
@@ -43,30 +39,9 @@ receive_fini(void)
 	sha256 = NULL;
 }
 
+/* Answers ERR and records why; nothing was stored.  The socket lingers (drain.h). */
 static void
-drain(struct conn *c, char *buf, size_t size)
-{
-	long long deadline = sys_now_ms() + DRAIN_MS;
-	uint64_t drained = 0;
-
-	shutdown(c->fd, SHUT_WR);
-	while (drained < DRAIN_MAX_BYTES) {
-		long long left = deadline - sys_now_ms();
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = sys_recv(c->fd, buf, size);
-		if (n <= 0)
-			break;
-		drained += (uint64_t)n;
-	}
-}
-
-/* Answers ERR, records why, and drains; nothing was stored. */
-static void
-reply_error(struct conn *c, char *buf, size_t size, int code, const char *reason, const char *result)
+reply_error(struct conn *c, int code, const char *reason, const char *result)
 {
 	char line[RECEIPT_MAX];
 	size_t len = receipt_err(line, sizeof(line), code, reason);
@@ -75,21 +50,20 @@ reply_error(struct conn *c, char *buf, size_t size, int code, const char *reason
 	stats_add(&stats.uploads_failed, 1);
 	if (sys_send_all(c->fd, line, len) == 0) {
 		c->bytes_out += len;
-		if (buf != NULL)
-			drain(c, buf, size);
+		c->linger = shutdown(c->fd, SHUT_WR) == 0;
 	}
 }
 
 static void
-reply_storage_error(struct conn *c, char *buf, size_t size, int err, const char *what)
+reply_storage_error(struct conn *c, int err, const char *what)
 {
 	if (err == ENOSPC || err == EDQUOT) {
-		reply_error(c, buf, size, 507, "insufficient storage", "refused: disk full");
+		reply_error(c, 507, "insufficient storage", "refused: disk full");
 		return;
 	}
 	errno = err;
 	log_warn("listener %s: %s", c->lcfg->name, what);
-	reply_error(c, buf, size, 500, "storage error", "refused: storage error");
+	reply_error(c, 500, "storage error", "refused: storage error");
 }
 
 /* Receives until EOF.  Returns 0 at a clean EOF, -1 after replying or aborting. */
@@ -123,21 +97,21 @@ receive_body(struct conn *c, struct upload *up, EVP_MD_CTX *md, char *buf, size_
 		}
 		c->bytes_in += (uint64_t)n;
 		if (c->bytes_in > l->max_file_size) {
-			reply_error(c, buf, size, 413, "file exceeds max_file_size", "refused: too large");
+			reply_error(c, 413, "file exceeds max_file_size", "refused: too large");
 			return -1;
 		}
 		if (store_write(up, buf, (size_t)n) < 0) {
-			reply_storage_error(c, buf, size, errno, "write");
+			reply_storage_error(c, errno, "write");
 			return -1;
 		}
 		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
-			reply_error(c, buf, size, 500, "internal error", "refused: digest failed");
+			reply_error(c, 500, "internal error", "refused: digest failed");
 			return -1;
 		}
 		if (c->bytes_in >= next_space_check) {
 			next_space_check = c->bytes_in + SPACE_CHECK_BYTES;
 			if (store_low_space(up, l->min_free_space) != 0) {
-				reply_error(c, buf, size, 507, "insufficient storage", "refused: below min_free_space");
+				reply_error(c, 507, "insufficient storage", "refused: below min_free_space");
 				return -1;
 			}
 		}
@@ -171,29 +145,29 @@ receive_serve(struct conn *c)
 	}
 	if ((buf = malloc(size)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, sha256, NULL) != 1) {
-		reply_error(c, NULL, 0, 500, "internal error", "refused: out of memory");
+		reply_error(c, 500, "internal error", "refused: out of memory");
 		goto out;
 	}
 	if (store_begin(c->store, &up) < 0) {
-		reply_storage_error(c, buf, size, errno, "cannot create a file");
+		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
 	if ((low = store_low_space(&up, l->min_free_space)) != 0) {
 		if (low < 0)
-			reply_storage_error(c, buf, size, errno, "fstatvfs");
+			reply_storage_error(c, errno, "fstatvfs");
 		else
-			reply_error(c, buf, size, 507, "insufficient storage", "refused: below min_free_space");
+			reply_error(c, 507, "insufficient storage", "refused: below min_free_space");
 		goto out;
 	}
 	if (receive_body(c, &up, md, buf, size) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-		reply_error(c, buf, size, 500, "internal error", "refused: digest failed");
+		reply_error(c, 500, "internal error", "refused: digest failed");
 		goto out;
 	}
 	if (store_commit(&up, &c->peer, c->stored, sizeof(c->stored)) < 0) {
 		c->stored[0] = '\0';
-		reply_storage_error(c, buf, size, errno, "commit");
+		reply_storage_error(c, errno, "commit");
 		goto out;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */

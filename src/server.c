@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "drain.h"
 #include "gen.h"
 #include "listener.h"
 #include "log.h"
@@ -196,6 +197,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	conn_init(srv.wake_fd);
+	if (drain_start() < 0) {
+		snprintf(err, errlen, "cannot start the drain thread: %s", strerror(errno));
+		return -1;
+	}
 	if (receive_init() < 0) {
 		snprintf(err, errlen, "OpenSSL has no SHA-256 implementation");
 		return -1;
@@ -370,6 +375,7 @@ graceful_stop(int sig)
 	}
 	active = conn_active();
 	log_info("stopped%s", active ? " with connections still unwinding" : "");
+	drain_stop();
 	if (active == 0) {
 		gen_unref(srv.gen);
 		srv.gen = NULL;
