@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -521,6 +522,7 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct loader ld = { .path = path, .err = err, .errlen = errlen };
 	struct config *cfg = NULL;
+	char *dir = NULL;
 	config_t lc;
 	struct stat st;
 	FILE *fp;
@@ -549,6 +551,9 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 	}
 
 	config_init(&lc);
+	/* @include paths are relative to the configuration file, not to the working directory. */
+	if ((dir = strdup(path)) != NULL)
+		config_set_include_dir(&lc, dirname(dir));
 	if (config_read(&lc, fp) != CONFIG_TRUE) {
 		snprintf(err, errlen, "%s:%d: %s",
 		    config_error_file(&lc) ? config_error_file(&lc) : path,
@@ -567,6 +572,7 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 out:
 	cfg_free(cfg);
 	config_destroy(&lc);
+	free(dir);
 	fclose(fp);
 	return rc;
 }

@@ -207,6 +207,13 @@ conn_main(void *arg)
 {
 	struct conn *c = arg;
 
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char peer[ADDR_TEXT_MAX];
+
+		addr_format(&c->peer, peer, sizeof(peer));
+		log_debug("conn listener=%s peer=%s port=%u started", c->lcfg->name, peer, c->peer_port);
+	}
+
 	if (c->lcfg->mode == MODE_ECHO)
 		echo_serve(c);
 	else

@@ -19,12 +19,12 @@ static const char *
 io_failure(const struct conn *c, int err, const char *idle_reason)
 {
 	if (conn_aborting(c))
-		return "aborted: shutdown";
+		return "aborted-shutdown";
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return idle_reason;
 	if (err == ECONNRESET || err == EPIPE)
-		return "aborted: connection reset";
-	return "aborted: I/O error";
+		return "aborted-reset";
+	return "aborted-io-error";
 }
 
 void
@@ -37,27 +37,27 @@ echo_serve(struct conn *c)
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    sys_set_io_timeout(c->fd, c->lcfg->idle_timeout) < 0) {
 		log_warn("echo: setsockopt");
-		c->result = "aborted: setsockopt failed";
+		c->result = "aborted-setup-failed";
 		return;
 	}
 	if ((buf = malloc(size)) == NULL) {
-		c->result = "aborted: out of memory";
+		c->result = "aborted-setup-failed";
 		return;
 	}
 	for (;;) {
 		ssize_t n = sys_recv(c->fd, buf, size);
 
 		if (n == 0) {
-			c->result = conn_aborting(c) ? "aborted: shutdown" : "ok";
+			c->result = conn_aborting(c) ? "aborted-shutdown" : "ok";
 			break;
 		}
 		if (n < 0) {
-			c->result = io_failure(c, errno, "aborted: idle timeout (client sent nothing)");
+			c->result = io_failure(c, errno, "aborted-idle");
 			break;
 		}
 		c->bytes_in += (uint64_t)n;
 		if (sys_send_all(c->fd, buf, (size_t)n) < 0) {
-			c->result = io_failure(c, errno, "aborted: idle timeout (client not reading)");
+			c->result = io_failure(c, errno, "aborted-idle-not-reading");
 			break;
 		}
 		c->bytes_out += (uint64_t)n;

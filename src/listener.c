@@ -106,5 +106,8 @@ listener_describe(int fd, char *buf, size_t len)
 int
 listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b)
 {
-	return a->port == b->port && a->v6only == b->v6only && strcmp(a->address, b->address) == 0;
+	if (a->port != b->port || a->v6only != b->v6only || strcmp(a->address, b->address) != 0)
+		return 0;
+	/* A kernel-chosen port (0) has no address to match: the name is its identity. */
+	return a->port != 0 || strcmp(a->name, b->name) == 0;
 }

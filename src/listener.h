@@ -12,7 +12,7 @@ int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
 int listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen);
 /* "127.0.0.1:7007" or "[::1]:7008" for a bound socket. */
 void listener_describe(int fd, char *buf, size_t len);
-/* True when two listener configurations need the same socket. */
+/* True when two listener configurations need the same socket (port 0: same name too). */
 int listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b);
 
 #endif

@@ -58,12 +58,12 @@ static void
 reply_storage_error(struct conn *c, int err, const char *what)
 {
 	if (err == ENOSPC || err == EDQUOT) {
-		reply_error(c, 507, "insufficient storage", "refused: disk full");
+		reply_error(c, 507, "insufficient storage", "refused-disk-full");
 		return;
 	}
 	errno = err;
 	log_warn("listener %s: %s", c->lcfg->name, what);
-	reply_error(c, 500, "storage error", "refused: storage error");
+	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
 /* Receives until EOF.  Returns 0 at a clean EOF, -1 after replying or aborting. */
@@ -79,25 +79,20 @@ receive_body(struct conn *c, struct upload *up, EVP_MD_CTX *md, char *buf, size_
 		if (n == 0)
 			break;
 		if (n < 0) {
-			int err = errno;
-
-			stats_add(&stats.uploads_failed, 1);
-			if (conn_aborting(c)) {
-				c->result = "aborted: shutdown";
-			} else if (err == EAGAIN || err == EWOULDBLOCK) {
-				char line[RECEIPT_MAX];
-				size_t len = receipt_err(line, sizeof(line), 408, "idle timeout");
-
-				c->result = "aborted: idle timeout";
-				(void)sys_send_all(c->fd, line, len);    /* the client may be gone */
-			} else {
-				c->result = err == ECONNRESET ? "aborted: connection reset" : "aborted: I/O error";
+			if (errno == EAGAIN && !conn_aborting(c)) {
+				reply_error(c, 408, "idle timeout", "aborted-idle");
+				return -1;
 			}
+			stats_add(&stats.uploads_failed, 1);
+			if (conn_aborting(c))
+				c->result = "aborted-shutdown";
+			else
+				c->result = errno == ECONNRESET ? "aborted-reset" : "aborted-io-error";
 			return -1;
 		}
 		c->bytes_in += (uint64_t)n;
 		if (c->bytes_in > l->max_file_size) {
-			reply_error(c, 413, "file exceeds max_file_size", "refused: too large");
+			reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
 			return -1;
 		}
 		if (store_write(up, buf, (size_t)n) < 0) {
@@ -105,13 +100,13 @@ receive_body(struct conn *c, struct upload *up, EVP_MD_CTX *md, char *buf, size_
 			return -1;
 		}
 		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
-			reply_error(c, 500, "internal error", "refused: digest failed");
+			reply_error(c, 500, "internal error", "refused-internal-error");
 			return -1;
 		}
 		if (c->bytes_in >= next_space_check) {
 			next_space_check = c->bytes_in + SPACE_CHECK_BYTES;
 			if (store_low_space(up, l->min_free_space) != 0) {
-				reply_error(c, 507, "insufficient storage", "refused: below min_free_space");
+				reply_error(c, 507, "insufficient storage", "refused-low-space");
 				return -1;
 			}
 		}
@@ -119,7 +114,7 @@ receive_body(struct conn *c, struct upload *up, EVP_MD_CTX *md, char *buf, size_
 	if (conn_aborting(c)) {
 		/* shutdown(SHUT_RD) by conn_abort_all() looks like EOF: never publish it. */
 		stats_add(&stats.uploads_failed, 1);
-		c->result = "aborted: shutdown";
+		c->result = "aborted-shutdown";
 		return -1;
 	}
 	return 0;
@@ -140,12 +135,12 @@ receive_serve(struct conn *c)
 
 	if (sys_set_io_timeout(c->fd, l->idle_timeout) < 0) {
 		log_warn("receive: setsockopt");
-		c->result = "aborted: setsockopt failed";
+		c->result = "aborted-setup-failed";
 		return;
 	}
 	if ((buf = malloc(size)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, sha256, NULL) != 1) {
-		reply_error(c, 500, "internal error", "refused: out of memory");
+		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
 	if (store_begin(c->store, &up) < 0) {
@@ -156,13 +151,13 @@ receive_serve(struct conn *c)
 		if (low < 0)
 			reply_storage_error(c, errno, "fstatvfs");
 		else
-			reply_error(c, 507, "insufficient storage", "refused: below min_free_space");
+			reply_error(c, 507, "insufficient storage", "refused-low-space");
 		goto out;
 	}
 	if (receive_body(c, &up, md, buf, size) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-		reply_error(c, 500, "internal error", "refused: digest failed");
+		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
 	if (store_commit(&up, &c->peer, c->stored, sizeof(c->stored)) < 0) {
@@ -175,7 +170,7 @@ receive_serve(struct conn *c)
 	c->result = "ok";
 	len = receipt_ok(line, sizeof(line), c->bytes_in, digest, c->stored);
 	if (sys_send_all(c->fd, line, len) < 0)
-		c->result = "ok (receipt not delivered)";
+		c->result = "ok-receipt-lost";
 	else
 		c->bytes_out += len;
 out:

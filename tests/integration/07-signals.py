@@ -1,1 +1,133 @@
-raise SystemExit(0)
+"""Signals: SIGHUP with a good config applies new listeners and closes
+removed ones while an upload in flight completes under its old settings;
+SIGHUP with a bad config is reported with FILE:LINE and changes nothing;
+SIGTERM waits for uploads in flight, refuses new connections at once and
+exits 0; past shutdown_timeout unfinished uploads are discarded, leaving
+nothing; SIGPIPE (a client gone before its echo) never kills the daemon."""
+
+import os
+import signal
+import socket
+import struct
+
+from tcpxdtest import Daemon, check_ok, connect, echo, inbox, read_all, run, upload
+
+
+def listeners(d, **inbox_extra):
+    return [
+        {"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0},
+        {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), **inbox_extra},
+    ]
+
+
+def start(**inbox_extra):
+    d = Daemon([], start=False)
+    d.write_config(listeners(d, **inbox_extra), shutdown_timeout=30)
+    d.start()
+    return d
+
+
+def test_reload_good_config_during_upload():
+    d = start(max_file_size="4M")
+    s = connect(d.addr("inbox"))
+    first = os.urandom(3 << 20)
+    s.sendall(first)
+    # The new config lowers max_file_size and replaces the echo listener by another.
+    new = listeners(d, max_file_size="1K")
+    new[0] = {"name": "echo2", "mode": "echo", "address": "127.0.0.1", "port": 0}
+    d.write_config(new, shutdown_timeout=30)
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: 2 listeners")
+    # The upload in flight keeps its 4M limit: 3 MiB + 512 KiB completes.
+    second = os.urandom(512 << 10)
+    s.sendall(second)
+    s.shutdown(socket.SHUT_WR)
+    check_ok(d, read_all(s).decode(), first + second)
+    s.close()
+    # New connections get the new limit; the echo listener moved.
+    assert upload(d.addr("inbox"), os.urandom(2048)) == "ERR 413 file exceeds max_file_size\n"
+    d.wait_log(r"listener echo closed")
+    port2 = int(d.wait_log(r"listener echo2 \(echo\) listening on 127\.0\.0\.1:(\d+)")[0])
+    assert echo(("127.0.0.1", port2), b"new listener") == b"new listener"
+    try:
+        connect(d.addr("echo"), timeout=5).close()
+        raise AssertionError("the removed listener still accepts")
+    except ConnectionRefusedError:
+        pass
+    assert d.stop() == 0
+
+
+def test_reload_bad_config_keeps_old():
+    d = start()
+    with open(d.conf, "a") as f:
+        f.write("max_connections = \"lots\";\n")
+    bad_line = sum(1 for _ in open(d.conf))
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reload failed: %s:%d: max_connections must be an integer.*keeping the current"
+               % (d.conf, bad_line))
+    assert echo(d.addr("echo"), b"still here") == b"still here"
+    check_ok(d, upload(d.addr("inbox"), b"still storing"), b"still storing")
+    assert d.stop() == 0
+
+
+def test_sigterm_waits_for_uploads_in_flight():
+    d = start()
+    s = connect(d.addr("inbox"))
+    first = os.urandom(1 << 20)
+    s.sendall(first)
+    d.wait_log(r"conn listener=inbox .* started")
+    d.send_signal(signal.SIGTERM)
+    d.wait_log(r"stopping; 1 connections in flight")
+    # Listeners are closed at once: a new client is refused.
+    try:
+        connect(d.addr("inbox"), timeout=5).close()
+        raise AssertionError("accepted a connection after SIGTERM")
+    except ConnectionRefusedError:
+        pass
+    s.sendall(b"tail")
+    s.shutdown(socket.SHUT_WR)
+    check_ok(d, read_all(s).decode(), first + b"tail")
+    s.close()
+    assert d.proc.wait(30) == 0
+    d.check_sanitizer()
+
+
+def test_sigterm_discards_unfinished_after_timeout():
+    d = Daemon([], start=False)
+    d.write_config(listeners(d), shutdown_timeout=1)
+    d.start()
+    s = connect(d.addr("inbox"))
+    s.sendall(os.urandom(1 << 20))
+    d.wait_log(r"conn listener=inbox .* started")
+    d.send_signal(signal.SIGTERM)
+    assert d.proc.wait(30) == 0
+    d.check_sanitizer()
+    assert "aborting 1 unfinished connections" in d.log()
+    assert "result=aborted-shutdown" in d.log()
+    assert d.stored_files() == [], "an unfinished upload was published at shutdown"
+    s.close()
+
+
+def test_client_gone_before_echo_no_sigpipe():
+    d = start()
+    for _ in range(20):
+        s = connect(d.addr("echo"))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(os.urandom(200000))
+        s.close()
+    assert echo(d.addr("echo"), b"alive") == b"alive"
+    assert d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def test_sigint_stops_cleanly():
+    d = start()
+    assert echo(d.addr("echo"), b"x") == b"x"
+    assert d.stop(signal.SIGINT) == 0
+    assert "stopped" in d.log()
+
+
+run([test_reload_good_config_during_upload, test_reload_bad_config_keeps_old,
+     test_sigterm_waits_for_uploads_in_flight, test_sigterm_discards_unfinished_after_timeout,
+     test_client_gone_before_echo_no_sigpipe, test_sigint_stops_cleanly])

@@ -1,4 +1,931 @@
+/*
+ * test_config.c - cfg_load(): parsed values, defaults and inheritance, every
+ * kind of invalid file with its exact "FILE:LINE: reason", file checks, and
+ * cfg_print() output that loads back to the same settings.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "unit.h"
-START_TEST(test_placeholder_config) { ck_assert_int_eq(1, 1); }
+
+#define KIB ((uint64_t)1 << 10)
+#define MIB ((uint64_t)1 << 20)
+#define GIB ((uint64_t)1 << 30)
+#define TIB ((uint64_t)1 << 40)
+
+static char tmpdir[PATH_MAX];
+static char conf_path[PATH_MAX + 32];
+
+static void
+make_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tcpxd-unit-config.XXXXXX",
+	    base != NULL && *base != '\0' ? base : "/tmp");
+	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(conf_path, sizeof(conf_path), "%s/tcpxd.conf", tmpdir);
+}
+
+static void
+teardown(void)
+{
+	char path[PATH_MAX + 32];
+
+	unlink(conf_path);
+	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dir.conf", tmpdir);
+	rmdir(path);
+	rmdir(tmpdir);
+}
+
+static void
+write_text(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp;
+
+	ck_assert_msg((fp = fopen(path, "w")) != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Copies a file of tests/unit/data to the temporary directory, mode 0644. */
+static void
+copy_data(const char *name, const char *to)
+{
+	char from[PATH_MAX], buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(from, sizeof(from), "%s/%s", TEST_DATA_DIR, name);
+	ck_assert_msg((in = fopen(from, "r")) != NULL, "%s: %s", from, strerror(errno));
+	ck_assert_msg((out = fopen(to, "w")) != NULL, "%s: %s", to, strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+	ck_assert_int_eq(chmod(to, 0644), 0);
+}
+
+static struct config *
+load_path(const char *path)
+{
+	struct config *cfg = NULL;
+	char err[1024] = "";
+
+	ck_assert_msg(cfg_load(path, &cfg, err, sizeof(err)) == 0, "cfg_load failed: %s", err);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_str_eq(cfg->path, path);
+	return cfg;
+}
+
+static struct config *
+load_text(const char *text)
+{
+	write_text(conf_path, text, 0644);
+	return load_path(conf_path);
+}
+
+/*
+ * Loading text must fail with a message starting "FILE:LINE: reason"
+ * ("FILE: reason" when line is 0), on one line.
+ */
+static void
+expect_err(const char *text, int line, const char *reason, int at)
+{
+	struct config *cfg = (struct config *)&cfg;
+	char err[1024], want[1024 + PATH_MAX];
+
+	write_text(conf_path, text, 0644);
+	memset(err, 0, sizeof(err));
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s:%d: %s", conf_path, line, reason);
+	else
+		snprintf(want, sizeof(want), "%s: %s", conf_path, reason);
+	ck_assert_msg(cfg_load(conf_path, &cfg, err, sizeof(err)) == -1,
+	    "test line %d: accepted:\n%s", at, text);
+	ck_assert_msg(cfg == NULL, "test line %d: *out not NULL on failure", at);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+	    "test line %d:\n got: %s\nwant: %s...", at, err, want);
+	ck_assert_msg(strchr(err, '\n') == NULL, "test line %d: not one line: %s", at, err);
+}
+
+#define EXPECT_ERR(text, line, reason) expect_err((text), (line), (reason), __LINE__)
+
+/* One valid echo listener, on one line. */
+#define LISTENERS_OK \
+	"listeners = ( { name = \"e\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; } );\n"
+
+/* A listener whose extra setting (one line, "    key = value;\n") is on line 7. */
+#define L_ECHO(extra) \
+	"listeners = (\n"                       /* 1 */ \
+	"  {\n"                                 /* 2 */ \
+	"    name = \"l\";\n"                   /* 3 */ \
+	"    mode = \"echo\";\n"                /* 4 */ \
+	"    address = \"127.0.0.1\";\n"        /* 5 */ \
+	"    port = 7007;\n"                    /* 6 */ \
+	extra                                   /* 7 */ \
+	"  }\n"                                 \
+	");\n"
+
+/* A receive listener, output_dir on line 7, the extra setting on line 8. */
+#define L_RECV(extra) \
+	"listeners = (\n"                       /* 1 */ \
+	"  {\n"                                 /* 2 */ \
+	"    name = \"r\";\n"                   /* 3 */ \
+	"    mode = \"receive\";\n"             /* 4 */ \
+	"    address = \"::1\";\n"              /* 5 */ \
+	"    port = 7008;\n"                    /* 6 */ \
+	"    output_dir = \"/srv/in\";\n"       /* 7 */ \
+	extra                                   /* 8 */ \
+	"  }\n"                                 \
+	");\n"
+
+static const struct listener_cfg *
+find_listener(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return &cfg->listeners[i];
+	}
+	ck_abort_msg("no listener %s", name);
+	return NULL;
+}
+
+static void
+assert_cidrs(const struct cidr_list *l, const char *want)
+{
+	char got[1024] = "", one[ADDR_TEXT_MAX + 8];
+
+	for (size_t i = 0; i < l->count; i++) {
+		cidr_format(&l->items[i], one, sizeof(one));
+		if (i > 0)
+			strncat(got, " ", sizeof(got) - strlen(got) - 1);
+		strncat(got, one, sizeof(got) - strlen(got) - 1);
+	}
+	ck_assert_str_eq(got, want);
+}
+
+START_TEST(test_config_full)
+{
+	struct config *cfg;
+	const struct listener_cfg *l;
+
+	copy_data("full.conf", conf_path);
+	cfg = load_path(conf_path);
+
+	ck_assert_uint_eq(cfg->max_connections, 1000);
+	ck_assert_uint_eq(cfg->shutdown_timeout, 5);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_DEBUG);
+	ck_assert_uint_eq(cfg->thread_stack_size, 256 * KIB);
+	ck_assert_uint_eq(cfg->n_listeners, 3);
+	ck_assert_str_eq(cfg->listeners[0].name, "inherit");
+	ck_assert_str_eq(cfg->listeners[1].name, "Over_ride-2.x");
+	ck_assert_str_eq(cfg->listeners[2].name, "echo");
+
+	/* Every global default applies to a listener that does not override it. */
+	l = find_listener(cfg, "inherit");
+	ck_assert_int_eq(l->mode, MODE_RECEIVE);
+	ck_assert_str_eq(l->address, "::");
+	ck_assert_uint_eq(l->port, 9001);
+	ck_assert(l->v6only);
+	ck_assert_int_eq(l->protocol, PROTO_RAW);
+	ck_assert_str_eq(l->output_dir, "/srv/inbox");
+	ck_assert_uint_eq(l->buffer_size, 128 * KIB);
+	ck_assert_uint_eq(l->max_file_size, 2 * GIB);
+	ck_assert_uint_eq(l->min_free_space, 1048576);
+	ck_assert_uint_eq(l->file_mode, 0600);
+	ck_assert_uint_eq(l->max_per_ip, 8);
+	ck_assert_uint_eq(l->idle_timeout, 120);
+	assert_cidrs(&l->allow, "10.0.0.0/8 ::1/128");
+	assert_cidrs(&l->deny, "10.9.0.0/16");
+	ck_assert_int_eq(l->line, 21);
+	ck_assert_str_eq(l->file, conf_path);
+
+	/* A listener's own value wins; its lists replace the global ones. */
+	l = find_listener(cfg, "Over_ride-2.x");
+	ck_assert_int_eq(l->mode, MODE_RECEIVE);
+	ck_assert_str_eq(l->address, "127.0.0.1");
+	ck_assert_uint_eq(l->port, 0);
+	ck_assert(!l->v6only);
+	ck_assert_int_eq(l->protocol, PROTO_AUTO);
+	ck_assert_str_eq(l->output_dir, "/var/lib/tcpxd/other");
+	ck_assert_uint_eq(l->buffer_size, 4096);
+	ck_assert_uint_eq(l->max_file_size, 3 * TIB);
+	ck_assert_uint_eq(l->min_free_space, 0);
+	ck_assert_uint_eq(l->file_mode, 0644);
+	ck_assert_uint_eq(l->max_per_ip, 1000000);
+	ck_assert_uint_eq(l->idle_timeout, 1);
+	assert_cidrs(&l->allow, "192.0.2.0/24");
+	assert_cidrs(&l->deny, "");
+	ck_assert_int_eq(l->line, 23);
+	ck_assert_int_eq(l->output_dir_line, 30);
+
+	/* An echo listener inherits the global receive-only keys without complaint. */
+	l = find_listener(cfg, "echo");
+	ck_assert_int_eq(l->mode, MODE_ECHO);
+	ck_assert_str_eq(l->address, "localhost");
+	ck_assert_uint_eq(l->port, 65535);
+	ck_assert_uint_eq(l->buffer_size, KIB);
+	ck_assert_uint_eq(l->max_per_ip, 8);
+	ck_assert_uint_eq(l->idle_timeout, 120);
+	ck_assert(l->v6only);
+	assert_cidrs(&l->allow, "10.0.0.0/8 ::1/128");
+	/* Inherited lists are copies, not shared with another listener. */
+	ck_assert_ptr_ne(l->allow.items, cfg->listeners[0].allow.items);
+	cfg_free(cfg);
+}
 END_TEST
-Suite *config_suite(void) { Suite *s = suite_create("config"); TCase *tc = tcase_create("core"); tcase_add_test(tc, test_placeholder_config); suite_add_tcase(s, tc); return s; }
+
+START_TEST(test_config_defaults)
+{
+	struct config *cfg;
+	const struct listener_cfg *l;
+
+	cfg = load_text(
+	    "listeners = (\n"
+	    "  { name = \"e\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/in\"; }\n"
+	    ");\n");
+	ck_assert_uint_eq(cfg->max_connections, 4096);
+	ck_assert_uint_eq(cfg->shutdown_timeout, 30);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_INFO);
+	/* DESIGN §5: "default small", and within its own valid range. */
+	ck_assert_uint_ge(cfg->thread_stack_size, 64 * KIB);
+	ck_assert_uint_le(cfg->thread_stack_size, 1 * MIB);
+	ck_assert_uint_eq(cfg->n_listeners, 2);
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		l = &cfg->listeners[i];
+		ck_assert_uint_eq(l->buffer_size, 64 * KIB);
+		ck_assert_uint_eq(l->max_per_ip, 64);
+		ck_assert_uint_eq(l->idle_timeout, 60);
+		ck_assert(!l->v6only);
+		ck_assert_uint_eq(l->allow.count, 0);
+		ck_assert_uint_eq(l->deny.count, 0);
+		ck_assert_int_eq(l->line, 2 + (int)i);
+	}
+	l = find_listener(cfg, "e");
+	ck_assert_int_eq(l->mode, MODE_ECHO);
+	ck_assert_ptr_null(l->output_dir);
+	l = find_listener(cfg, "r");
+	ck_assert_int_eq(l->mode, MODE_RECEIVE);
+	ck_assert_str_eq(l->output_dir, "/srv/in");
+	ck_assert_uint_eq(l->max_file_size, 1 * GIB);
+	ck_assert_uint_eq(l->min_free_space, 64 * MIB);
+	ck_assert_uint_eq(l->file_mode, 0640);
+	ck_assert_int_eq(l->protocol, PROTO_AUTO);
+	ck_assert_int_eq(l->output_dir_line, 4);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_values)
+{
+	struct config *cfg;
+	const struct listener_cfg *l;
+
+	/* Limits of each range, sizes as integers, 64-bit integers, every log level. */
+	cfg = load_text(
+	    "max_connections = 1000000;\n"
+	    "shutdown_timeout = 0;\n"
+	    "log_level = \"warning\";\n"
+	    "thread_stack_size = 65536;\n"
+	    "buffer_size = \"64M\";\n"
+	    "max_per_ip = 1;\n"
+	    "idle_timeout = 86400;\n"
+	    "min_free_space = \"4194304T\";\n"
+	    "max_file_size = 4611686018427387904L;\n"
+	    "listeners = (\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 0;\n"
+	    "    output_dir = \"/\"; file_mode = \"666\"; protocol = \"raw\";\n"
+	    "    allow = ( \"127.0.0.1\" ); deny = [ \"::/0\", \"0.0.0.0/0\" ]; },\n"
+	    "  { name = \"s\"; mode = \"receive\"; address = \"::1\"; port = 0;\n"
+	    "    output_dir = \"/x\"; max_file_size = 1; file_mode = \"0600\"; }\n"
+	    ");\n");
+	ck_assert_uint_eq(cfg->max_connections, 1000000);
+	ck_assert_uint_eq(cfg->shutdown_timeout, 0);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_WARNING);
+	ck_assert_uint_eq(cfg->thread_stack_size, 64 * KIB);
+	l = find_listener(cfg, "r");
+	ck_assert_uint_eq(l->buffer_size, 64 * MIB);
+	ck_assert_uint_eq(l->max_per_ip, 1);
+	ck_assert_uint_eq(l->idle_timeout, 86400);
+	ck_assert_uint_eq(l->min_free_space, (uint64_t)1 << 62);
+	ck_assert_uint_eq(l->max_file_size, (uint64_t)1 << 62);
+	ck_assert_uint_eq(l->file_mode, 0666);
+	ck_assert_int_eq(l->protocol, PROTO_RAW);
+	assert_cidrs(&l->allow, "127.0.0.1/32");
+	assert_cidrs(&l->deny, "::/0 0.0.0.0/0");
+	l = find_listener(cfg, "s");
+	ck_assert_uint_eq(l->max_file_size, 1);
+	ck_assert_uint_eq(l->file_mode, 0600);
+	cfg_free(cfg);
+
+	cfg = load_text("log_level = \"error\";\n" LISTENERS_OK);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_ERROR);
+	cfg_free(cfg);
+	cfg = load_text("log_level = \"info\";\n" LISTENERS_OK);
+	ck_assert_int_eq(cfg->log_level, LOG_LVL_INFO);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_same_port_ok)
+{
+	struct config *cfg;
+
+	/* Port 0 (kernel-chosen) twice, and one port on two addresses, are fine. */
+	cfg = load_text(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { name = \"b\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { name = \"c\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"d\"; mode = \"echo\"; address = \"::1\"; port = 7007; }\n"
+	    ");\n");
+	ck_assert_uint_eq(cfg->n_listeners, 4);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_shipped)
+{
+	struct config *cfg;
+	const struct listener_cfg *l;
+
+	/* etc/tcpxd.conf as shipped: loopback only, and it loads. */
+	copy_data("../../../etc/tcpxd.conf", conf_path);
+	cfg = load_path(conf_path);
+	ck_assert_uint_ge(cfg->n_listeners, 1);
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		l = &cfg->listeners[i];
+		ck_assert_msg(strcmp(l->address, "127.0.0.1") == 0 || strcmp(l->address, "::1") == 0 ||
+		    strcmp(l->address, "localhost") == 0,
+		    "shipped listener %s is not on loopback: %s", l->name, l->address);
+	}
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_err_syntax)
+{
+	EXPECT_ERR("# comment\nmax_connections = ;\n" LISTENERS_OK, 2, "syntax error");
+	EXPECT_ERR(LISTENERS_OK "\n\nlisteners2 = ( { ;\n", 4, "syntax error");
+	EXPECT_ERR("max_connections = 10\n" "max_connections = 11;\n" LISTENERS_OK, 2,
+	    "duplicate setting name");
+}
+END_TEST
+
+START_TEST(test_config_err_unknown_keys)
+{
+	EXPECT_ERR("max_connections = 10;\n\nmax_conections = 10;\n" LISTENERS_OK, 3,
+	    "unknown key \"max_conections\"");
+	EXPECT_ERR(L_ECHO("    idle_timout = 5;\n"), 7, "unknown key \"idle_timout\" in listener");
+	EXPECT_ERR(L_RECV("    outputdir = \"/x\";\n"), 8, "unknown key \"outputdir\" in listener");
+}
+END_TEST
+
+START_TEST(test_config_err_types)
+{
+	EXPECT_ERR("max_connections = \"10\";\n" LISTENERS_OK, 1,
+	    "max_connections must be an integer, not a string");
+	EXPECT_ERR("\nidle_timeout = 1.5;\n" LISTENERS_OK, 2,
+	    "idle_timeout must be an integer, not a float");
+	EXPECT_ERR(L_ECHO("    max_per_ip = true;\n"), 7, "max_per_ip must be an integer, not a boolean");
+	EXPECT_ERR(L_ECHO("    v6only = 1;\n"), 7, "v6only must be true or false");
+	EXPECT_ERR("v6only = \"yes\";\n" LISTENERS_OK, 1, "v6only must be true or false");
+	EXPECT_ERR("buffer_size = 1.5;\n" LISTENERS_OK, 1,
+	    "buffer_size must be a size (integer or string such as \"64K\"), not a float");
+	EXPECT_ERR(L_RECV("    max_file_size = 1e9;\n"), 8,
+	    "max_file_size must be a size (integer or string such as \"64K\"), not a float");
+	EXPECT_ERR(L_ECHO("    buffer_size = [ \"64K\" ];\n"), 7,
+	    "buffer_size must be a size (integer or string such as \"64K\"), not an array");
+	EXPECT_ERR(L_ECHO("    allow = \"10.0.0.0/8\";\n"), 7,
+	    "allow must be a list of CIDR strings such as [ \"10.0.0.0/8\" ]");
+	EXPECT_ERR(L_ECHO("    deny = [ 10, 11 ];\n"), 7, "deny entries must be strings");
+	EXPECT_ERR("log_level = 3;\n" LISTENERS_OK, 1, "log_level must be a string, not an integer");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; mode = \"echo\"; port = 7007;\n"
+	    "    address = 127; }\n"
+	    ");\n", 3, "address must be a string, not an integer");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; mode = \"echo\"; port = 7007;\n"
+	    "    address = \"\"; }\n"
+	    ");\n", 3, "address must not be empty");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; address = \"::1\"; port = 7007;\n"
+	    "    mode = { }; }\n"
+	    ");\n", 3, "mode must be a string, not a group");
+}
+END_TEST
+
+START_TEST(test_config_err_range)
+{
+	EXPECT_ERR("max_connections = 0;\n" LISTENERS_OK, 1,
+	    "max_connections = 0 is out of range (1..1000000)");
+	EXPECT_ERR("max_connections = 1000001;\n" LISTENERS_OK, 1,
+	    "max_connections = 1000001 is out of range (1..1000000)");
+	EXPECT_ERR("max_connections = 4294967297L;\n" LISTENERS_OK, 1,
+	    "max_connections = 4294967297 is out of range (1..1000000)");
+	EXPECT_ERR("shutdown_timeout = 3601;\n" LISTENERS_OK, 1,
+	    "shutdown_timeout = 3601 is out of range (0..3600)");
+	EXPECT_ERR("shutdown_timeout = -1;\n" LISTENERS_OK, 1,
+	    "shutdown_timeout = -1 is out of range (0..3600)");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; mode = \"echo\"; address = \"127.0.0.1\";\n"
+	    "    port = 70000; }\n"
+	    ");\n", 3, "port = 70000 is out of range (0..65535)");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; mode = \"echo\"; address = \"127.0.0.1\";\n"
+	    "    port = -1; }\n"
+	    ");\n", 3, "port = -1 is out of range (0..65535)");
+	EXPECT_ERR("idle_timeout = 0;\n" LISTENERS_OK, 1,
+	    "idle_timeout = 0 is out of range (1..86400)");
+	EXPECT_ERR(L_ECHO("    idle_timeout = 0;\n"), 7,
+	    "idle_timeout = 0 is out of range (1..86400)");
+	EXPECT_ERR(L_ECHO("    max_per_ip = 0;\n"), 7,
+	    "max_per_ip = 0 is out of range (1..1000000)");
+	EXPECT_ERR("buffer_size = \"100\";\n" LISTENERS_OK, 1,
+	    "buffer_size = 100 is out of range (1K..64M)");
+	EXPECT_ERR(L_ECHO("    buffer_size = \"65537K\";\n"), 7,
+	    "buffer_size = 67109888 is out of range (1K..64M)");
+	EXPECT_ERR("buffer_size = -4096;\n" LISTENERS_OK, 1, "buffer_size must not be negative");
+	EXPECT_ERR("thread_stack_size = \"16K\";\n" LISTENERS_OK, 1,
+	    "thread_stack_size = 16384 is out of range (64K..64M)");
+	EXPECT_ERR("thread_stack_size = 65535;\n" LISTENERS_OK, 1,
+	    "thread_stack_size = 65535 is out of range (64K..64M)");
+	EXPECT_ERR(L_RECV("    max_file_size = 0;\n"), 8,
+	    "max_file_size = 0 is out of range (1..4194304T)");
+	EXPECT_ERR(L_RECV("    max_file_size = \"4194305T\";\n"), 8,
+	    "max_file_size = 4611687117939015680 is out of range (1..4194304T)");
+}
+END_TEST
+
+START_TEST(test_config_err_bad_values)
+{
+	EXPECT_ERR(L_RECV("    max_file_size = \"1GB\";\n"), 8,
+	    "max_file_size = \"1GB\" is not a size (examples: 4096, \"64K\", \"1G\")");
+	EXPECT_ERR("min_free_space = \"-1\";\n" LISTENERS_OK, 1,
+	    "min_free_space = \"-1\" is not a size");
+	EXPECT_ERR("buffer_size = \"\";\n" LISTENERS_OK, 1, "buffer_size = \"\" is not a size");
+	EXPECT_ERR("buffer_size = \"1.5M\";\n" LISTENERS_OK, 1, "buffer_size = \"1.5M\" is not a size");
+	EXPECT_ERR("buffer_size = \"99999999999999999999\";\n" LISTENERS_OK, 1,
+	    "buffer_size = \"99999999999999999999\" is not a size");
+	EXPECT_ERR("\n\nlog_level = \"verbose\";\n" LISTENERS_OK, 3,
+	    "log_level \"verbose\" is not one of error, warning, info, debug");
+	EXPECT_ERR("log_level = \"INFO \";\n" LISTENERS_OK, 1, "log_level \"INFO \" is not one of");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; address = \"::1\"; port = 7007;\n"
+	    "    mode = \"mirror\"; }\n"
+	    ");\n", 3, "mode \"mirror\" is not one of echo, receive");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"l\"; address = \"::1\"; port = 7007;\n"
+	    "    mode = \"Echo\"; }\n"
+	    ");\n", 3, "mode \"Echo\" is not one of echo, receive");
+	EXPECT_ERR(L_RECV("    protocol = \"framed\";\n"), 8,
+	    "protocol \"framed\" is not supported by this version");
+	EXPECT_ERR(L_RECV("    protocol = \"bogus\";\n"), 8,
+	    "protocol \"bogus\" is not one of auto, raw");
+	EXPECT_ERR("protocol = \"framed\";\n" LISTENERS_OK, 1,
+	    "protocol \"framed\" is not supported by this version");
+}
+END_TEST
+
+START_TEST(test_config_err_file_mode)
+{
+	static const char *const bad[] = { "abc", "0648", "0777", "0700", "0400", "0200", "", "1640",
+	    "-0640", "0640 " };
+	char text[512], reason[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), L_RECV("    file_mode = \"%s\";\n"), bad[i]);
+		snprintf(reason, sizeof(reason), "file_mode \"%s\" must be octal, at most 0666, "
+		    "and include owner read and write (0600)", bad[i]);
+		EXPECT_ERR(text, 8, reason);
+	}
+	EXPECT_ERR(L_RECV("    file_mode = 420;\n"), 8,
+	    "file_mode must be an octal string such as \"0640\"");
+	EXPECT_ERR("\nfile_mode = 0640;\n" LISTENERS_OK, 2,
+	    "file_mode must be an octal string such as \"0640\"");
+}
+END_TEST
+
+START_TEST(test_config_err_cidr)
+{
+	EXPECT_ERR(L_ECHO("    allow = [ \"127.0.0.0/8\", \"10.0.0.1/8\" ];\n"), 7,
+	    "allow: \"10.0.0.1/8\" is not a valid address or CIDR "
+	    "(host bits must be zero, e.g. \"10.0.0.0/8\")");
+	EXPECT_ERR(L_ECHO("    deny = [ \"::/129\" ];\n"), 7,
+	    "deny: \"::/129\" is not a valid address or CIDR");
+	EXPECT_ERR("allow = [ \"example.com\" ];\n" LISTENERS_OK, 1,
+	    "allow: \"example.com\" is not a valid address or CIDR");
+	EXPECT_ERR("deny = ( \"10.0.0.0/33\" );\n" LISTENERS_OK, 1,
+	    "deny: \"10.0.0.0/33\" is not a valid address or CIDR");
+	/*
+	 * A rule on a line of its own is reported on that line.  (libconfig 1.5
+	 * dates a list element by the token after it, so the bad rule is not last.)
+	 */
+	EXPECT_ERR(
+	    "allow = [\n"
+	    "  \"10.0.0.0/8\",\n"
+	    "  \"192.168.1.0/8\",\n"
+	    "  \"192.168.0.0/16\"\n"
+	    "];\n" LISTENERS_OK, 3, "allow: \"192.168.1.0/8\" is not a valid address or CIDR");
+}
+END_TEST
+
+START_TEST(test_config_err_missing)
+{
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; }\n"
+	    ");\n", 2, "listener has no name");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"b\"; address = \"127.0.0.1\"; port = 7008; }\n"
+	    ");\n", 3, "listener has no mode (echo or receive)");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; port = 7007; }\n"
+	    ");\n", 2, "listener \"a\" has no address");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; }\n"
+	    ");\n", 2, "listener \"a\" has no port");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"in\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 7008; }\n"
+	    ");\n", 2, "receive listener \"in\" has no output_dir");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  {}\n"
+	    ");\n", 2, "listener has no mode (echo or receive)");
+}
+END_TEST
+
+START_TEST(test_config_err_relative_output_dir)
+{
+	/* The line is the one of the output_dir setting that is wrong. */
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"in\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 7008;\n"
+	    "    output_dir = \"inbox\"; }\n"
+	    ");\n", 3, "output_dir \"inbox\"");
+	EXPECT_ERR(
+	    "output_dir = \"var/lib/tcpxd\";\n"
+	    "listeners = (\n"
+	    "  { name = \"in\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 7008; }\n"
+	    ");\n", 1, "output_dir \"var/lib/tcpxd\"");
+}
+END_TEST
+
+START_TEST(test_config_err_scope)
+{
+	EXPECT_ERR(L_ECHO("    output_dir = \"/srv/in\";\n"), 7,
+	    "output_dir has no effect on an echo listener");
+	EXPECT_ERR(L_ECHO("    max_file_size = \"1G\";\n"), 7,
+	    "max_file_size has no effect on an echo listener");
+	EXPECT_ERR(L_ECHO("    min_free_space = 0;\n"), 7,
+	    "min_free_space has no effect on an echo listener");
+	EXPECT_ERR(L_ECHO("    file_mode = \"0640\";\n"), 7,
+	    "file_mode has no effect on an echo listener");
+	EXPECT_ERR(L_ECHO("    protocol = \"raw\";\n"), 7,
+	    "protocol has no effect on an echo listener");
+	EXPECT_ERR(L_ECHO("    max_connections = 10;\n"), 7,
+	    "max_connections is a global setting and cannot be set per listener");
+	EXPECT_ERR(L_RECV("    log_level = \"debug\";\n"), 8,
+	    "log_level is a global setting and cannot be set per listener");
+	EXPECT_ERR(L_ECHO("    shutdown_timeout = 1;\n"), 7,
+	    "shutdown_timeout is a global setting and cannot be set per listener");
+	EXPECT_ERR(L_ECHO("    thread_stack_size = \"1M\";\n"), 7,
+	    "thread_stack_size is a global setting and cannot be set per listener");
+	EXPECT_ERR("port = 7007;\n" LISTENERS_OK, 1, "port must be set inside a listener");
+	EXPECT_ERR(LISTENERS_OK "name = \"x\";\n", 2, "name must be set inside a listener");
+	EXPECT_ERR("\nmode = \"echo\";\n" LISTENERS_OK, 2, "mode must be set inside a listener");
+	EXPECT_ERR("address = \"::\";\n" LISTENERS_OK, 1, "address must be set inside a listener");
+	EXPECT_ERR(L_ECHO("    listeners = ( );\n"), 7, "unknown key \"listeners\" in listener");
+}
+END_TEST
+
+START_TEST(test_config_err_listeners)
+{
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"b\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7008; },\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7009; }\n"
+	    ");\n", 4, "duplicate listener name \"a\" (first defined on line 2)");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"b\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "    output_dir = \"/srv\"; }\n"
+	    ");\n", 3, "listeners \"a\" and \"b\" both use 127.0.0.1 port 7007");
+	EXPECT_ERR("max_connections = 10;\n", 0,
+	    "no listeners defined (add listeners = ( { ... } );)");
+	EXPECT_ERR("", 0, "no listeners defined");
+	EXPECT_ERR("# nothing\n", 0, "no listeners defined");
+	EXPECT_ERR("\nlisteners = ( );\n", 2, "listeners is empty: define at least one listener");
+	EXPECT_ERR("listeners = [ ];\n", 1, "listeners is empty: define at least one listener");
+	EXPECT_ERR(
+	    "listeners = { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; };\n",
+	    1, "listeners must be a list ( { ... }, { ... } ), not a group");
+	EXPECT_ERR("listeners = \"echo\";\n", 1,
+	    "listeners must be a list ( { ... }, { ... } ), not a string");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  \"b\",\n"
+	    "  { name = \"c\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7008; }\n"
+	    ");\n", 3, "each listener must be a group { ... }, not a string");
+}
+END_TEST
+
+START_TEST(test_config_err_listener_name)
+{
+	static const char *const bad[] = { "a b", "../x", "a/b", "x:y", "\xc3\xa9t\xc3\xa9", "tab\\t",
+	    "0123456789012345678901234567890123456789012345678901234567890123x" };
+	char text[512];
+	struct config *cfg;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "listeners = (\n"
+		    "  { mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+		    "    name = \"%s\"; }\n"
+		    ");\n", bad[i]);
+		EXPECT_ERR(text, 3, "listener name \"");
+	}
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "    name = \"a b\"; }\n"
+	    ");\n", 3, "listener name \"a b\" must be 1-64 characters of A-Z a-z 0-9 . _ -");
+	EXPECT_ERR(
+	    "listeners = (\n"
+	    "  { mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "    name = \"\"; }\n"
+	    ");\n", 3, "name must not be empty");
+	/* 64 characters is the longest valid name. */
+	cfg = load_text(
+	    "listeners = ( { mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "    name = \"0123456789012345678901234567890123456789012345678901234567890123\"; } );\n");
+	ck_assert_uint_eq(strlen(cfg->listeners[0].name), 64);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_err_files)
+{
+	struct config *cfg = (struct config *)&cfg;
+	char err[1024], want[PATH_MAX + 256], path[PATH_MAX + 32];
+
+	/* Missing. */
+	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
+	snprintf(want, sizeof(want), "%s: cannot open: %s", path, strerror(ENOENT));
+	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err, want);
+
+	/* World-writable: refused even though it is valid. */
+	write_text(conf_path, LISTENERS_OK, 0666);
+	snprintf(want, sizeof(want), "%s: refusing a world-writable configuration file", conf_path);
+	cfg = (struct config *)&cfg;
+	ck_assert_int_eq(cfg_load(conf_path, &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got: %s", err);
+	ck_assert_int_eq(chmod(conf_path, 0602), 0);
+	ck_assert_int_eq(cfg_load(conf_path, &cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got: %s", err);
+	/* Group-writable is the admin's business. */
+	ck_assert_int_eq(chmod(conf_path, 0664), 0);
+	cfg = load_path(conf_path);
+	cfg_free(cfg);
+
+	/* A directory. */
+	snprintf(path, sizeof(path), "%s/dir.conf", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(want, sizeof(want), "%s: ", path);
+	cfg = (struct config *)&cfg;
+	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got: %s", err);
+	ck_assert_msg(strstr(err, "not a regular file") != NULL || strstr(err, strerror(EISDIR)) != NULL,
+	    "got: %s", err);
+}
+END_TEST
+
+START_TEST(test_config_err_short_buffer)
+{
+	struct config *cfg;
+	char err[64];
+
+	/* A long message is cut to the buffer, never past it. */
+	write_text(conf_path, "max_connections = 0;\n" LISTENERS_OK, 0644);
+	memset(err, 'x', sizeof(err));
+	ck_assert_int_eq(cfg_load(conf_path, &cfg, err, 16), -1);
+	ck_assert_int_eq(err[15], '\0');
+	ck_assert_int_eq(err[16], 'x');
+	ck_assert_int_eq(strncmp(err, conf_path, 15), 0);
+}
+END_TEST
+
+START_TEST(test_config_file_outlives_path)
+{
+	struct config *cfg;
+	char *path = strdup(conf_path);
+
+	/* Listener messages name l->file: it must not point into the caller's buffer. */
+	ck_assert_ptr_nonnull(path);
+	write_text(conf_path, LISTENERS_OK, 0644);
+	cfg = load_path(path);
+	memset(path, 'X', strlen(path));
+	ck_assert_str_eq(cfg->listeners[0].file, conf_path);
+	free(path);
+	cfg_free(cfg);
+}
+END_TEST
+
+static void
+assert_same_config(const struct config *a, const struct config *b)
+{
+	ck_assert_uint_eq(a->max_connections, b->max_connections);
+	ck_assert_uint_eq(a->shutdown_timeout, b->shutdown_timeout);
+	ck_assert_int_eq(a->log_level, b->log_level);
+	ck_assert_uint_eq(a->thread_stack_size, b->thread_stack_size);
+	ck_assert_uint_eq(a->n_listeners, b->n_listeners);
+	for (size_t i = 0; i < a->n_listeners; i++) {
+		const struct listener_cfg *la = &a->listeners[i], *lb = &b->listeners[i];
+
+		ck_assert_str_eq(la->name, lb->name);
+		ck_assert_int_eq(la->mode, lb->mode);
+		ck_assert_str_eq(la->address, lb->address);
+		ck_assert_uint_eq(la->port, lb->port);
+		ck_assert_int_eq(la->v6only, lb->v6only);
+		ck_assert_uint_eq(la->buffer_size, lb->buffer_size);
+		ck_assert_uint_eq(la->max_per_ip, lb->max_per_ip);
+		ck_assert_uint_eq(la->idle_timeout, lb->idle_timeout);
+		ck_assert_uint_eq(la->allow.count, lb->allow.count);
+		if (la->allow.count > 0)
+			ck_assert_mem_eq(la->allow.items, lb->allow.items,
+			    la->allow.count * sizeof(*la->allow.items));
+		ck_assert_uint_eq(la->deny.count, lb->deny.count);
+		if (la->deny.count > 0)
+			ck_assert_mem_eq(la->deny.items, lb->deny.items,
+			    la->deny.count * sizeof(*la->deny.items));
+		if (la->mode == MODE_RECEIVE) {
+			ck_assert_int_eq(la->protocol, lb->protocol);
+			ck_assert_str_eq(la->output_dir, lb->output_dir);
+			ck_assert_uint_eq(la->max_file_size, lb->max_file_size);
+			ck_assert_uint_eq(la->min_free_space, lb->min_free_space);
+			ck_assert_uint_eq(la->file_mode, lb->file_mode);
+		}
+	}
+}
+
+static void
+print_and_reload(struct config *cfg)
+{
+	char printed[PATH_MAX + 32];
+	struct config *again;
+	FILE *fp;
+
+	snprintf(printed, sizeof(printed), "%s/printed.conf", tmpdir);
+	ck_assert_ptr_nonnull(fp = fopen(printed, "w"));
+	cfg_print(cfg, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(printed, 0644), 0);
+	again = load_path(printed);
+	assert_same_config(cfg, again);
+	cfg_free(again);
+}
+
+START_TEST(test_config_print_round_trip)
+{
+	struct config *cfg;
+
+	copy_data("full.conf", conf_path);
+	cfg = load_path(conf_path);
+	print_and_reload(cfg);
+	cfg_free(cfg);
+
+	cfg = load_text(
+	    "listeners = (\n"
+	    "  { name = \"e\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/in\"; buffer_size = 1536; max_file_size = 1000000;\n"
+	    "    min_free_space = 1; file_mode = \"0666\";\n"
+	    "    allow = [ \"0.0.0.0/0\", \"::/0\", \"2001:db8::/127\", \"::ffff:10.0.0.0/104\" ]; }\n"
+	    ");\n");
+	print_and_reload(cfg);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_print_escapes)
+{
+	struct config *cfg;
+
+	/* Strings that need escaping in libconfig syntax still print loadable. */
+	cfg = load_text(
+	    "listeners = (\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/a\\\\b\\\"c\\td\"; }\n"
+	    ");\n");
+	ck_assert_str_eq(cfg->listeners[0].output_dir, "/srv/a\\b\"c\td");
+	print_and_reload(cfg);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_print_text)
+{
+	char printed[PATH_MAX + 32], buf[4096];
+	struct config *cfg;
+	FILE *fp;
+	size_t n;
+
+	cfg = load_text(
+	    "buffer_size = 65536;\n"
+	    "listeners = (\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/in\"; allow = [ \"127.0.0.0/8\", \"::1\" ]; }\n"
+	    ");\n");
+	snprintf(printed, sizeof(printed), "%s/printed.conf", tmpdir);
+	ck_assert_ptr_nonnull(fp = fopen(printed, "w+"));
+	cfg_print(cfg, fp);
+	rewind(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	/* Sizes are printed with their suffix, modes in octal, rules as CIDR. */
+	ck_assert_ptr_nonnull(strstr(buf, "buffer_size = \"64K\";"));
+	ck_assert_ptr_nonnull(strstr(buf, "max_file_size = \"1G\";"));
+	ck_assert_ptr_nonnull(strstr(buf, "min_free_space = \"64M\";"));
+	ck_assert_ptr_nonnull(strstr(buf, "file_mode = \"0640\";"));
+	ck_assert_ptr_nonnull(strstr(buf, "allow = [ \"127.0.0.0/8\", \"::1/128\" ];"));
+	ck_assert_ptr_nonnull(strstr(buf, "output_dir = \"/srv/in\";"));
+	ck_assert_ptr_nonnull(strstr(buf, "max_connections = 4096;"));
+	ck_assert_str_eq(cfg_mode_name(MODE_ECHO), "echo");
+	ck_assert_str_eq(cfg_mode_name(MODE_RECEIVE), "receive");
+	cfg_free(cfg);
+}
+END_TEST
+
+Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *ok = tcase_create("valid");
+	TCase *bad = tcase_create("invalid");
+	TCase *print = tcase_create("print");
+
+	tcase_add_checked_fixture(ok, make_tmpdir, teardown);
+	tcase_add_test(ok, test_config_full);
+	tcase_add_test(ok, test_config_defaults);
+	tcase_add_test(ok, test_config_values);
+	tcase_add_test(ok, test_config_same_port_ok);
+	tcase_add_test(ok, test_config_shipped);
+	tcase_add_test(ok, test_config_file_outlives_path);
+	suite_add_tcase(s, ok);
+
+	tcase_add_checked_fixture(bad, make_tmpdir, teardown);
+	tcase_add_test(bad, test_config_err_syntax);
+	tcase_add_test(bad, test_config_err_unknown_keys);
+	tcase_add_test(bad, test_config_err_types);
+	tcase_add_test(bad, test_config_err_range);
+	tcase_add_test(bad, test_config_err_bad_values);
+	tcase_add_test(bad, test_config_err_file_mode);
+	tcase_add_test(bad, test_config_err_cidr);
+	tcase_add_test(bad, test_config_err_missing);
+	tcase_add_test(bad, test_config_err_relative_output_dir);
+	tcase_add_test(bad, test_config_err_scope);
+	tcase_add_test(bad, test_config_err_listeners);
+	tcase_add_test(bad, test_config_err_listener_name);
+	tcase_add_test(bad, test_config_err_files);
+	tcase_add_test(bad, test_config_err_short_buffer);
+	suite_add_tcase(s, bad);
+
+	tcase_add_checked_fixture(print, make_tmpdir, teardown);
+	tcase_add_test(print, test_config_print_round_trip);
+	tcase_add_test(print, test_config_print_escapes);
+	tcase_add_test(print, test_config_print_text);
+	suite_add_tcase(s, print);
+	return s;
+}

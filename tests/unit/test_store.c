@@ -1,4 +1,554 @@
+/* test_store.c - output directory: stored names, open checks, commit/abort, stale cleanup, free space. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
 #include "unit.h"
-START_TEST(test_placeholder_store) { ck_assert_int_eq(1, 1); }
+
+#define WHEN ((time_t)1795000000)       /* 2026-11-18 11:06:40 UTC */
+
+static char tmpdir[PATH_MAX];
+
+static void
+make_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tcpxd-unit-store.XXXXXX",
+	    base != NULL && *base != '\0' ? base : "/tmp");
+	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static void
+remove_tree(const char *path)
+{
+	struct dirent *de;
+	DIR *d;
+	char sub[PATH_MAX];
+
+	chmod(path, 0700);
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct stat sb;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+				remove_tree(sub);
+			else
+				unlink(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static void
+teardown(void)
+{
+	if (tmpdir[0] != '\0')
+		remove_tree(tmpdir);
+	tmpdir[0] = '\0';
+}
+
+/* Names in dir other than . and .., sorted, joined by '|'. */
+static char *
+list_dir(const char *dir)
+{
+	static char out[4096];
+	struct dirent **names;
+	int n;
+
+	out[0] = '\0';
+	n = scandir(dir, &names, NULL, alphasort);
+	ck_assert_msg(n >= 0, "scandir %s: %s", dir, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0) {
+			if (out[0] != '\0')
+				strncat(out, "|", sizeof(out) - strlen(out) - 1);
+			strncat(out, names[i]->d_name, sizeof(out) - strlen(out) - 1);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return out;
+}
+
+static void
+write_file(const char *dir, const char *name, const char *content)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg((fp = fopen(path, "w")) != NULL, "%s: %s", path, strerror(errno));
+	fputs(content, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* The whole file, NUL-terminated; its size through len. */
+static char *
+read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	char *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg((fd = open(path, O_RDONLY)) >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	buf = malloc((size_t)sb.st_size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(read(fd, buf, (size_t)sb.st_size + 1), sb.st_size);
+	buf[sb.st_size] = '\0';
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return buf;
+}
+
+static struct in6_addr
+addr6(const char *text)
+{
+	struct in6_addr a;
+
+	ck_assert_int_eq(inet_pton(AF_INET6, text, &a), 1);
+	return a;
+}
+
+static struct store *
+open_store_at(const char *dir, unsigned mode)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+
+	ck_assert_msg(store_open(dir, mode, &st, err, sizeof(err)) == 0, "store_open: %s", err);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static struct store *
+open_store(unsigned mode)
+{
+	return open_store_at(tmpdir, mode);
+}
+
+/* The sequence number at the end of a stored name. */
+static unsigned long long
+name_seq_of(const char *name)
+{
+	const char *us = strrchr(name, '_');
+
+	ck_assert_ptr_nonnull(us);
+	return strtoull(us + 1, NULL, 10);
+}
+
+START_TEST(test_store_name_make)
+{
+	char buf[STORE_NAME_MAX];
+	struct in6_addr a;
+
+	a = addr6("::ffff:127.0.0.1");
+	store_name_make(buf, sizeof(buf), WHEN, &a, 42);
+	ck_assert_str_eq(buf, "20261118T110640Z_127.0.0.1_000042.bin");
+	store_name_make(buf, sizeof(buf), 1795595412, &a, 42);
+	ck_assert_str_eq(buf, "20261125T083012Z_127.0.0.1_000042.bin");   /* DESIGN §4 */
+	a = addr6("::ffff:192.0.2.250");
+	store_name_make(buf, sizeof(buf), WHEN, &a, 0);
+	ck_assert_str_eq(buf, "20261118T110640Z_192.0.2.250_000000.bin");
+	store_name_make(buf, sizeof(buf), 0, &a, 1234567);
+	ck_assert_str_eq(buf, "19700101T000000Z_192.0.2.250_1234567.bin");
+
+	a = addr6("2001:db8::1");
+	store_name_make(buf, sizeof(buf), WHEN, &a, 7);
+	ck_assert_str_eq(buf, "20261118T110640Z_2001-db8--1_000007.bin");
+	a = addr6("::1");
+	store_name_make(buf, sizeof(buf), WHEN, &a, 999999);
+	ck_assert_str_eq(buf, "20261118T110640Z_--1_999999.bin");
+	ck_assert_ptr_null(strchr(buf, ':'));
+
+	/* The longest name fits STORE_NAME_MAX. */
+	a = addr6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	store_name_make(buf, sizeof(buf), WHEN, &a, ULLONG_MAX);
+	ck_assert_str_eq(buf, "20261118T110640Z_ffff-ffff-ffff-ffff-ffff-ffff-ffff-ffff_"
+	    "18446744073709551615.bin");
+}
 END_TEST
-Suite *store_suite(void) { Suite *s = suite_create("store"); TCase *tc = tcase_create("core"); tcase_add_test(tc, test_placeholder_store); suite_add_tcase(s, tc); return s; }
+
+START_TEST(test_store_name_sorts)
+{
+	char a[STORE_NAME_MAX], b[STORE_NAME_MAX];
+	struct in6_addr p = addr6("::ffff:10.0.0.1");
+
+	store_name_make(a, sizeof(a), WHEN, &p, 9);
+	store_name_make(b, sizeof(b), WHEN, &p, 10);
+	ck_assert_int_lt(strcmp(a, b), 0);
+	store_name_make(b, sizeof(b), WHEN + 1, &p, 1);
+	ck_assert_int_lt(strcmp(a, b), 0);
+}
+END_TEST
+
+START_TEST(test_store_open_missing)
+{
+	struct store *st = (struct store *)&st;
+	char path[PATH_MAX + 16], err[512] = "";
+
+	snprintf(path, sizeof(path), "%s/nonexistent", tmpdir);
+	ck_assert_int_eq(store_open(path, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(strstr(err, path) != NULL, "error does not name the directory: %s", err);
+	ck_assert_msg(strstr(err, strerror(ENOENT)) != NULL, "error does not say why: %s", err);
+}
+END_TEST
+
+START_TEST(test_store_open_not_dir)
+{
+	struct store *st = (struct store *)&st;
+	char path[PATH_MAX + 16], err[512] = "";
+
+	write_file(tmpdir, "plain", "x");
+	snprintf(path, sizeof(path), "%s/plain", tmpdir);
+	ck_assert_int_eq(store_open(path, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(strstr(err, strerror(ENOTDIR)) != NULL, "unexpected error: %s", err);
+}
+END_TEST
+
+START_TEST(test_store_open_not_writable)
+{
+	struct store *st = (struct store *)&st;
+	char err[512] = "";
+
+	if (geteuid() == 0)
+		return;         /* root bypasses permissions: nothing to check */
+	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
+	ck_assert_int_eq(store_open(tmpdir, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(strstr(err, "not writable") != NULL, "unexpected error: %s", err);
+	ck_assert_msg(strstr(err, tmpdir) != NULL, "error does not name the directory: %s", err);
+	ck_assert_str_eq(list_dir(tmpdir), "");
+}
+END_TEST
+
+START_TEST(test_store_open_leaves_nothing)
+{
+	struct store *st = open_store(0640);
+
+	ck_assert_str_eq(list_dir(tmpdir), "");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_commit)
+{
+	char name[STORE_NAME_MAX], lo[STORE_NAME_MAX], hi[STORE_NAME_MAX], path[PATH_MAX + 128];
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	struct store *st;
+	struct upload up;
+	struct stat sb;
+	const char *visible;
+	time_t before, after;
+	mode_t old_umask;
+	char *content;
+	size_t len;
+
+	old_umask = umask(077);         /* the stored mode must not depend on the umask */
+	st = open_store(0640);
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_ge(up.fd, 0);
+	ck_assert_int_eq(store_write(&up, "hello, ", 7), 0);
+	ck_assert_int_eq(store_write(&up, "world\n", 6), 0);
+	/* Nothing is visible before the commit (a hidden temporary name at most). */
+	visible = list_dir(tmpdir);
+	ck_assert_msg(visible[0] == '\0' || (strncmp(visible, ".tcpxd-tmp.", 11) == 0 &&
+	    strchr(visible, '|') == NULL), "visible before commit: %s", visible);
+	ck_assert_int_eq(store_uses_tmpfile(st), visible[0] == '\0');
+
+	before = time(NULL);
+	memset(name, 0, sizeof(name));
+	ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+	after = time(NULL);
+	ck_assert_int_eq(up.fd, -1);
+
+	/* Exactly one file, under the returned name. */
+	ck_assert_str_eq(list_dir(tmpdir), name);
+	store_name_make(lo, sizeof(lo), before, &p, name_seq_of(name));
+	store_name_make(hi, sizeof(hi), after, &p, name_seq_of(name));
+	ck_assert_msg(strcmp(name, lo) >= 0 && strcmp(name, hi) <= 0,
+	    "%s is not between %s and %s", name, lo, hi);
+	ck_assert_str_eq(name + strlen(name) - 4, ".bin");
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+	ck_assert_uint_eq(sb.st_nlink, 1);
+	content = read_file(tmpdir, name, &len);
+	ck_assert_uint_eq(len, 13);
+	ck_assert_str_eq(content, "hello, world\n");
+	free(content);
+	store_close(st);
+	umask(old_umask);
+}
+END_TEST
+
+START_TEST(test_store_commit_file_mode)
+{
+	static const unsigned modes[] = { 0600, 0644, 0666 };
+	char name[STORE_NAME_MAX], path[PATH_MAX + 128];
+	struct in6_addr p = addr6("2001:db8::5");
+	struct upload up;
+	struct stat sb;
+	mode_t old_umask = umask(0);
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct store *st = open_store(modes[i]);
+
+		ck_assert_int_eq(store_begin(st, &up), 0);
+		ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+		ck_assert_ptr_nonnull(strstr(name, "_2001-db8--5_"));
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, modes[i]);
+		ck_assert_int_eq(sb.st_size, 0);        /* an empty upload is a valid file */
+		store_close(st);
+	}
+	umask(old_umask);
+}
+END_TEST
+
+START_TEST(test_store_commit_large)
+{
+	enum { CHUNK = 65536, CHUNKS = 40 };
+	char name[STORE_NAME_MAX];
+	struct in6_addr p = addr6("::ffff:10.0.0.2");
+	struct store *st = open_store(0640);
+	struct upload up;
+	unsigned char *chunk = malloc(CHUNK);
+	char *content;
+	size_t len;
+
+	ck_assert_ptr_nonnull(chunk);
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	for (int c = 0; c < CHUNKS; c++) {
+		for (int i = 0; i < CHUNK; i++)
+			chunk[i] = (unsigned char)(c * 31 + i * 7);
+		ck_assert_int_eq(store_write(&up, chunk, CHUNK), 0);
+	}
+	ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+	content = read_file(tmpdir, name, &len);
+	ck_assert_uint_eq(len, (size_t)CHUNK * CHUNKS);
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)content[i] != (unsigned char)((i / CHUNK) * 31 + (i % CHUNK) * 7))
+			ck_abort_msg("byte %zu differs", i);
+	}
+	free(content);
+	free(chunk);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_abort)
+{
+	struct store *st = open_store(0640);
+	struct upload up;
+
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_write(&up, "partial", 7), 0);
+	errno = EPIPE;
+	store_abort(&up);
+	ck_assert_int_eq(errno, EPIPE);         /* the caller's reason survives */
+	ck_assert_int_eq(up.fd, -1);
+	ck_assert_str_eq(list_dir(tmpdir), "");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_two_commits)
+{
+	char n1[STORE_NAME_MAX], n2[STORE_NAME_MAX], *c1, *c2, expect[STORE_NAME_MAX * 2 + 2];
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	struct store *st = open_store(0640);
+	struct upload up1, up2;
+	size_t len;
+
+	/* Two uploads in flight at once, committed in the other order. */
+	ck_assert_int_eq(store_begin(st, &up1), 0);
+	ck_assert_int_eq(store_begin(st, &up2), 0);
+	ck_assert_int_eq(store_write(&up1, "first", 5), 0);
+	ck_assert_int_eq(store_write(&up2, "second", 6), 0);
+	ck_assert_int_eq(store_commit(&up2, &p, n2, sizeof(n2)), 0);
+	ck_assert_int_eq(store_commit(&up1, &p, n1, sizeof(n1)), 0);
+	ck_assert_str_ne(n1, n2);
+	ck_assert_int_lt(strcmp(n2, n1), 0);    /* later commits sort later */
+	snprintf(expect, sizeof(expect), "%s|%s", n2, n1);
+	ck_assert_str_eq(list_dir(tmpdir), expect);
+	c1 = read_file(tmpdir, n1, &len);
+	ck_assert_str_eq(c1, "first");
+	c2 = read_file(tmpdir, n2, &len);
+	ck_assert_str_eq(c2, "second");
+	free(c1);
+	free(c2);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_never_overwrites)
+{
+	char first[STORE_NAME_MAX], name[STORE_NAME_MAX], taken[STORE_NAME_MAX], *c;
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	struct store *st = open_store(0640);
+	unsigned long long next;
+	struct upload up;
+	time_t now;
+	size_t len;
+
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_commit(&up, &p, first, sizeof(first)), 0);
+	/* Occupy every name the next commit could try first, around now. */
+	next = name_seq_of(first) + 1;
+	now = time(NULL);
+	for (time_t t = now - 1; t <= now + 5; t++) {
+		store_name_make(taken, sizeof(taken), t, &p, next);
+		write_file(tmpdir, taken, "precious");
+	}
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_write(&up, "new", 3), 0);
+	ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+	ck_assert_uint_gt(name_seq_of(name), next);
+	c = read_file(tmpdir, name, &len);
+	ck_assert_str_eq(c, "new");
+	free(c);
+	for (time_t t = now - 1; t <= now + 5; t++) {
+		store_name_make(taken, sizeof(taken), t, &p, next);
+		c = read_file(tmpdir, taken, &len);
+		ck_assert_str_eq(c, "precious");
+		free(c);
+	}
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_remove_stale)
+{
+	struct store *st;
+	char path[PATH_MAX + 32];
+
+	write_file(tmpdir, ".tcpxd-tmp.123.4", "left by a crash");
+	write_file(tmpdir, "20261118T110640Z_127.0.0.1_000001.bin", "stored");
+	write_file(tmpdir, ".tcpxd-tmpX", "not ours");
+	write_file(tmpdir, "tcpxd-tmp.1.2", "not ours");
+	write_file(tmpdir, ".hidden", "not ours");
+	snprintf(path, sizeof(path), "%s/.tcpxd-tmp.dir", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	st = open_store(0640);
+	ck_assert_int_eq(store_remove_stale(st), 1);
+	ck_assert_str_eq(list_dir(tmpdir), ".hidden|.tcpxd-tmp.dir|.tcpxd-tmpX|"
+	    "20261118T110640Z_127.0.0.1_000001.bin|tcpxd-tmp.1.2");
+	/* Nothing left to do the second time. */
+	ck_assert_int_eq(store_remove_stale(st), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_remove_stale_spares_locked)
+{
+	struct store *st;
+	char path[PATH_MAX + 32];
+	int fd;
+
+	/* A live tcpxd holds a flock on its temporary file. */
+	snprintf(path, sizeof(path), "%s/.tcpxd-tmp.999.1", tmpdir);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600), 0);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	write_file(tmpdir, ".tcpxd-tmp.998.7", "stale");
+	st = open_store(0640);
+	ck_assert_int_eq(store_remove_stale(st), 1);
+	ck_assert_str_eq(list_dir(tmpdir), ".tcpxd-tmp.999.1");
+	close(fd);
+	ck_assert_int_eq(store_remove_stale(st), 1);
+	ck_assert_str_eq(list_dir(tmpdir), "");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_remove_stale_symlink)
+{
+	char outside[PATH_MAX + 32], link[PATH_MAX + 32], *c;
+	struct store *st;
+	size_t len;
+
+	/* A planted symlink must not lead cleanup to a file outside the directory. */
+	snprintf(outside, sizeof(outside), "%s/outside", tmpdir);
+	ck_assert_int_eq(mkdir(outside, 0700), 0);
+	write_file(outside, "victim", "keep me");
+	snprintf(outside, sizeof(outside), "%s/outside/victim", tmpdir);
+	snprintf(link, sizeof(link), "%s/inbox", tmpdir);
+	ck_assert_int_eq(mkdir(link, 0700), 0);
+	snprintf(link, sizeof(link), "%s/inbox/.tcpxd-tmp.1.1", tmpdir);
+	ck_assert_int_eq(symlink(outside, link), 0);
+	snprintf(link, sizeof(link), "%s/inbox", tmpdir);
+	st = open_store_at(link, 0640);
+	store_remove_stale(st);
+	snprintf(outside, sizeof(outside), "%s/outside", tmpdir);
+	c = read_file(outside, "victim", &len);
+	ck_assert_str_eq(c, "keep me");
+	free(c);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_low_space)
+{
+	struct store *st = open_store(0640);
+	struct upload up;
+
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_low_space(&up, 0), 0);
+	ck_assert_int_eq(store_low_space(&up, 1), 0);
+	ck_assert_int_eq(store_low_space(&up, (uint64_t)1 << 62), 1);
+	ck_assert_int_eq(store_low_space(&up, UINT64_MAX), 1);
+	store_abort(&up);
+	store_close(st);
+}
+END_TEST
+
+Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *names = tcase_create("names");
+	TCase *dir = tcase_create("directory");
+
+	tcase_add_test(names, test_store_name_make);
+	tcase_add_test(names, test_store_name_sorts);
+	suite_add_tcase(s, names);
+
+	tcase_add_checked_fixture(dir, make_tmpdir, teardown);
+	tcase_add_test(dir, test_store_open_missing);
+	tcase_add_test(dir, test_store_open_not_dir);
+	tcase_add_test(dir, test_store_open_not_writable);
+	tcase_add_test(dir, test_store_open_leaves_nothing);
+	tcase_add_test(dir, test_store_commit);
+	tcase_add_test(dir, test_store_commit_file_mode);
+	tcase_add_test(dir, test_store_commit_large);
+	tcase_add_test(dir, test_store_abort);
+	tcase_add_test(dir, test_store_two_commits);
+	tcase_add_test(dir, test_store_never_overwrites);
+	tcase_add_test(dir, test_store_remove_stale);
+	tcase_add_test(dir, test_store_remove_stale_spares_locked);
+	tcase_add_test(dir, test_store_remove_stale_symlink);
+	tcase_add_test(dir, test_store_low_space);
+	suite_add_tcase(s, dir);
+	return s;
+}
