@@ -235,6 +235,8 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 
 		if (get_string(ld, s, k->name, &text) < 0)
 			return -1;
+		if (strcmp(k->name, "output_dir") == 0 && text[0] != '/')
+			return fail_at(ld, s, "output_dir \"%s\" must be an absolute path", text);
 		if ((copy = strdup(text)) == NULL)
 			return fail_at(ld, s, "out of memory");
 		free(*(char **)field);
@@ -414,9 +416,6 @@ load_listener(struct loader *ld, const config_setting_t *group,
 	if (l->mode == MODE_RECEIVE) {
 		if (l->output_dir == NULL)
 			return fail_at(ld, group, "receive listener \"%s\" has no output_dir", l->name);
-		if (l->output_dir[0] != '/')
-			return fail_at(ld, group, "output_dir \"%s\" of listener \"%s\" must be an absolute path",
-			    l->output_dir, l->name);
 	}
 	return 0;
 }
@@ -564,6 +563,7 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
+	ld.path = cfg->path;    /* listeners keep pointing at it for later messages */
 	if (load_root(&ld, config_root_setting(&lc), cfg) < 0)
 		goto out;
 	*out = cfg;
@@ -595,6 +595,22 @@ cfg_mode_name(enum listener_mode mode)
 	return mode == MODE_ECHO ? "echo" : "receive";
 }
 
+/* Prints a string in libconfig syntax, escaped so that it reads back the same. */
+static void
+print_string(FILE *fp, const char *key, const char *value)
+{
+	fprintf(fp, "    %s = \"", key);
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\x%02x", *p);
+		else
+			fputc(*p, fp);
+	}
+	fprintf(fp, "\";\n");
+}
+
 static void
 print_cidrs(FILE *fp, const char *key, const struct cidr_list *l)
 {
@@ -624,9 +640,9 @@ cfg_print(const struct config *cfg, FILE *fp)
 		const struct listener_cfg *l = &cfg->listeners[i];
 
 		fprintf(fp, "  {\n");
-		fprintf(fp, "    name = \"%s\";\n", l->name);
+		print_string(fp, "name", l->name);
 		fprintf(fp, "    mode = \"%s\";\n", cfg_mode_name(l->mode));
-		fprintf(fp, "    address = \"%s\";\n", l->address);
+		print_string(fp, "address", l->address);
 		fprintf(fp, "    port = %u;\n", l->port);
 		fprintf(fp, "    v6only = %s;\n", l->v6only ? "true" : "false");
 		size_format(l->buffer_size, size, sizeof(size));
@@ -637,7 +653,7 @@ cfg_print(const struct config *cfg, FILE *fp)
 		print_cidrs(fp, "deny", &l->deny);
 		if (l->mode == MODE_RECEIVE) {
 			fprintf(fp, "    protocol = \"%s\";\n", l->protocol == PROTO_RAW ? "raw" : "auto");
-			fprintf(fp, "    output_dir = \"%s\";\n", l->output_dir);
+			print_string(fp, "output_dir", l->output_dir);
 			size_format(l->max_file_size, size, sizeof(size));
 			fprintf(fp, "    max_file_size = \"%s\";\n", size);
 			size_format(l->min_free_space, size, sizeof(size));

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian 12 packages tcpxd needs to build and test, if missing.
+set -eu
+pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev check
+      libssl-dev python3 netcat-openbsd ncat socat groff-base mandoc util-linux"
+missing=
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
