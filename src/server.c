@@ -50,6 +50,7 @@ static struct {
 	int sig_fd;
 	int wake_fd;
 	long long paused_until;     /* descriptor exhaustion back-off; 0 = accepting */
+	bool fd_exhausted;          /* from the first EMFILE to the next successful accept */
 	long long watchdog_ms;
 	long long next_watchdog;
 	long long next_status;
@@ -252,8 +253,9 @@ static void
 pause_accepting(int err)
 {
 	errno = err;
-	if (srv.paused_until == 0)
+	if (!srv.fd_exhausted)
 		log_warn("accept: out of descriptors or memory, pausing listeners until a connection ends");
+	srv.fd_exhausted = true;
 	srv.paused_until = sys_now_ms() + FD_BACKOFF_MS;
 	conn_want_wakeup(true);
 }
@@ -284,6 +286,10 @@ accept_burst(const struct slot *s)
 				/* ECONNABORTED, EINTR, EPROTO, network errors: that client only. */
 				continue;
 			}
+		}
+		if (srv.fd_exhausted) {
+			srv.fd_exhausted = false;
+			log_debug("accept: descriptors available again");
 		}
 		conn_dispatch(fd, (struct sockaddr *)&ss, srv.gen, s->index);
 	}

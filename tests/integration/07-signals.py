@@ -60,12 +60,19 @@ def test_reload_good_config_during_upload():
 
 def test_reload_bad_config_keeps_old():
     d = start()
+    s = connect(d.addr("inbox"))
+    first = os.urandom(1 << 20)
+    s.sendall(first)
     with open(d.conf, "a") as f:
         f.write("max_connections = \"lots\";\n")
     bad_line = sum(1 for _ in open(d.conf))
     d.send_signal(signal.SIGHUP)
     d.wait_log(r"reload failed: %s:%d: max_connections must be an integer.*keeping the current"
                % (d.conf, bad_line))
+    s.sendall(b"end")
+    s.shutdown(socket.SHUT_WR)
+    check_ok(d, read_all(s).decode(), first + b"end")
+    s.close()
     assert echo(d.addr("echo"), b"still here") == b"still here"
     check_ok(d, upload(d.addr("inbox"), b"still storing"), b"still storing")
     assert d.stop() == 0

@@ -2,6 +2,7 @@
 with live counters, RELOADING=1 with MONOTONIC_USEC and then READY=1 around
 a reload, and STOPPING=1 on SIGTERM; read from a NOTIFY_SOCKET the test binds."""
 
+import os
 import re
 import signal
 import time
@@ -62,4 +63,18 @@ def test_no_ready_when_start_fails():
     assert first.stop() == 0
 
 
-run([test_notify_sequence, test_failed_reload_still_ends_with_ready, test_no_ready_when_start_fails])
+def test_journal_prefixes():
+    """When JOURNAL_STREAM names stderr, lines carry <N> priorities instead of level words."""
+    d = Daemon([{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0}],
+               start=False)
+    open(d.logpath, "ab").close()
+    st = os.stat(d.logpath)
+    d.start(env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    assert echo(d.addr("echo"), b"j") == b"j"
+    d.wait_log(r"^<6>conn listener=echo ")
+    assert re.search(r"^<6>listener echo \(echo\) listening on", d.log(), re.M), d.log()
+    assert "tcpxd: info:" not in d.log()
+    assert d.stop() == 0
+
+
+run([test_journal_prefixes, test_notify_sequence, test_failed_reload_still_ends_with_ready, test_no_ready_when_start_fails])

@@ -78,7 +78,7 @@ class Daemon:
         os.chmod(tmp, 0o644)
         os.replace(tmp, self.conf)
 
-    def start(self, expect_ready=True):
+    def start(self, expect_ready=True, preexec_fn=None, env=None):
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -87,11 +87,12 @@ class Daemon:
         self.notify_queue = queue.Queue()
         threading.Thread(target=self._read_notify, args=(self.notify, self.notify_queue),
                          daemon=True).start()
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen([TCPXD, "-c", self.conf], stdin=subprocess.DEVNULL,
-                                     stdout=self.logf, stderr=self.logf, env=env)
+                                     stdout=self.logf, stderr=self.logf, env=env,
+                                     preexec_fn=preexec_fn)
         _daemons.append(self)
         if expect_ready:
             self.wait_notify("READY=1")
@@ -166,6 +167,12 @@ class Daemon:
         self.notify.close()
         self.check_sanitizer()
         return rc
+
+    def cpu_seconds(self):
+        """User + system CPU time the daemon has used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
