@@ -58,7 +58,7 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 
 		if (l->mode != MODE_RECEIVE)
 			continue;
-		if (store_open(l->output_dir, l->file_mode, &g->stores[i], reason, sizeof(reason)) < 0) {
+		if (store_open(l->output_dir, l->file_mode, 0, &g->stores[i], reason, sizeof(reason)) < 0) {
 			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file,
 			    l->output_dir_line ? l->output_dir_line : l->line, l->name, reason);
 			goto fail;

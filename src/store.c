@@ -87,7 +87,8 @@ open_named_tmp(struct store *st, char *name, size_t len)
 }
 
 int
-store_open(const char *path, unsigned file_mode, struct store **out, char *err, size_t errlen)
+store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
+    char *err, size_t errlen)
 {
 	struct store *st;
 	char probe[48];
@@ -104,7 +105,12 @@ store_open(const char *path, unsigned file_mode, struct store **out, char *err, 
 		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
 		goto fail;
 	}
-	fd = open_tmpfile(st);
+	if (flags & STORE_NO_TMPFILE) {
+		fd = -1;
+		errno = EOPNOTSUPP;
+	} else {
+		fd = open_tmpfile(st);
+	}
 	if (fd >= 0) {
 		st->use_tmpfile = 1;
 		sys_close(fd);

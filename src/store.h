@@ -19,11 +19,15 @@ struct upload {
 /* Longest stored name store_name_make() produces, with the NUL. */
 #define STORE_NAME_MAX 96
 
+/* store_open() flag: use hidden temporary names even where O_TMPFILE works. */
+#define STORE_NO_TMPFILE 1u
+
 /*
  * Opens and checks an output directory: it exists, is a directory, and a
  * file can be created in it; probes O_TMPFILE.  0, or -1 with a reason.
  */
-int store_open(const char *path, unsigned file_mode, struct store **out, char *err, size_t errlen);
+int store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
+    char *err, size_t errlen);
 void store_close(struct store *st);
 /* Removes temporary files left by a crash (start-up only).  Returns the count. */
 int store_remove_stale(struct store *st);

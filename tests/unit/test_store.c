@@ -132,7 +132,7 @@ open_store_at(const char *dir, unsigned mode)
 	struct store *st = NULL;
 	char err[512] = "";
 
-	ck_assert_msg(store_open(dir, mode, &st, err, sizeof(err)) == 0, "store_open: %s", err);
+	ck_assert_msg(store_open(dir, mode, 0, &st, err, sizeof(err)) == 0, "store_open: %s", err);
 	ck_assert_ptr_nonnull(st);
 	return st;
 }
@@ -204,7 +204,7 @@ START_TEST(test_store_open_missing)
 	char path[PATH_MAX + 16], err[512] = "";
 
 	snprintf(path, sizeof(path), "%s/nonexistent", tmpdir);
-	ck_assert_int_eq(store_open(path, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_open(path, 0640, 0, &st, err, sizeof(err)), -1);
 	ck_assert_ptr_null(st);
 	ck_assert_msg(strstr(err, path) != NULL, "error does not name the directory: %s", err);
 	ck_assert_msg(strstr(err, strerror(ENOENT)) != NULL, "error does not say why: %s", err);
@@ -218,7 +218,7 @@ START_TEST(test_store_open_not_dir)
 
 	write_file(tmpdir, "plain", "x");
 	snprintf(path, sizeof(path), "%s/plain", tmpdir);
-	ck_assert_int_eq(store_open(path, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_open(path, 0640, 0, &st, err, sizeof(err)), -1);
 	ck_assert_ptr_null(st);
 	ck_assert_msg(strstr(err, strerror(ENOTDIR)) != NULL, "unexpected error: %s", err);
 }
@@ -232,7 +232,7 @@ START_TEST(test_store_open_not_writable)
 	if (geteuid() == 0)
 		return;         /* root bypasses permissions: nothing to check */
 	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
-	ck_assert_int_eq(store_open(tmpdir, 0640, &st, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_open(tmpdir, 0640, 0, &st, err, sizeof(err)), -1);
 	ck_assert_ptr_null(st);
 	ck_assert_msg(strstr(err, "not writable") != NULL, "unexpected error: %s", err);
 	ck_assert_msg(strstr(err, tmpdir) != NULL, "error does not name the directory: %s", err);
