@@ -39,7 +39,7 @@ if [ -f test-suite.log ]; then
   xfail=$(sed -n 's/^# ERROR: *//p' test-suite.log)
   skip=$(sed -n 's/^# SKIP: *//p' test-suite.log)
   [ "$status" -ne 0 ] && cat test-suite.log
-  echo "tcpxd $flavour: ${pass:-0} passed, $(( ${fail:-0} + ${xfail:-0} )) failed, ${skip:-0} skipped"
+  echo "$flavour: ${pass:-0} passed, $(( ${fail:-0} + ${xfail:-0} )) failed, ${skip:-0} skipped"
 fi
 [ "$status" -eq 0 ] || exit "$status"
 if [ "$distcheck" = yes ]; then

@@ -73,4 +73,19 @@ def test_200_concurrent_clients():
     assert d.stop() == 0
 
 
-run([test_small_and_empty, test_10mib_random_exact, test_200_concurrent_clients])
+def test_v6only():
+    """"::" is dual-stack by default; v6only = true keeps IPv4 clients out."""
+    d = Daemon([{"name": "dual", "mode": "echo", "address": "::", "port": 0},
+                {"name": "v6", "mode": "echo", "address": "::", "port": 0, "v6only": True}])
+    assert echo(("127.0.0.1", d.addr("dual")[1]), b"v4") == b"v4"
+    assert echo(("::1", d.addr("dual")[1]), b"v6") == b"v6"
+    assert echo(("::1", d.addr("v6")[1]), b"v6") == b"v6"
+    try:
+        connect(("127.0.0.1", d.addr("v6")[1]), timeout=5).close()
+        raise AssertionError("an IPv4 client reached a v6only listener")
+    except ConnectionRefusedError:
+        pass
+    assert d.stop() == 0
+
+
+run([test_v6only, test_small_and_empty, test_10mib_random_exact, test_200_concurrent_clients])
