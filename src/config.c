@@ -61,7 +61,6 @@ static const struct key_def keys[] = {
 	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
 };
 
-#define NAME_MAX_LEN 64
 
 struct loader {
 	const char *path;
@@ -354,7 +353,7 @@ valid_listener_name(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len > NAME_MAX_LEN)
+	if (len == 0 || len > LISTENER_NAME_MAX)
 		return false;
 	for (const char *p = name; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -408,7 +407,7 @@ load_listener(struct loader *ld, const config_setting_t *group,
 	if (!valid_listener_name(l->name))
 		return fail_at(ld, config_setting_get_member(group, "name"),
 		    "listener name \"%s\" must be 1-%d characters of A-Z a-z 0-9 . _ -",
-		    l->name, NAME_MAX_LEN);
+		    l->name, LISTENER_NAME_MAX);
 	if (l->address == NULL)
 		return fail_at(ld, group, "listener \"%s\" has no address", l->name);
 	if (config_setting_get_member(group, "port") == NULL)

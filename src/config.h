@@ -10,6 +10,9 @@
 #include "addr.h"
 #include "log.h"
 
+/* Longest listener name; names also match systemd FileDescriptorName=. */
+#define LISTENER_NAME_MAX 64
+
 enum listener_mode { MODE_ECHO, MODE_RECEIVE };
 enum listener_protocol { PROTO_AUTO, PROTO_RAW, PROTO_FRAMED };
 

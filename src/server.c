@@ -7,6 +7,7 @@
  * it in, keeping the sockets of listeners that did not move.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -41,6 +43,8 @@
 struct slot {
 	int fd;
 	size_t index;               /* into the current generation's listeners */
+	bool activated;             /* passed by the service manager (LISTEN_FDS) */
+	char name[LISTENER_NAME_MAX + 1];   /* FileDescriptorName= of an activated socket */
 };
 
 static struct {
@@ -84,17 +88,20 @@ check_rlimits(const struct config *cfg)
 }
 
 static void
-log_listening(const struct listener_cfg *l, int fd)
+log_listening(const struct listener_cfg *l, int fd, const char *how)
 {
 	char where[INET6_ADDRSTRLEN + 16];
 
 	listener_describe(fd, where, sizeof(where));
-	log_info("listener %s (%s) listening on %s", l->name, cfg_mode_name(l->mode), where);
+	log_info("listener %s (%s) listening on %s%s%s", l->name, cfg_mode_name(l->mode), where,
+	    how ? ", " : "", how ? how : "");
 }
 
 static void
 close_slots(struct slot *slots, size_t n)
 {
+	if (slots == NULL)
+		return;
 	for (size_t i = 0; i < n; i++)
 		sys_close(slots[i].fd);
 	free(slots);
@@ -125,9 +132,14 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 
 		slots[i].index = i;
 		for (size_t j = 0; j < n_old; j++) {
-			if (!reused[j] && listener_same_socket(&old_cfg->listeners[old[j].index], l)) {
+			/* An activated socket belongs to the listener of its name, wherever it is bound. */
+			bool same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
+			    listener_same_socket(&old_cfg->listeners[old[j].index], l);
+
+			if (!reused[j] && same) {
 				reused[j] = true;
-				slots[i].fd = old[j].fd;
+				slots[i] = old[j];
+				slots[i].index = i;
 				break;
 			}
 		}
@@ -137,7 +149,7 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name, reason);
 			goto fail;
 		}
-		log_listening(l, slots[i].fd);
+		log_listening(l, slots[i].fd, NULL);
 	}
 	for (size_t j = 0; j < n_old; j++) {
 		if (reused[j])
@@ -162,10 +174,59 @@ fail:
 	return NULL;
 }
 
+/*
+ * Sockets passed by the service manager, named by FileDescriptorName=.
+ * Returns the count (0 without socket activation) or -1 with a reason.
+ */
+static int
+activated_slots(struct slot **out, char *err, size_t errlen)
+{
+	char **names = NULL;
+	struct slot *slots;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	*out = NULL;
+	if (n <= 0) {
+		if (n < 0)
+			snprintf(err, errlen, "LISTEN_FDS: %s", strerror(-n));
+		return n;
+	}
+	if ((slots = calloc((size_t)n, sizeof(*slots))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		n = -1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		int flags = fcntl(fd, F_GETFL);
+
+		slots[i].fd = fd;
+		slots[i].activated = true;
+		snprintf(slots[i].name, sizeof(slots[i].name), "%s", names[i]);
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || flags < 0 ||
+		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			snprintf(err, errlen, "socket \"%s\" (fd %d) passed by the service manager is not a "
+			    "listening stream socket", names[i], fd);
+			close_slots(slots, (size_t)n);
+			slots = NULL;
+			n = -1;
+			goto out;
+		}
+	}
+	*out = slots;
+out:
+	for (char **p = names; p && *p; p++)
+		free(*p);
+	free(names);
+	return n;
+}
+
 int
 server_start(struct config *cfg, char *err, size_t errlen)
 {
+	struct slot *passed;
 	sigset_t handled;
+	int n_passed;
 
 	log_set_level(cfg->log_level);
 	if ((srv.gen = gen_create(cfg, err, errlen)) == NULL)
@@ -183,9 +244,26 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",
 			    cfg->listeners[i].name, cfg->listeners[i].output_dir);
 	}
-	if ((srv.slots = open_slots(srv.gen, NULL, 0, NULL, err, errlen)) == NULL)
+	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
+		return -1;
+	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, err, errlen);
+	for (int j = 0; srv.slots != NULL && j < n_passed; j++) {
+		if (passed[j].fd >= 0) {
+			snprintf(err, errlen, "%s: socket \"%s\" passed by the service manager matches no "
+			    "listener (FileDescriptorName= must be a listener name)", cfg->path,
+			    passed[j].name);
+			close_slots(srv.slots, cfg->n_listeners);
+			srv.slots = NULL;
+		}
+	}
+	close_slots(passed, (size_t)n_passed);
+	if (srv.slots == NULL)
 		return -1;
 	srv.n_slots = cfg->n_listeners;
+	for (size_t i = 0; i < srv.n_slots; i++) {
+		if (srv.slots[i].activated)
+			log_listening(&cfg->listeners[i], srv.slots[i].fd, "passed by the service manager");
+	}
 	check_rlimits(cfg);
 
 	sigemptyset(&handled);

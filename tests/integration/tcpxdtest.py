@@ -78,7 +78,8 @@ class Daemon:
         os.chmod(tmp, 0o644)
         os.replace(tmp, self.conf)
 
-    def start(self, expect_ready=True, preexec_fn=None, env=None):
+    def start(self, expect_ready=True, preexec_fn=None, env=None, launcher=(), pass_fds=()):
+        """launcher: argv run in front of the tcpxd command line (which it must exec)."""
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -90,9 +91,10 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen([TCPXD, "-c", self.conf], stdin=subprocess.DEVNULL,
-                                     stdout=self.logf, stderr=self.logf, env=env,
-                                     preexec_fn=preexec_fn)
+        self.proc = subprocess.Popen([*launcher, TCPXD, "-c", self.conf],
+                                     stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=self.logf, env=env, preexec_fn=preexec_fn,
+                                     pass_fds=pass_fds)
         _daemons.append(self)
         if expect_ready:
             self.wait_notify("READY=1")

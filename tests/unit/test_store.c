@@ -1,4 +1,7 @@
-/* test_store.c - output directory: stored names, open checks, commit/abort, stale cleanup, free space. */
+/*
+ * test_store.c - output directory: stored names, open checks, commit/abort,
+ * stale cleanup, free space, and the hidden-name fallback without O_TMPFILE.
+ */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -523,12 +527,458 @@ START_TEST(test_store_low_space)
 }
 END_TEST
 
+/* --- The fallback without O_TMPFILE: hidden names under flock. --- */
+
+#define TMP_PREFIX ".tcpxd-tmp."
+#define TMP_PREFIX_LEN (sizeof(TMP_PREFIX) - 1)
+#define TMPNAME_SIZE sizeof(((struct upload *)0)->tmpname)
+
+static struct store *
+open_fallback_at(const char *dir, unsigned mode)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+
+	ck_assert_msg(store_open(dir, mode, STORE_NO_TMPFILE, &st, err, sizeof(err)) == 0,
+	    "store_open(STORE_NO_TMPFILE): %s", err);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_uses_tmpfile(st), 0);
+	return st;
+}
+
+static int
+is_tmp_name(const char *name)
+{
+	return strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0;
+}
+
+/* Entries in dir other than . and ..; those with the temporary prefix through hidden. */
+static int
+count_entries(const char *dir, int *hidden)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	ck_assert_msg((d = opendir(dir)) != NULL, "opendir %s: %s", dir, strerror(errno));
+	if (hidden != NULL)
+		*hidden = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		n++;
+		if (hidden != NULL && is_tmp_name(de->d_name))
+			(*hidden)++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX + STORE_NAME_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (lstat(path, &sb) == 0)
+		return 1;
+	ck_assert_msg(errno == ENOENT, "lstat %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* 1 if another open file description can take the file's flock now, 0 if it is held. */
+static int
+lock_free(const char *dir, const char *name)
+{
+	char path[PATH_MAX + STORE_NAME_MAX];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg((fd = open(path, O_RDONLY | O_NOFOLLOW)) >= 0, "%s: %s", path, strerror(errno));
+	rc = flock(fd, LOCK_EX | LOCK_NB);
+	if (rc < 0)
+		ck_assert_msg(errno == EWOULDBLOCK, "flock %s: %s", path, strerror(errno));
+	close(fd);
+	return rc == 0;
+}
+
+static void
+assert_content(const char *dir, const char *name, const char *expect)
+{
+	size_t len;
+	char *c = read_file(dir, name, &len);
+
+	ck_assert_uint_eq(len, strlen(expect));
+	ck_assert_str_eq(c, expect);
+	free(c);
+}
+
+/* The hidden name of a fallback upload: ours, with our pid, and in the directory. */
+static void
+assert_tmpname(const struct upload *up, pid_t pid)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), TMP_PREFIX "%ld.", (long)pid);
+	ck_assert_msg(strncmp(up->tmpname, prefix, strlen(prefix)) == 0,
+	    "temporary name %s does not start with %s", up->tmpname, prefix);
+	ck_assert_ptr_null(strchr(up->tmpname, '/'));
+}
+
+START_TEST(test_fallback_open)
+{
+	struct store *st;
+	int fd;
+
+	st = open_fallback_at(tmpdir, 0640);
+	ck_assert_str_eq(list_dir(tmpdir), "");         /* the probe file is gone */
+	store_close(st);
+
+	/* Without the flag, the same directory uses O_TMPFILE where it works. */
+	st = open_store(0640);
+	fd = open(tmpdir, O_TMPFILE | O_WRONLY, 0600);
+	if (fd >= 0) {
+		close(fd);
+		ck_assert_int_eq(store_uses_tmpfile(st), 1);
+	}
+	ck_assert_str_eq(list_dir(tmpdir), "");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_fallback_commit)
+{
+	static const unsigned modes[] = { 0640, 0600 };
+	char name[STORE_NAME_MAX], hidden[TMPNAME_SIZE];
+	char path[PATH_MAX + STORE_NAME_MAX];
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	mode_t old_umask = umask(077);  /* the stored mode must not depend on the umask */
+	struct upload up;
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct store *st = open_fallback_at(tmpdir, modes[i]);
+
+		ck_assert_int_eq(store_begin(st, &up), 0);
+		ck_assert_int_ge(up.fd, 0);
+		assert_tmpname(&up, getpid());
+		snprintf(hidden, sizeof(hidden), "%s", up.tmpname);
+
+		/* Before the commit: one hidden entry, holding what was written so far. */
+		ck_assert_int_eq(store_write(&up, "hello, ", 7), 0);
+		ck_assert_str_eq(list_dir(tmpdir), hidden);
+		assert_content(tmpdir, hidden, "hello, ");
+		ck_assert_msg(!lock_free(tmpdir, hidden), "%s is not locked", hidden);
+		ck_assert_int_eq(store_write(&up, "world\n", 6), 0);
+		assert_content(tmpdir, hidden, "hello, world\n");
+
+		memset(name, 0, sizeof(name));
+		ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+		ck_assert_int_eq(up.fd, -1);
+		ck_assert_msg(!is_tmp_name(name), "committed under a temporary name: %s", name);
+		ck_assert_str_eq(name + strlen(name) - 4, ".bin");
+
+		/* After: the hidden name is gone, one visible file with everything. */
+		ck_assert_int_eq(exists(tmpdir, hidden), 0);
+		ck_assert_str_eq(list_dir(tmpdir), name);
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+		ck_assert_int_eq(lstat(path, &sb), 0);
+		ck_assert(S_ISREG(sb.st_mode));
+		ck_assert_uint_eq(sb.st_mode & 07777, modes[i]);
+		ck_assert_uint_eq(sb.st_nlink, 1);      /* not left linked under two names */
+		assert_content(tmpdir, name, "hello, world\n");
+		ck_assert_msg(lock_free(tmpdir, name), "%s still locked after commit", name);
+
+		ck_assert_int_eq(unlink(path), 0);
+		store_close(st);
+	}
+	umask(old_umask);
+}
+END_TEST
+
+START_TEST(test_fallback_abort)
+{
+	char hidden[TMPNAME_SIZE];
+	struct store *st = open_fallback_at(tmpdir, 0640);
+	struct upload up;
+
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	snprintf(hidden, sizeof(hidden), "%s", up.tmpname);
+	ck_assert_int_eq(store_write(&up, "partial", 7), 0);
+	ck_assert_int_eq(store_write(&up, " data", 5), 0);
+	ck_assert_str_eq(list_dir(tmpdir), hidden);
+	errno = EPIPE;
+	store_abort(&up);
+	ck_assert_int_eq(errno, EPIPE);         /* the caller's reason survives */
+	ck_assert_int_eq(up.fd, -1);
+	ck_assert_str_eq(list_dir(tmpdir), "");
+
+	/* Aborted before any write: nothing either. */
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(count_entries(tmpdir, NULL), 1);
+	store_abort(&up);
+	ck_assert_str_eq(list_dir(tmpdir), "");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_fallback_never_overwrites)
+{
+	enum { SEQS = 20, COMMITS = 5 };
+	char first[STORE_NAME_MAX], names[COMMITS][STORE_NAME_MAX], taken[STORE_NAME_MAX];
+	char content[32];
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	struct store *st = open_fallback_at(tmpdir, 0640);
+	unsigned long long next;
+	struct upload up;
+	int precious = 0, hidden;
+	time_t now;
+
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_commit(&up, &p, first, sizeof(first)), 0);
+
+	/*
+	 * Occupy every name the next commits try first, around now: with a
+	 * rename that may replace (plain renameat), the first commit would
+	 * silently clobber one of these.
+	 */
+	next = name_seq_of(first) + 1;
+	now = time(NULL);
+	for (time_t t = now - 1; t <= now + 5; t++) {
+		for (unsigned long long q = next; q < next + SEQS; q++) {
+			store_name_make(taken, sizeof(taken), t, &p, q);
+			snprintf(content, sizeof(content), "precious %llu", q);
+			write_file(tmpdir, taken, content);
+			precious++;
+		}
+	}
+
+	for (int i = 0; i < COMMITS; i++) {
+		ck_assert_int_eq(store_begin(st, &up), 0);
+		snprintf(content, sizeof(content), "new %d", i);
+		ck_assert_int_eq(store_write(&up, content, strlen(content)), 0);
+		ck_assert_int_eq(store_commit(&up, &p, names[i], sizeof(names[i])), 0);
+		assert_content(tmpdir, names[i], content);
+		ck_assert_str_ne(names[i], first);
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(names[i], names[j]);
+	}
+	/* Every earlier commit kept its own content: none replaced another. */
+	for (int i = 0; i < COMMITS; i++) {
+		snprintf(content, sizeof(content), "new %d", i);
+		assert_content(tmpdir, names[i], content);
+	}
+	for (time_t t = now - 1; t <= now + 5; t++) {
+		for (unsigned long long q = next; q < next + SEQS; q++) {
+			store_name_make(taken, sizeof(taken), t, &p, q);
+			snprintf(content, sizeof(content), "precious %llu", q);
+			assert_content(tmpdir, taken, content);
+		}
+	}
+	ck_assert_int_eq(count_entries(tmpdir, &hidden), 1 + precious + COMMITS);
+	ck_assert_int_eq(hidden, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_fallback_remove_stale_in_progress)
+{
+	char inbox[PATH_MAX + 32], outside[PATH_MAX + 32], victim[PATH_MAX + 48];
+	char link[PATH_MAX + 48], hidden[TMPNAME_SIZE];
+	char name[STORE_NAME_MAX];
+	struct in6_addr p = addr6("2001:db8::7");
+	struct store *st;
+	struct upload up;
+	struct stat sb;
+	int removed, left, evil_left;
+
+	snprintf(inbox, sizeof(inbox), "%s/inbox", tmpdir);
+	snprintf(outside, sizeof(outside), "%s/outside", tmpdir);
+	ck_assert_int_eq(mkdir(inbox, 0700), 0);
+	ck_assert_int_eq(mkdir(outside, 0700), 0);
+	write_file(outside, "victim", "keep me");
+	snprintf(victim, sizeof(victim), "%s/victim", outside);
+
+	st = open_fallback_at(inbox, 0640);
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	snprintf(hidden, sizeof(hidden), "%s", up.tmpname);
+	ck_assert_int_eq(store_write(&up, "before ", 7), 0);
+
+	/* The lock belongs to the upload's own open file description, even in this process. */
+	ck_assert_msg(!lock_free(inbox, hidden), "%s is not locked", hidden);
+
+	write_file(inbox, ".tcpxd-tmp.1.1", "left by a crash");      /* no lock */
+	snprintf(link, sizeof(link), "%s/.tcpxd-tmp.evil", inbox);
+	ck_assert_int_eq(symlink(victim, link), 0);
+
+	removed = store_remove_stale(st);
+	ck_assert_int_eq(exists(inbox, hidden), 1);
+	ck_assert_int_eq(exists(inbox, ".tcpxd-tmp.1.1"), 0);
+	/* The symlink itself may go or stay; what it points at must not be touched. */
+	evil_left = exists(inbox, ".tcpxd-tmp.evil");
+	ck_assert_int_eq(removed, evil_left ? 1 : 2);
+	left = count_entries(inbox, NULL);
+	ck_assert_int_eq(left, 1 + evil_left);
+	ck_assert_int_eq(lstat(victim, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	assert_content(outside, "victim", "keep me");
+
+	/* The upload survived and still commits whole. */
+	ck_assert_int_eq(store_write(&up, "after", 5), 0);
+	ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+	ck_assert_int_eq(exists(inbox, hidden), 0);
+	assert_content(inbox, name, "before after");
+	ck_assert_int_eq(count_entries(inbox, NULL), 1 + evil_left);
+
+	/* Committed files are never stale. */
+	store_remove_stale(st);
+	assert_content(inbox, name, "before after");
+	assert_content(outside, "victim", "keep me");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_fallback_two_stores)
+{
+	char n1[STORE_NAME_MAX], n2[STORE_NAME_MAX], expect[2 * STORE_NAME_MAX + 2];
+	char h1[TMPNAME_SIZE], h2[sizeof(h1)];
+	struct in6_addr p = addr6("::ffff:192.0.2.1");
+	struct store *st1 = open_fallback_at(tmpdir, 0640);
+	struct store *st2 = open_fallback_at(tmpdir, 0640);
+	struct upload up1, up2;
+	int hidden;
+
+	ck_assert_int_eq(store_begin(st1, &up1), 0);
+	ck_assert_int_eq(store_begin(st2, &up2), 0);
+	snprintf(h1, sizeof(h1), "%s", up1.tmpname);
+	snprintf(h2, sizeof(h2), "%s", up2.tmpname);
+	ck_assert_str_ne(h1, h2);
+	assert_tmpname(&up1, getpid());
+	assert_tmpname(&up2, getpid());
+	ck_assert_int_eq(store_write(&up1, "one", 3), 0);
+	ck_assert_int_eq(store_write(&up2, "two", 3), 0);
+	ck_assert_int_eq(count_entries(tmpdir, &hidden), 2);
+	ck_assert_int_eq(hidden, 2);
+	assert_content(tmpdir, h1, "one");
+	assert_content(tmpdir, h2, "two");
+
+	/* Either store's cleanup spares both uploads in progress. */
+	ck_assert_int_eq(store_remove_stale(st1), 0);
+	ck_assert_int_eq(store_remove_stale(st2), 0);
+	ck_assert_int_eq(count_entries(tmpdir, NULL), 2);
+
+	ck_assert_int_eq(store_commit(&up2, &p, n2, sizeof(n2)), 0);
+	ck_assert_int_eq(store_commit(&up1, &p, n1, sizeof(n1)), 0);
+	ck_assert_str_ne(n1, n2);
+	snprintf(expect, sizeof(expect), "%s|%s", n2, n1);      /* later commits sort later */
+	ck_assert_str_eq(list_dir(tmpdir), expect);
+	assert_content(tmpdir, n1, "one");
+	assert_content(tmpdir, n2, "two");
+	store_close(st1);
+	store_close(st2);
+}
+END_TEST
+
+/* The child of test_fallback_two_processes; reports over out, waits on in.  Exit status = step failed. */
+static int
+child_upload(int in, int out)
+{
+	char name[STORE_NAME_MAX], err[512], go;
+	struct in6_addr p;
+	struct store *st;
+	struct upload up;
+
+	if (inet_pton(AF_INET6, "::ffff:192.0.2.2", &p) != 1)
+		return 7;
+	if (store_open(tmpdir, 0640, STORE_NO_TMPFILE, &st, err, sizeof(err)) < 0)
+		return 1;
+	if (store_begin(st, &up) < 0 || store_write(&up, "child", 5) < 0)
+		return 2;
+	if (write(out, up.tmpname, sizeof(up.tmpname)) != (ssize_t)sizeof(up.tmpname))
+		return 3;
+	if (read(in, &go, 1) != 1)
+		return 4;
+	memset(name, 0, sizeof(name));
+	if (store_commit(&up, &p, name, sizeof(name)) < 0)
+		return 5;
+	if (write(out, name, sizeof(name)) != (ssize_t)sizeof(name))
+		return 6;
+	store_close(st);
+	return 0;
+}
+
+START_TEST(test_fallback_two_processes)
+{
+	char hc[TMPNAME_SIZE], nc[STORE_NAME_MAX], np[STORE_NAME_MAX];
+	struct in6_addr p = addr6("::ffff:192.0.2.2");
+	int to_child[2], from_child[2], status, hidden;
+	struct store *st;
+	struct upload up;
+	pid_t pid;
+
+	/*
+	 * Both processes start from the same name sequence and commit within
+	 * the same second or so: the second commit meets the first one's name
+	 * and must move on to another instead of replacing it.
+	 */
+	ck_assert_int_eq(pipe(to_child), 0);
+	ck_assert_int_eq(pipe(from_child), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		_exit(child_upload(to_child[0], from_child[1]));
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+
+	st = open_fallback_at(tmpdir, 0640);
+	ck_assert_int_eq(read(from_child[0], hc, sizeof(hc)), (ssize_t)sizeof(hc));
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_write(&up, "parent", 6), 0);
+	assert_tmpname(&up, getpid());
+	{
+		struct upload child_up;
+
+		snprintf(child_up.tmpname, sizeof(child_up.tmpname), "%s", hc);
+		assert_tmpname(&child_up, pid);
+	}
+	ck_assert_str_ne(hc, up.tmpname);
+	ck_assert_int_eq(count_entries(tmpdir, &hidden), 2);
+	ck_assert_int_eq(hidden, 2);
+	assert_content(tmpdir, hc, "child");
+
+	/* Cleanup here spares the other live process's upload. */
+	ck_assert_int_eq(store_remove_stale(st), 0);
+	ck_assert_int_eq(exists(tmpdir, hc), 1);
+
+	ck_assert_int_eq(write(to_child[1], "c", 1), 1);
+	ck_assert_int_eq(read(from_child[0], nc, sizeof(nc)), (ssize_t)sizeof(nc));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child failed: status %#x", (unsigned)status);
+	close(to_child[1]);
+	close(from_child[0]);
+	ck_assert_int_eq(exists(tmpdir, hc), 0);
+
+	ck_assert_int_eq(store_commit(&up, &p, np, sizeof(np)), 0);
+	ck_assert_str_ne(nc, np);
+	assert_content(tmpdir, nc, "child");
+	assert_content(tmpdir, np, "parent");
+	ck_assert_int_eq(count_entries(tmpdir, &hidden), 2);
+	ck_assert_int_eq(hidden, 0);
+	store_close(st);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *names = tcase_create("names");
 	TCase *dir = tcase_create("directory");
+	TCase *fallback = tcase_create("fallback");
 
 	tcase_add_test(names, test_store_name_make);
 	tcase_add_test(names, test_store_name_sorts);
@@ -550,5 +1000,15 @@ store_suite(void)
 	tcase_add_test(dir, test_store_remove_stale_symlink);
 	tcase_add_test(dir, test_store_low_space);
 	suite_add_tcase(s, dir);
+
+	tcase_add_checked_fixture(fallback, make_tmpdir, teardown);
+	tcase_add_test(fallback, test_fallback_open);
+	tcase_add_test(fallback, test_fallback_commit);
+	tcase_add_test(fallback, test_fallback_abort);
+	tcase_add_test(fallback, test_fallback_never_overwrites);
+	tcase_add_test(fallback, test_fallback_remove_stale_in_progress);
+	tcase_add_test(fallback, test_fallback_two_stores);
+	tcase_add_test(fallback, test_fallback_two_processes);
+	suite_add_tcase(s, fallback);
 	return s;
 }
