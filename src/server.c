@@ -55,6 +55,7 @@ static struct {
 	int wake_fd;
 	long long paused_until;     /* descriptor exhaustion back-off; 0 = accepting */
 	bool fd_exhausted;          /* from the first EMFILE to the next successful accept */
+	bool fault_hooks;           /* TCPXD_TEST_FAULTS set: SIGUSR2 hangs the accept loop */
 	long long watchdog_ms;
 	long long next_watchdog;
 	long long next_status;
@@ -270,6 +271,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	sigaddset(&handled, SIGHUP);
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
+	/* Test-only fault: lets a watchdog test hang the accept loop on purpose. */
+	srv.fault_hooks = getenv("TCPXD_TEST_FAULTS") != NULL;
+	if (srv.fault_hooks)
+		sigaddset(&handled, SIGUSR2);
 	if ((srv.sig_fd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
 	    (srv.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "signalfd/eventfd: %s", strerror(errno));
@@ -522,10 +527,15 @@ server_run(void)
 		}
 		if (pfd[0].revents & POLLIN) {
 			sig = next_signal();
-			if (sig == SIGHUP)
+			if (sig == SIGHUP) {
 				reload();
-			else if (sig == SIGTERM || sig == SIGINT)
+			} else if (sig == SIGUSR2 && srv.fault_hooks) {
+				log_warnx("TCPXD_TEST_FAULTS: SIGUSR2 received, hanging the accept loop");
+				for (;;)
+					pause();
+			} else if (sig == SIGTERM || sig == SIGINT) {
 				break;
+			}
 		}
 		tick(sys_now_ms());
 	}

@@ -1,0 +1,1 @@
+# systemd/local.mk - unit files and their tests (included by Makefile.am).
