@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,16 @@ open_tmpfile(struct store *st)
 	return openat(st->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, st->file_mode);
 }
 
+static bool
+still_linked(struct store *st, const char *name, int fd)
+{
+	struct stat by_fd, by_name;
+
+	return fstat(fd, &by_fd) == 0 && by_fd.st_nlink > 0 &&
+	    fstatat(st->dirfd, name, &by_name, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino;
+}
+
 /* Fallback temporary file: a hidden name, flocked so start-up cleanup spares it. */
 static int
 open_named_tmp(struct store *st, char *name, size_t len)
@@ -79,6 +90,14 @@ open_named_tmp(struct store *st, char *name, size_t len)
 			unlinkat(st->dirfd, name, 0);
 			sys_close(fd);
 			return -1;
+		}
+		/*
+		 * Another tcpxd's start-up cleanup may have locked and unlinked the
+		 * file between our create and our flock: then take a new name.
+		 */
+		if (!still_linked(st, name, fd)) {
+			sys_close(fd);
+			continue;
 		}
 		return fd;
 	}
