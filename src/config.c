@@ -267,9 +267,9 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 		else if (strcmp(text, "raw") == 0)
 			*(enum listener_protocol *)field = PROTO_RAW;
 		else if (strcmp(text, "framed") == 0)
-			return fail_at(ld, s, "protocol \"framed\" is not supported by this version");
+			*(enum listener_protocol *)field = PROTO_FRAMED;
 		else
-			return fail_at(ld, s, "protocol \"%s\" is not one of auto, raw", text);
+			return fail_at(ld, s, "protocol \"%s\" is not one of auto, raw, framed", text);
 		return 0;
 	case T_FILEMODE: {
 		char *end;
@@ -651,7 +651,8 @@ cfg_print(const struct config *cfg, FILE *fp)
 		print_cidrs(fp, "allow", &l->allow);
 		print_cidrs(fp, "deny", &l->deny);
 		if (l->mode == MODE_RECEIVE) {
-			fprintf(fp, "    protocol = \"%s\";\n", l->protocol == PROTO_RAW ? "raw" : "auto");
+			fprintf(fp, "    protocol = \"%s\";\n", l->protocol == PROTO_RAW ? "raw" :
+			    l->protocol == PROTO_FRAMED ? "framed" : "auto");
 			print_string(fp, "output_dir", l->output_dir);
 			size_format(l->max_file_size, size, sizeof(size));
 			fprintf(fp, "    max_file_size = \"%s\";\n", size);

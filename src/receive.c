@@ -1,6 +1,8 @@
 /*
- * receive.c - one upload per connection.  Bytes are hashed and written to
- * an invisible file as they arrive; at the client's EOF the store makes the
+ * receive.c - one upload per connection.  The first bytes decide the
+ * protocol (frame.h): the framed signature brings a header with a name and
+ * a size, anything else is a raw upload.  Data is hashed and written to an
+ * invisible file as it arrives; at the client's EOF the store makes the
  * file durable and visible, and only then the OK receipt is sent.  Every
  * failure sends "ERR <code> <reason>", leaves nothing in the directory,
  * half-closes, and leaves the socket to drain.c so the reason is read
@@ -8,11 +10,15 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "frame.h"
 #include "log.h"
 #include "receipt.h"
 #include "receive.h"
@@ -22,6 +28,19 @@
 
 /* Free space is re-checked each time this much more has been written. */
 #define SPACE_CHECK_BYTES ((uint64_t)8 << 20)
+/* Once a header has begun, the rest of it must arrive within this time. */
+#define HEADER_TIMEOUT_MS 10000
+
+struct upload_state {
+	struct upload up;
+	EVP_MD_CTX *md;
+	char *buf;
+	size_t size;            /* of buf */
+	size_t pending;         /* data bytes at the start of buf, not yet stored */
+	bool framed;
+	struct frame_header hdr;
+	uint64_t data;          /* data bytes stored so far */
+};
 
 static EVP_MD *sha256;
 
@@ -61,60 +80,185 @@ reply_storage_error(struct conn *c, int err, const char *what)
 		reply_error(c, 507, "insufficient storage", "refused-disk-full");
 		return;
 	}
+	if (err == EEXIST) {
+		reply_error(c, 409, "name in use", "refused-name-in-use");
+		return;
+	}
 	errno = err;
 	log_warn("listener %s: %s", c->lcfg->name, what);
 	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
-/* Receives until EOF.  Returns 0 at a clean EOF, -1 after replying or aborting. */
+/* A recv() that failed or timed out: answer if there is someone to answer. */
+static void
+receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_reason)
+{
+	if (err == EAGAIN && !conn_aborting(c)) {
+		reply_error(c, timeout_code, timeout_reason, "aborted-idle");
+		return;
+	}
+	stats_add(&stats.uploads_failed, 1);
+	if (conn_aborting(c))
+		c->result = "aborted-shutdown";
+	else
+		c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
+}
+
+/*
+ * Reads until the first bytes say raw or framed.  Returns 0 with s->framed,
+ * s->hdr and s->pending set, or -1 after replying.
+ */
 static int
-receive_body(struct conn *c, struct upload *up, EVP_MD_CTX *md, char *buf, size_t size)
+read_header(struct conn *c, struct upload_state *s)
+{
+	enum listener_protocol proto = c->lcfg->protocol;
+	long long deadline = 0;
+	size_t have = 0;
+	const char *why = NULL;
+
+	if (proto == PROTO_RAW)
+		return 0;
+	for (;;) {
+		enum frame_status st = frame_parse(s->buf, have, &s->hdr, &why);
+		ssize_t n;
+
+		if (have > 0 && st == FRAME_RAW) {
+			if (proto == PROTO_FRAMED) {
+				reply_error(c, 400, "bad header: framed header required", "refused-bad-header");
+				return -1;
+			}
+			s->pending = have;
+			return 0;
+		}
+		if (st == FRAME_BAD) {
+			char reason[128];
+
+			snprintf(reason, sizeof(reason), "bad header: %s", why);
+			reply_error(c, 400, reason, "refused-bad-header");
+			return -1;
+		}
+		if (st == FRAME_OK) {
+			s->framed = true;
+			s->pending = have - s->hdr.length;
+			memmove(s->buf, s->buf + s->hdr.length, s->pending);
+			return 0;
+		}
+		if (have > 0) {
+			/* A header has begun: it must not take longer than HEADER_TIMEOUT_MS. */
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			long long left;
+
+			if (deadline == 0)
+				deadline = sys_now_ms() + HEADER_TIMEOUT_MS;
+			left = deadline - sys_now_ms();
+			if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+				reply_error(c, 408, "header timeout", "aborted-idle");
+				return -1;
+			}
+		}
+		n = sys_recv(c->fd, s->buf + have, s->size - have);
+		if (n < 0) {
+			receive_failed(c, errno, 408, "idle timeout");
+			return -1;
+		}
+		if (n == 0) {
+			/* EOF inside a signature prefix: in auto mode those bytes are a raw upload. */
+			if (have > 0 && proto == PROTO_FRAMED) {
+				reply_error(c, 400, "bad header: incomplete", "refused-bad-header");
+				return -1;
+			}
+			s->pending = have;
+			return 0;
+		}
+		c->bytes_in += (uint64_t)n;
+		have += (size_t)n;
+	}
+}
+
+/* Stores len data bytes from buf.  0, or -1 after replying. */
+static int
+store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 {
 	const struct listener_cfg *l = c->lcfg;
-	uint64_t next_space_check = SPACE_CHECK_BYTES;
+	uint64_t before = s->data;
 
+	s->data += len;
+	if (s->framed && s->data > s->hdr.size) {
+		reply_error(c, 400, "upload longer than declared size", "refused-size-mismatch");
+		return -1;
+	}
+	if (s->data > l->max_file_size) {
+		reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
+		return -1;
+	}
+	if (store_write(&s->up, buf, len) < 0) {
+		reply_storage_error(c, errno, "write");
+		return -1;
+	}
+	if (EVP_DigestUpdate(s->md, buf, len) != 1) {
+		reply_error(c, 500, "internal error", "refused-internal-error");
+		return -1;
+	}
+	if (before / SPACE_CHECK_BYTES != s->data / SPACE_CHECK_BYTES &&
+	    store_low_space(&s->up, l->min_free_space) != 0) {
+		reply_error(c, 507, "insufficient storage", "refused-low-space");
+		return -1;
+	}
+	return 0;
+}
+
+/* Receives until EOF.  Returns 0 at a complete upload, -1 after replying or aborting. */
+static int
+receive_body(struct conn *c, struct upload_state *s)
+{
+	if (s->pending > 0 && store_data(c, s, s->buf, s->pending) < 0)
+		return -1;
 	for (;;) {
-		ssize_t n = sys_recv(c->fd, buf, size);
+		ssize_t n = sys_recv(c->fd, s->buf, s->size);
 
 		if (n == 0)
 			break;
 		if (n < 0) {
-			if (errno == EAGAIN && !conn_aborting(c)) {
-				reply_error(c, 408, "idle timeout", "aborted-idle");
-				return -1;
-			}
-			stats_add(&stats.uploads_failed, 1);
-			if (conn_aborting(c))
-				c->result = "aborted-shutdown";
-			else
-				c->result = errno == ECONNRESET ? "aborted-reset" : "aborted-io-error";
+			receive_failed(c, errno, 408, "idle timeout");
 			return -1;
 		}
 		c->bytes_in += (uint64_t)n;
-		if (c->bytes_in > l->max_file_size) {
-			reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
+		if (store_data(c, s, s->buf, (size_t)n) < 0)
 			return -1;
-		}
-		if (store_write(up, buf, (size_t)n) < 0) {
-			reply_storage_error(c, errno, "write");
-			return -1;
-		}
-		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
-			reply_error(c, 500, "internal error", "refused-internal-error");
-			return -1;
-		}
-		if (c->bytes_in >= next_space_check) {
-			next_space_check = c->bytes_in + SPACE_CHECK_BYTES;
-			if (store_low_space(up, l->min_free_space) != 0) {
-				reply_error(c, 507, "insufficient storage", "refused-low-space");
-				return -1;
-			}
-		}
 	}
 	if (conn_aborting(c)) {
 		/* shutdown(SHUT_RD) by conn_abort_all() looks like EOF: never publish it. */
 		stats_add(&stats.uploads_failed, 1);
 		c->result = "aborted-shutdown";
+		return -1;
+	}
+	if (s->framed && s->data < s->hdr.size) {
+		reply_error(c, 400, "upload shorter than declared size", "refused-size-mismatch");
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses at once what a framed header declares too much of.  0, or -1 after replying. */
+static int
+check_declared(struct conn *c, struct upload_state *s)
+{
+	const struct listener_cfg *l = c->lcfg;
+	uint64_t need;
+	int low;
+
+	if (s->framed && s->hdr.size > l->max_file_size) {
+		reply_error(c, 413, "declared size exceeds max_file_size", "refused-too-large");
+		return -1;
+	}
+	need = l->min_free_space + (s->framed ? s->hdr.size : 0);
+	if (need < l->min_free_space)
+		need = UINT64_MAX;
+	if ((low = store_low_space(&s->up, need)) != 0) {
+		if (low < 0)
+			reply_storage_error(c, errno, "fstatvfs");
+		else
+			reply_error(c, 507, "insufficient storage", "refused-low-space");
 		return -1;
 	}
 	return 0;
@@ -124,43 +268,39 @@ void
 receive_serve(struct conn *c)
 {
 	const struct listener_cfg *l = c->lcfg;
-	size_t size = (size_t)l->buffer_size;
+	struct upload_state s = { .up = { .fd = -1 }, .size = (size_t)l->buffer_size };
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	char line[RECEIPT_MAX];
-	struct upload up = { .fd = -1 };
-	EVP_MD_CTX *md = NULL;
-	char *buf = NULL;
 	size_t len;
-	int low;
+	int rc;
 
 	if (sys_set_io_timeout(c->fd, l->idle_timeout) < 0) {
 		log_warn("receive: setsockopt");
 		c->result = "aborted-setup-failed";
 		return;
 	}
-	if ((buf = malloc(size)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(md, sha256, NULL) != 1) {
+	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s.md, sha256, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
-	if (store_begin(c->store, &up) < 0) {
+	if (read_header(c, &s) < 0)
+		goto out;
+	if (store_begin(c->store, &s.up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
-	if ((low = store_low_space(&up, l->min_free_space)) != 0) {
-		if (low < 0)
-			reply_storage_error(c, errno, "fstatvfs");
-		else
-			reply_error(c, 507, "insufficient storage", "refused-low-space");
+	if (check_declared(c, &s) < 0 || receive_body(c, &s) < 0)
 		goto out;
-	}
-	if (receive_body(c, &up, md, buf, size) < 0)
-		goto out;
-	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
+	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
-	if (store_commit(&up, &c->peer, c->stored, sizeof(c->stored)) < 0) {
+	if (s.framed)
+		rc = store_commit_named(&s.up, s.hdr.name, c->stored, sizeof(c->stored));
+	else
+		rc = store_commit(&s.up, &c->peer, c->stored, sizeof(c->stored));
+	if (rc < 0) {
 		c->stored[0] = '\0';
 		reply_storage_error(c, errno, "commit");
 		goto out;
@@ -168,14 +308,14 @@ receive_serve(struct conn *c)
 	/* Durable from here on: a lost receipt cannot undo the upload. */
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
-	len = receipt_ok(line, sizeof(line), c->bytes_in, digest, c->stored);
+	len = receipt_ok(line, sizeof(line), s.data, digest, c->stored);
 	if (sys_send_all(c->fd, line, len) < 0)
 		c->result = "ok-receipt-lost";
 	else
 		c->bytes_out += len;
 out:
-	if (up.fd >= 0)
-		store_abort(&up);
-	EVP_MD_CTX_free(md);
-	free(buf);
+	if (s.up.fd >= 0)
+		store_abort(&s.up);
+	EVP_MD_CTX_free(s.md);
+	free(s.buf);
 }

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -268,21 +269,45 @@ link_named_tmp(struct upload *up, const char *name)
 	return 0;
 }
 
-int
-store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t namelen)
+/* Client names get ".1" ... ".999" appended while the name is taken. */
+#define SUFFIX_MAX 999
+
+/* The name of the attempt-th try: a client's wanted name, or a made one. */
+static int
+next_name(char *name, size_t namelen, const char *wanted, const struct in6_addr *peer,
+    int attempt)
+{
+	int n;
+
+	if (wanted == NULL) {
+		if (attempt >= LINK_ATTEMPTS)
+			return -1;
+		store_name_make(name, namelen, time(NULL), peer, atomic_fetch_add(&name_seq, 1) + 1);
+		return 0;
+	}
+	if (attempt > SUFFIX_MAX)
+		return -1;
+	n = attempt == 0 ? snprintf(name, namelen, "%s", wanted) :
+	    snprintf(name, namelen, "%s.%d", wanted, attempt);
+	return n > 0 && (size_t)n < namelen && n <= NAME_MAX ? 0 : -1;
+}
+
+static int
+commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char *name,
+    size_t namelen)
 {
 	struct store *st = up->store;
-	int rc;
 
 	if (fchmod(up->fd, st->file_mode) < 0 || fsync(up->fd) < 0)
 		goto fail;
 	for (int attempt = 0;; attempt++) {
-		store_name_make(name, namelen, time(NULL), peer,
-		    atomic_fetch_add(&name_seq, 1) + 1);
-		rc = st->use_tmpfile ? link_tmpfile(up, name) : link_named_tmp(up, name);
-		if (rc == 0)
+		if (next_name(name, namelen, wanted, peer, attempt) < 0) {
+			errno = EEXIST;
+			goto fail;
+		}
+		if ((st->use_tmpfile ? link_tmpfile(up, name) : link_named_tmp(up, name)) == 0)
 			break;
-		if (errno != EEXIST || attempt >= LINK_ATTEMPTS)
+		if (errno != EEXIST)
 			goto fail;
 	}
 	if (fsync(st->dirfd) < 0) {
@@ -299,6 +324,18 @@ store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t 
 fail:
 	store_abort(up);
 	return -1;
+}
+
+int
+store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t namelen)
+{
+	return commit(up, NULL, peer, name, namelen);
+}
+
+int
+store_commit_named(struct upload *up, const char *wanted, char *name, size_t namelen)
+{
+	return commit(up, wanted, NULL, name, namelen);
 }
 
 void

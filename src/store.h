@@ -16,8 +16,8 @@ struct upload {
 	char tmpname[48];       /* only without O_TMPFILE */
 };
 
-/* Longest stored name store_name_make() produces, with the NUL. */
-#define STORE_NAME_MAX 96
+/* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
+#define STORE_NAME_MAX 260
 
 /* store_open() flag: use hidden temporary names even where O_TMPFILE works. */
 #define STORE_NO_TMPFILE 1u
@@ -44,6 +44,11 @@ int store_low_space(struct upload *up, uint64_t min_free);
  * Either way the upload is finished.
  */
 int store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t namelen);
+/*
+ * As store_commit(), under the client's (sanitised) name; while it is taken,
+ * under name.1 ... name.999.  All taken: -1 with EEXIST.
+ */
+int store_commit_named(struct upload *up, const char *wanted, char *name, size_t namelen);
 /* Discards an unfinished upload; nothing is left behind. */
 void store_abort(struct upload *up);
 

@@ -497,12 +497,10 @@ START_TEST(test_config_err_bad_values)
 	    "  { name = \"l\"; address = \"::1\"; port = 7007;\n"
 	    "    mode = \"Echo\"; }\n"
 	    ");\n", 3, "mode \"Echo\" is not one of echo, receive");
-	EXPECT_ERR(L_RECV("    protocol = \"framed\";\n"), 8,
-	    "protocol \"framed\" is not supported by this version");
 	EXPECT_ERR(L_RECV("    protocol = \"bogus\";\n"), 8,
-	    "protocol \"bogus\" is not one of auto, raw");
-	EXPECT_ERR("protocol = \"framed\";\n" LISTENERS_OK, 1,
-	    "protocol \"framed\" is not supported by this version");
+	    "protocol \"bogus\" is not one of auto, raw, framed");
+	EXPECT_ERR("protocol = \"FRAMED\";\n" LISTENERS_OK, 1,
+	    "protocol \"FRAMED\" is not one of auto, raw, framed");
 }
 END_TEST
 

@@ -255,7 +255,7 @@ END_TEST
 
 START_TEST(test_store_commit)
 {
-	char name[STORE_NAME_MAX], lo[STORE_NAME_MAX], hi[STORE_NAME_MAX], path[PATH_MAX + 128];
+	char name[STORE_NAME_MAX], lo[STORE_NAME_MAX], hi[STORE_NAME_MAX], path[PATH_MAX + STORE_NAME_MAX + 2];
 	struct in6_addr p = addr6("::ffff:127.0.0.1");
 	struct store *st;
 	struct upload up;
@@ -309,7 +309,7 @@ END_TEST
 START_TEST(test_store_commit_file_mode)
 {
 	static const unsigned modes[] = { 0600, 0644, 0666 };
-	char name[STORE_NAME_MAX], path[PATH_MAX + 128];
+	char name[STORE_NAME_MAX], path[PATH_MAX + STORE_NAME_MAX + 2];
 	struct in6_addr p = addr6("2001:db8::5");
 	struct upload up;
 	struct stat sb;

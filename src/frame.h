@@ -1,0 +1,45 @@
+/*
+ * frame.h - the framed upload header: a fixed signature, then
+ * "1 <size> <name>\n".  See docs/PROTOCOL.md.
+ */
+#ifndef TCPXD_FRAME_H
+#define TCPXD_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0x89 'T' 'C' 'P' 'X' '\r' '\n' 0x1a: binary, and damaged by any text conversion. */
+#define FRAME_SIGNATURE "\x89TCPX\r\n\x1a"
+#define FRAME_SIGNATURE_LEN 8
+/* Longest header, signature and newline included. */
+#define FRAME_HEADER_MAX 512
+/* Longest client file name, in bytes. */
+#define FRAME_NAME_MAX 255
+
+enum frame_status {
+	FRAME_NEED_MORE,    /* a prefix of a header: read more */
+	FRAME_RAW,          /* does not start with the signature: a raw upload */
+	FRAME_OK,           /* a complete, valid header */
+	FRAME_BAD,          /* the signature, then something invalid */
+};
+
+struct frame_header {
+	uint64_t size;
+	char name[FRAME_NAME_MAX + 1];  /* sanitised */
+	size_t length;                  /* header bytes, to skip before the data */
+};
+
+/* Looks at the first len bytes of a connection.  On FRAME_BAD, *why says why. */
+enum frame_status frame_parse(const char *buf, size_t len, struct frame_header *out,
+    const char **why);
+/*
+ * Makes a client's file name safe to store: keeps what follows the last '/',
+ * then refuses (returns -1 with *why) empty names, "." and "..", names
+ * starting with '.', control characters, invalid UTF-8 and names over
+ * FRAME_NAME_MAX bytes.  out must hold FRAME_NAME_MAX + 1 bytes.
+ */
+int frame_name_sanitise(const char *name, size_t len, char *out, const char **why);
+/* Writes a header for size and name into buf; returns its length, or 0 if it does not fit. */
+size_t frame_header_format(char *buf, size_t len, uint64_t size, const char *name);
+
+#endif
