@@ -1,5 +1,6 @@
 /* receipt.c - formats the receipt lines of DESIGN §4; pure, so unit-tested. */
 #include <stdio.h>
+#include <string.h>
 
 #include "receipt.h"
 
@@ -26,4 +27,58 @@ receipt_err(char *buf, size_t len, int code, const char *reason)
 	int n = snprintf(buf, len, "ERR %d %s\n", code, reason);
 
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+static int
+parse_uint(const char **p, const char *end, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *start = *p;
+
+	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
+		if (v > (~0ULL - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(**p - '0');
+	}
+	*out = v;
+	return *p > start ? 0 : -1;
+}
+
+int
+receipt_parse(const char *line, size_t len, struct receipt *out)
+{
+	const char *p = line, *end = line + len;
+	unsigned long long v;
+	size_t rest;
+
+	if (len > 0 && end[-1] == '\n')
+		end--;
+	memset(out, 0, sizeof(*out));
+	if (end - p >= 3 && memcmp(p, "OK ", 3) == 0) {
+		p += 3;
+		if (parse_uint(&p, end, &out->bytes) < 0 || end - p < 8 + SHA256_LEN * 2 + 2 ||
+		    memcmp(p, " sha256:", 8) != 0)
+			return -1;
+		p += 8;
+		for (size_t i = 0; i < SHA256_LEN * 2; i++, p++) {
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+				return -1;
+			out->sha256[i] = *p;
+		}
+		if (*p++ != ' ')
+			return -1;
+		out->ok = 1;
+	} else if (end - p >= 4 && memcmp(p, "ERR ", 4) == 0) {
+		p += 4;
+		if (parse_uint(&p, end, &v) < 0 || v < 100 || v > 999 || p >= end || *p++ != ' ')
+			return -1;
+		out->code = (int)v;
+	} else {
+		return -1;
+	}
+	rest = (size_t)(end - p);
+	if (rest == 0 || rest >= sizeof(out->text) || memchr(p, '\n', rest) != NULL)
+		return -1;
+	memcpy(out->text, p, rest);
+	return 0;
 }

@@ -14,4 +14,16 @@ size_t receipt_ok(char *buf, size_t len, uint64_t bytes, const unsigned char dig
 /* "ERR <code> <reason>\n".  Returns the length, or 0 if buf is too small. */
 size_t receipt_err(char *buf, size_t len, int code, const char *reason);
 
+/* A parsed receipt line, as the client reads it. */
+struct receipt {
+	int ok;                         /* 1 for OK, 0 for ERR */
+	unsigned long long bytes;       /* OK */
+	char sha256[SHA256_LEN * 2 + 1];/* OK: lowercase hex */
+	int code;                       /* ERR */
+	char text[RECEIPT_MAX];         /* OK: stored name; ERR: reason */
+};
+
+/* Parses one line (with or without its newline).  0, or -1 if it is neither form. */
+int receipt_parse(const char *line, size_t len, struct receipt *out);
+
 #endif

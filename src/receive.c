@@ -28,7 +28,7 @@
 
 /* Free space is re-checked each time this much more has been written. */
 #define SPACE_CHECK_BYTES ((uint64_t)8 << 20)
-/* Once a header has begun, the rest of it must arrive within this time. */
+/* Once a header has begun, the rest of it must arrive within this time (or idle_timeout). */
 #define HEADER_TIMEOUT_MS 10000
 
 struct upload_state {
@@ -148,8 +148,11 @@ read_header(struct conn *c, struct upload_state *s)
 			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 			long long left;
 
-			if (deadline == 0)
-				deadline = sys_now_ms() + HEADER_TIMEOUT_MS;
+			if (deadline == 0) {
+				long long limit = (long long)c->lcfg->idle_timeout * 1000;
+
+				deadline = sys_now_ms() + (limit < HEADER_TIMEOUT_MS ? limit : HEADER_TIMEOUT_MS);
+			}
 			left = deadline - sys_now_ms();
 			if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
 				reply_error(c, 408, "header timeout", "aborted-idle");

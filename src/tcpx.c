@@ -1,0 +1,628 @@
+/*
+ * tcpx.c - the client: framed (or raw) uploads whose receipt is checked
+ * against what was sent, echo probes that check what comes back, and
+ * echo round-trip timing.  Exit status tells refused, mismatch and
+ * network failures apart (see man tcpx).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "hostport.h"
+#include "receipt.h"
+#include "sys.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_USAGE = 2,
+	EXIT_REFUSED = 3,       /* the daemon answered ERR */
+	EXIT_MISMATCH = 4,      /* receipt or echo differs from what was sent */
+	EXIT_NETWORK = 5,       /* cannot connect, timeout, reset, no answer */
+	EXIT_LOCAL = 6,         /* cannot read the file */
+};
+
+#define CHUNK (256 * 1024)
+#define PROGRESS_EVERY_MS 200
+
+static struct {
+	bool quiet;
+	bool raw;
+	const char *name;
+	unsigned timeout;       /* seconds, for connect and for each I/O */
+	long count;
+	size_t size;
+	double interval;
+} opt = { .timeout = 30, .count = 5, .size = 64, .interval = 0.2 };
+
+static int __attribute__((format(printf, 2, 3)))
+fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tcpx: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static void
+usage(FILE *fp)
+{
+	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--timeout SECS] FILE... HOST:PORT\n"
+	    "       tcpx echo [--timeout SECS] HOST:PORT [MESSAGE]\n"
+	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] HOST:PORT\n"
+	    "FILE may be - for standard input (with --name NAME).  HOST may be a name,\n"
+	    "an IPv4 address or [IPv6].  See man tcpx.\n", fp);
+}
+
+static int
+open_target(const char *arg, int *fd)
+{
+	char host[HOSTPORT_HOST_MAX], err[512];
+	const char *why;
+	unsigned port;
+
+	if (hostport_parse(arg, host, sizeof(host), &port, &why) < 0)
+		return fail(EXIT_USAGE, "%s: %s", arg, why);
+	*fd = hostport_connect(host, port, (int)opt.timeout * 1000, opt.timeout, err, sizeof(err));
+	if (*fd < 0)
+		return fail(EXIT_NETWORK, "%s", err);
+	return EXIT_OK;
+}
+
+static const char *
+io_error(int err)
+{
+	return err == EAGAIN ? "timed out" : strerror(err);
+}
+
+/* ---- progress bar (stderr, terminals only) ------------------------------ */
+
+struct progress {
+	bool on;
+	const char *label;
+	unsigned long long total, done;
+	long long start_ms, drawn_ms;
+};
+
+static void
+human(char *buf, size_t len, double bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+
+	while (bytes >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static void
+progress_draw(struct progress *p, bool last)
+{
+	long long now = sys_now_ms();
+	double secs = (double)(now - p->start_ms) / 1000.0, rate;
+	char done[32], total[32], speed[32], eta[32] = "";
+
+	if (!p->on || (!last && now - p->drawn_ms < PROGRESS_EVERY_MS))
+		return;
+	p->drawn_ms = now;
+	rate = secs > 0 ? (double)p->done / secs : 0;
+	human(done, sizeof(done), (double)p->done);
+	human(total, sizeof(total), (double)p->total);
+	human(speed, sizeof(speed), rate);
+	if (!last && rate > 0 && p->total > p->done) {
+		long left = lround((double)(p->total - p->done) / rate);
+
+		snprintf(eta, sizeof(eta), " ETA %ld:%02ld", left / 60, left % 60);
+	}
+	fprintf(stderr, "\r%-24.24s %3d%% %s / %s  %s/s%s\033[K%s", p->label,
+	    p->total ? (int)(100 * p->done / p->total) : 100, done, total, speed, eta,
+	    last ? "\n" : "");
+}
+
+/* ---- send --------------------------------------------------------------- */
+
+/* Standard input of unknown size is spooled to an unnamed file, so the header can declare it. */
+static int
+spool_stdin(int *fd, unsigned long long *size)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char buf[CHUNK];
+	ssize_t n;
+
+	if ((*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0)
+		return fail(EXIT_LOCAL, "cannot spool standard input in %s: %s", dir, strerror(errno));
+	*size = 0;
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || sys_write_all(*fd, buf, (size_t)n) < 0)
+			return fail(EXIT_LOCAL, "standard input: %s", strerror(errno));
+		*size += (unsigned long long)n;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0)
+		return fail(EXIT_LOCAL, "spool: %s", strerror(errno));
+	return EXIT_OK;
+}
+
+/* Reads the daemon's one-line answer (until newline or EOF). */
+static ssize_t
+read_answer(int fd, char *buf, size_t len)
+{
+	size_t have = 0;
+
+	while (have < len - 1) {
+		ssize_t n = sys_recv(fd, buf + have, len - 1 - have);
+
+		if (n < 0)
+			return have > 0 ? (ssize_t)have : -1;
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if (memchr(buf, '\n', have) != NULL)
+			break;
+	}
+	buf[have] = '\0';
+	return (ssize_t)have;
+}
+
+static int
+check_receipt(const char *label, const char *answer, size_t len, unsigned long long sent,
+    const char *hex)
+{
+	struct receipt r;
+
+	if (len == 0)
+		return fail(EXIT_NETWORK, "%s: the daemon closed the connection without a receipt", label);
+	if (receipt_parse(answer, len, &r) < 0)
+		return fail(EXIT_MISMATCH, "%s: not a receipt: %.80s", label, answer);
+	if (!r.ok)
+		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, r.text);
+	if (r.bytes != sent || strcmp(r.sha256, hex) != 0)
+		return fail(EXIT_MISMATCH, "%s: receipt does not match what was sent: "
+		    "sent %llu bytes sha256:%s, daemon stored %llu bytes sha256:%s as %s",
+		    label, sent, hex, r.bytes, r.sha256, r.text);
+	printf("%s -> %s (%llu bytes, sha256:%s)\n", label, r.text, r.bytes, r.sha256);
+	return EXIT_OK;
+}
+
+static int
+send_one(const char *path, const char *target)
+{
+	const char *label = strcmp(path, "-") == 0 ? (opt.name ? opt.name : "stdin") : path;
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	char hex[SHA256_LEN * 2 + 1], answer[RECEIPT_MAX + 1], header[FRAME_HEADER_MAX + 1];
+	char clean[FRAME_NAME_MAX + 1];
+	const char *base, *why;
+	struct progress prog = { 0 };
+	unsigned long long size = 0;
+	EVP_MD_CTX *md = NULL;
+	char *buf = NULL;
+	int file = -1, sock = -1, rc;
+	bool send_failed = false;
+	struct stat st;
+	ssize_t got;
+
+	if (strcmp(path, "-") == 0) {
+		if (!opt.raw && opt.name == NULL)
+			return fail(EXIT_USAGE, "sending standard input needs --name NAME (or --raw)");
+		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+			file = dup(STDIN_FILENO);
+			size = (unsigned long long)st.st_size;
+		} else if ((rc = spool_stdin(&file, &size)) != EXIT_OK) {
+			goto out;
+		}
+		base = opt.name ? opt.name : "stdin";
+	} else {
+		if ((file = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file, &st) < 0) {
+			rc = fail(EXIT_LOCAL, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			rc = fail(EXIT_LOCAL, "%s: not a regular file", path);
+			goto out;
+		}
+		size = (unsigned long long)st.st_size;
+		base = opt.name ? opt.name : path;
+	}
+	if (!opt.raw && frame_name_sanitise(base, strlen(base), clean, &why) < 0) {
+		rc = fail(EXIT_USAGE, "%s: the daemon would refuse this name: %s (use --name)", label, why);
+		goto out;
+	}
+	if ((buf = malloc(CHUNK)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		rc = fail(EXIT_LOCAL, "out of memory");
+		goto out;
+	}
+	if ((rc = open_target(target, &sock)) != EXIT_OK)
+		goto out;
+	if (!opt.raw) {
+		size_t hlen = frame_header_format(header, sizeof(header), size, clean);
+
+		if (hlen == 0 || sys_send_all(sock, header, hlen) < 0)
+			send_failed = true;
+	}
+	prog = (struct progress){ .on = !opt.quiet && isatty(STDERR_FILENO), .label = label,
+	    .total = size, .start_ms = sys_now_ms() };
+	for (unsigned long long sent = 0; !send_failed && sent < size;) {
+		ssize_t n = read(file, buf, CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = fail(EXIT_LOCAL, "%s: %s", label, n < 0 ? strerror(errno) : "file shrank while sending");
+			goto out;
+		}
+		if (sent + (unsigned long long)n > size)
+			n = (ssize_t)(size - sent);     /* the file grew: send what the header declared */
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		if (sys_send_all(sock, buf, (size_t)n) < 0) {
+			send_failed = true;     /* the daemon may have refused: read its answer */
+			break;
+		}
+		sent += (unsigned long long)n;
+		prog.done = sent;
+		progress_draw(&prog, false);
+	}
+	if (!send_failed) {
+		progress_draw(&prog, true);
+		shutdown(sock, SHUT_WR);
+	}
+	got = read_answer(sock, answer, sizeof(answer));
+	if (got < 0) {
+		rc = fail(EXIT_NETWORK, "%s: no receipt: %s", label, io_error(errno));
+		goto out;
+	}
+	if (send_failed && (got == 0 || strncmp(answer, "ERR ", 4) != 0)) {
+		rc = fail(EXIT_NETWORK, "%s: connection lost while sending", label);
+		goto out;
+	}
+	EVP_DigestFinal_ex(md, digest, NULL);
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	rc = check_receipt(label, answer, (size_t)got, size, hex);
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	sys_close(file);
+	sys_close(sock);
+	return rc;
+}
+
+static int
+cmd_send(int argc, char **argv)
+{
+	int rc = EXIT_OK;
+
+	if (argc < 2)
+		return fail(EXIT_USAGE, "send: need FILE... HOST:PORT");
+	if (opt.name != NULL && argc > 2)
+		return fail(EXIT_USAGE, "send: --name applies to a single file");
+	for (int i = 0; i < argc - 1; i++) {
+		int one = send_one(argv[i], argv[argc - 1]);
+
+		if (rc == EXIT_OK)
+			rc = one;
+	}
+	return rc;
+}
+
+/* ---- echo --------------------------------------------------------------- */
+
+/*
+ * Sends input while reading the echo, and checks each byte that comes back
+ * against what was sent.  Both directions progress at once, so input of any
+ * size never deadlocks on full socket buffers.
+ */
+static int
+echo_stream(int sock, int in, const char *message)
+{
+	size_t cap = 1 << 20, head = 0, tail = 0, msg_off = 0, msg_len = message ? strlen(message) : 0;
+	char *fifo = malloc(cap), buf[CHUNK / 4];
+	bool in_done = false, wr_shut = false;
+	unsigned long long back = 0;
+	int rc = EXIT_OK;
+
+	if (fifo == NULL)
+		return fail(EXIT_LOCAL, "out of memory");
+	for (;;) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		bool can_fill = !in_done && tail - head < cap / 2;
+		int n;
+
+		if (can_fill)
+			pfd.events |= POLLOUT;
+		do
+			n = poll(&pfd, 1, (int)opt.timeout * 1000);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			rc = fail(EXIT_NETWORK, "echo: %s", n == 0 ? "timed out" : strerror(errno));
+			break;
+		}
+		if (can_fill && (pfd.revents & POLLOUT)) {
+			ssize_t r;
+
+			if (message != NULL) {
+				r = (ssize_t)(msg_len - msg_off < sizeof(buf) ? msg_len - msg_off : sizeof(buf));
+				memcpy(buf, message + msg_off, (size_t)r);
+				msg_off += (size_t)r;
+			} else {
+				r = read(in, buf, sizeof(buf));
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r < 0) {
+					rc = fail(EXIT_LOCAL, "standard input: %s", strerror(errno));
+					break;
+				}
+			}
+			if (r == 0) {
+				in_done = true;
+			} else {
+				if (tail - head + (size_t)r > cap) {
+					rc = fail(EXIT_LOCAL, "echo: internal buffer overflow");
+					break;
+				}
+				/* Keep what was sent until its echo arrives. */
+				if (head > 0 && tail + (size_t)r > cap) {
+					memmove(fifo, fifo + head, tail - head);
+					tail -= head;
+					head = 0;
+				}
+				memcpy(fifo + tail, buf, (size_t)r);
+				tail += (size_t)r;
+				if (sys_send_all(sock, buf, (size_t)r) < 0) {
+					rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
+					break;
+				}
+			}
+		}
+		if (in_done && !wr_shut) {
+			shutdown(sock, SHUT_WR);
+			wr_shut = true;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = sys_recv(sock, buf, sizeof(buf));
+
+			if (r < 0) {
+				rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
+				break;
+			}
+			if (r == 0) {
+				if (head != tail)
+					rc = fail(EXIT_MISMATCH, "echo: connection closed after %llu of %llu bytes",
+					    back, back + (unsigned long long)(tail - head));
+				break;
+			}
+			if ((size_t)r > tail - head || memcmp(fifo + head, buf, (size_t)r) != 0) {
+				rc = fail(EXIT_MISMATCH, "echo: byte %llu differs from what was sent", back);
+				break;
+			}
+			if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) {
+				rc = fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
+				break;
+			}
+			head += (size_t)r;
+			back += (unsigned long long)r;
+		}
+	}
+	free(fifo);
+	if (fflush(stdout) != 0 && rc == EXIT_OK)
+		rc = fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
+	return rc;
+}
+
+static int
+cmd_echo(int argc, char **argv)
+{
+	int sock, rc;
+
+	if (argc < 1 || argc > 2)
+		return fail(EXIT_USAGE, "echo: need HOST:PORT [MESSAGE]");
+	if ((rc = open_target(argv[0], &sock)) != EXIT_OK)
+		return rc;
+	rc = echo_stream(sock, STDIN_FILENO, argc == 2 ? argv[1] : NULL);
+	sys_close(sock);
+	return rc;
+}
+
+/* ---- ping --------------------------------------------------------------- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int
+cmd_ping(int argc, char **argv)
+{
+	char *out = NULL, *in = NULL;
+	double *rtt = NULL, sum = 0;
+	long done = 0;
+	int sock = -1, one = 1, rc;
+
+	if (argc != 1)
+		return fail(EXIT_USAGE, "ping: need HOST:PORT");
+	if ((rc = open_target(argv[0], &sock)) != EXIT_OK)
+		return rc;
+	if ((out = malloc(opt.size)) == NULL || (in = malloc(opt.size)) == NULL ||
+	    (rtt = calloc((size_t)opt.count, sizeof(*rtt))) == NULL) {
+		rc = fail(EXIT_LOCAL, "out of memory");
+		goto out;
+	}
+	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	printf("PING %s: %zu data bytes\n", argv[0], opt.size);
+	for (long seq = 0; seq < opt.count; seq++) {
+		double t0;
+		size_t have = 0;
+
+		for (size_t i = 0; i < opt.size; i++)
+			out[i] = (char)(seq + (long)i);
+		t0 = now_us();
+		if (sys_send_all(sock, out, opt.size) < 0) {
+			rc = fail(EXIT_NETWORK, "ping: %s", io_error(errno));
+			break;
+		}
+		while (have < opt.size) {
+			ssize_t n = sys_recv(sock, in + have, opt.size - have);
+
+			if (n <= 0) {
+				rc = fail(EXIT_NETWORK, "ping: %s", n == 0 ? "connection closed" : io_error(errno));
+				goto summary;
+			}
+			have += (size_t)n;
+		}
+		rtt[done] = (now_us() - t0) / 1000.0;
+		if (memcmp(in, out, opt.size) != 0) {
+			rc = fail(EXIT_MISMATCH, "ping: seq=%ld came back different", seq);
+			goto summary;
+		}
+		printf("%zu bytes from %s: seq=%ld time=%.3f ms\n", opt.size, argv[0], seq, rtt[done]);
+		sum += rtt[done++];
+		if (opt.interval > 0 && seq + 1 < opt.count) {
+			struct timespec ts = { .tv_sec = (time_t)opt.interval,
+			    .tv_nsec = (long)((opt.interval - (double)(time_t)opt.interval) * 1e9) };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+	}
+summary:
+	printf("--- %s echo statistics ---\n%ld sent, %ld received\n", argv[0],
+	    done + (rc != EXIT_OK), done);
+	if (done > 0) {
+		qsort(rtt, (size_t)done, sizeof(*rtt), cmp_double);
+		printf("rtt min/avg/p99/max = %.3f/%.3f/%.3f/%.3f ms\n", rtt[0], sum / (double)done,
+		    rtt[(size_t)ceil(0.99 * (double)done) - 1], rtt[done - 1]);
+	}
+out:
+	free(out);
+	free(in);
+	free(rtt);
+	sys_close(sock);
+	return rc;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int
+parse_number(const char *text, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	double v;
+	int o;
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+		printf("tcpx %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	argc--;
+	argv++;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":qrn:t:c:s:i:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'q': opt.quiet = true; break;
+		case 'r': opt.raw = true; break;
+		case 'n': opt.name = optarg; break;
+		case 't':
+			if (parse_number(optarg, 1, 86400, &v) < 0)
+				return fail(EXIT_USAGE, "--timeout: seconds from 1 to 86400");
+			opt.timeout = (unsigned)v;
+			break;
+		case 'c':
+			if (parse_number(optarg, 1, 10000000, &v) < 0)
+				return fail(EXIT_USAGE, "-c: a count from 1 to 10000000");
+			opt.count = (long)v;
+			break;
+		case 's':
+			if (parse_number(optarg, 1, 1 << 24, &v) < 0)
+				return fail(EXIT_USAGE, "-s: a size from 1 to 16777216 bytes");
+			opt.size = (size_t)v;
+			break;
+		case 'i':
+			if (parse_number(optarg, 0, 3600, &v) < 0)
+				return fail(EXIT_USAGE, "-i: seconds from 0 to 3600");
+			opt.interval = v;
+			break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("tcpx %s\n", PACKAGE_VERSION); return EXIT_OK;
+		case ':': return fail(EXIT_USAGE, "option %s needs a value", argv[optind - 1]);
+		default: return fail(EXIT_USAGE, "unknown option %s (try tcpx --help)", argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "send") == 0)
+		return cmd_send(argc, argv);
+	if (strcmp(cmd, "echo") == 0)
+		return cmd_echo(argc, argv);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(argc, argv);
+	usage(stderr);
+	return fail(EXIT_USAGE, "unknown command \"%s\"", cmd);
+}
