@@ -300,12 +300,14 @@ cidr_list_free(struct cidr_list *l)
 	l->count = 0;
 }
 
+/* Frees the strings and lists of l and clears them, so a second call is harmless. */
 static void
 listener_cfg_free(struct listener_cfg *l)
 {
 	free(l->name);
 	free(l->address);
 	free(l->output_dir);
+	l->name = l->address = l->output_dir = NULL;
 	cidr_list_free(&l->allow);
 	cidr_list_free(&l->deny);
 }

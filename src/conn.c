@@ -166,8 +166,6 @@ unlink_locked(struct conn *c)
 static void
 unregister(struct conn *c)
 {
-	bool wake;
-
 	pthread_mutex_lock(&reg.lock);
 	unlink_locked(c);
 	/* Hand over under the lock so conn_abort_all() never shuts a reused descriptor. */
@@ -176,16 +174,15 @@ unregister(struct conn *c)
 	else
 		sys_close(c->fd);
 	c->fd = -1;
-	pthread_mutex_unlock(&reg.lock);
-
-	wake = atomic_load_explicit(&reg.want_wakeup, memory_order_relaxed);
-	if (wake && reg.wake_fd >= 0) {
+	/* Under the lock: once the count reads 0, no thread touches wake_fd any more. */
+	if (atomic_load_explicit(&reg.want_wakeup, memory_order_relaxed) && reg.wake_fd >= 0) {
 		uint64_t one = 1;
 
 		/* A full eventfd counter already means "wake up": EAGAIN is fine. */
 		if (write(reg.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_warn("wake-up eventfd");
 	}
+	pthread_mutex_unlock(&reg.lock);
 }
 
 static void
@@ -275,7 +272,11 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	int err;
 
 	memset(&addr, 0, sizeof(addr));
-	addr_from_sockaddr(peer, &addr);
+	if (addr_from_sockaddr(peer, &addr) < 0) {
+		/* Not an IP peer: no address to check rules or count against. */
+		sys_close(fd);
+		return;
+	}
 	if (cidr_list_match(&l->deny, &addr) || (l->allow.count > 0 && !cidr_list_match(&l->allow, &addr))) {
 		refuse(fd, &addr, l, REFUSE_DENIED);
 		return;

@@ -110,7 +110,9 @@ drain_start(void)
 		errno = err;
 		return -1;
 	}
+	pthread_mutex_lock(&dr.lock);
 	dr.running = true;
+	pthread_mutex_unlock(&dr.lock);
 	return 0;
 }
 
@@ -128,9 +130,9 @@ drain_add(int fd)
 	dr.fds[dr.count] = fd;
 	dr.deadline[dr.count] = sys_now_ms() + DRAIN_MS;
 	dr.count++;
-	pthread_mutex_unlock(&dr.lock);
 	if (write(dr.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("drain: eventfd");
+	pthread_mutex_unlock(&dr.lock);
 }
 
 void
@@ -146,7 +148,9 @@ drain_stop(void)
 	if (write(dr.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("drain: eventfd");
 	pthread_join(dr.thread, NULL);
+	pthread_mutex_lock(&dr.lock);
 	dr.running = false;
 	sys_close(dr.wake_fd);
 	dr.wake_fd = -1;
+	pthread_mutex_unlock(&dr.lock);
 }

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RECEIPT_MAX 256
+/* Longest receipt line: "OK", 20 digits, the digest, a 259-byte name, newline, NUL. */
+#define RECEIPT_MAX 384
 #define SHA256_LEN 32
 
 /* "OK <bytes> sha256:<hex> <name>\n".  Returns the length, or 0 if buf is too small. */

@@ -202,10 +202,17 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
 	}
-	if (before / SPACE_CHECK_BYTES != s->data / SPACE_CHECK_BYTES &&
-	    store_low_space(&s->up, l->min_free_space) != 0) {
-		reply_error(c, 507, "insufficient storage", "refused-low-space");
-		return -1;
+	if (before / SPACE_CHECK_BYTES != s->data / SPACE_CHECK_BYTES) {
+		int low = store_low_space(&s->up, l->min_free_space);
+
+		if (low < 0) {
+			reply_storage_error(c, errno, "fstatvfs");
+			return -1;
+		}
+		if (low > 0) {
+			reply_error(c, 507, "insufficient storage", "refused-low-space");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -312,7 +319,7 @@ receive_serve(struct conn *c)
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
 	len = receipt_ok(line, sizeof(line), s.data, digest, c->stored);
-	if (sys_send_all(c->fd, line, len) < 0)
+	if (len == 0 || sys_send_all(c->fd, line, len) < 0)
 		c->result = "ok-receipt-lost";
 	else
 		c->bytes_out += len;

@@ -204,10 +204,10 @@ activated_slots(struct slot **out, char *err, size_t errlen)
 		slots[i].fd = fd;
 		slots[i].activated = true;
 		snprintf(slots[i].name, sizeof(slots[i].name), "%s", names[i]);
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || flags < 0 ||
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0 || flags < 0 ||
 		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 			snprintf(err, errlen, "socket \"%s\" (fd %d) passed by the service manager is not a "
-			    "listening stream socket", names[i], fd);
+			    "listening TCP socket", names[i], fd);
 			close_slots(slots, (size_t)n);
 			slots = NULL;
 			n = -1;
@@ -463,14 +463,18 @@ graceful_stop(int sig)
 		wait_idle(sys_now_ms() + ABORT_GRACE_MS);
 	}
 	active = conn_active();
-	log_info("stopped%s", active ? " with connections still unwinding" : "");
-	drain_stop();
-	if (active == 0) {
-		gen_unref(srv.gen);
-		srv.gen = NULL;
-		conn_fini();
-		receive_fini();
+	if (active > 0) {
+		/* Threads still stuck in I/O must not race exit-time cleanup: leave now. */
+		log_warnx("stopped with %u connections still unwinding", active);
+		_exit(0);
 	}
+	log_info("stopped");
+	conn_want_wakeup(false);
+	drain_stop();
+	gen_unref(srv.gen);
+	srv.gen = NULL;
+	conn_fini();
+	receive_fini();
 	sys_close(srv.sig_fd);
 	sys_close(srv.wake_fd);
 	return 0;
