@@ -110,58 +110,62 @@ close_slots(struct slot *slots, size_t n)
 
 /*
  * Builds the listening sockets of g, reusing the sockets in old (which may
- * be NULL) that serve the same address.  A reused socket's fd is set to -1
- * in old.  Returns NULL and a reason on failure; old is then untouched.
+ * be NULL) that serve the same address, or that the service manager passed
+ * under the listener's name (all of them: one name may cover several
+ * sockets).  A reused socket's fd is set to -1 in old.  Returns the new
+ * slots and their count, or NULL and a reason; old is then untouched.
  */
 static struct slot *
 open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *old_cfg,
-    char *err, size_t errlen)
+    size_t *n_out, char *err, size_t errlen)
 {
 	const struct config *cfg = g->cfg;
-	struct slot *slots = calloc(cfg->n_listeners, sizeof(*slots));
+	struct slot *slots = calloc(cfg->n_listeners + n_old, sizeof(*slots));
 	bool *reused = calloc(n_old ? n_old : 1, sizeof(*reused));
+	size_t n = 0;
 
 	if (slots == NULL || reused == NULL) {
 		snprintf(err, errlen, "%s: out of memory", cfg->path);
 		goto fail;
 	}
-	for (size_t i = 0; i < cfg->n_listeners; i++)
-		slots[i].fd = -1;
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		const struct listener_cfg *l = &cfg->listeners[i];
+		bool found = false;
 		char reason[256];
 
-		slots[i].index = i;
 		for (size_t j = 0; j < n_old; j++) {
-			/* An activated socket belongs to the listener of its name, wherever it is bound. */
 			bool same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
 			    listener_same_socket(&old_cfg->listeners[old[j].index], l);
 
-			if (!reused[j] && same) {
-				reused[j] = true;
-				slots[i] = old[j];
-				slots[i].index = i;
+			if (reused[j] || !same)
+				continue;
+			reused[j] = found = true;
+			slots[n] = old[j];
+			slots[n++].index = i;
+			if (!old[j].activated)
 				break;
-			}
 		}
-		if (slots[i].fd >= 0)
+		if (found)
 			continue;
-		if ((slots[i].fd = listener_open(l, reason, sizeof(reason))) < 0) {
+		slots[n] = (struct slot){ .index = i };
+		snprintf(slots[n].name, sizeof(slots[n].name), "%s", l->name);
+		if ((slots[n].fd = listener_open(l, reason, sizeof(reason))) < 0) {
 			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name, reason);
 			goto fail;
 		}
-		log_listening(l, slots[i].fd, NULL);
+		log_listening(l, slots[n++].fd, NULL);
 	}
 	for (size_t j = 0; j < n_old; j++) {
 		if (reused[j])
 			old[j].fd = -1;
 	}
 	free(reused);
+	*n_out = n;
 	return slots;
 fail:
 	if (slots != NULL) {
 		/* Close only what was opened here, never a socket borrowed from old. */
-		for (size_t i = 0; i < cfg->n_listeners; i++) {
+		for (size_t i = 0; i < n; i++) {
 			bool borrowed = false;
 
 			for (size_t j = 0; j < n_old; j++)
@@ -228,6 +232,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	struct slot *passed;
 	sigset_t handled;
 	int n_passed;
+	size_t n_slots = 0;
 
 	log_set_level(cfg->log_level);
 	if ((srv.gen = gen_create(cfg, err, errlen)) == NULL)
@@ -247,23 +252,25 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
-	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, err, errlen);
+	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, &n_slots, err, errlen);
 	for (int j = 0; srv.slots != NULL && j < n_passed; j++) {
 		if (passed[j].fd >= 0) {
 			snprintf(err, errlen, "%s: socket \"%s\" passed by the service manager matches no "
 			    "listener (FileDescriptorName= must be a listener name)", cfg->path,
 			    passed[j].name);
-			close_slots(srv.slots, cfg->n_listeners);
+			close_slots(srv.slots, n_slots);
 			srv.slots = NULL;
+			break;
 		}
 	}
 	close_slots(passed, (size_t)n_passed);
 	if (srv.slots == NULL)
 		return -1;
-	srv.n_slots = cfg->n_listeners;
+	srv.n_slots = n_slots;
 	for (size_t i = 0; i < srv.n_slots; i++) {
 		if (srv.slots[i].activated)
-			log_listening(&cfg->listeners[i], srv.slots[i].fd, "passed by the service manager");
+			log_listening(&cfg->listeners[srv.slots[i].index], srv.slots[i].fd,
+			    "passed by the service manager");
 	}
 	check_rlimits(cfg);
 
@@ -299,6 +306,7 @@ reload(void)
 	struct config *cfg;
 	struct gen *g, *old;
 	struct slot *slots;
+	size_t n_slots;
 	char err[1024];
 
 	notify_reloading();
@@ -309,7 +317,7 @@ reload(void)
 		notify_ready();
 		return;
 	}
-	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, err, sizeof(err));
+	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err, sizeof(err));
 	if (slots == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration", err);
 		gen_unref(g);
@@ -322,13 +330,13 @@ reload(void)
 	}
 	close_slots(srv.slots, srv.n_slots);
 	srv.slots = slots;
-	srv.n_slots = g->cfg->n_listeners;
+	srv.n_slots = n_slots;
 	old = srv.gen;
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
 	check_rlimits(g->cfg);
-	log_info("reloaded: %zu listeners", srv.n_slots);
+	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();
 }
 
@@ -488,7 +496,8 @@ server_run(void)
 	int sig = 0;
 
 	notify_ready();
-	log_info("ready: %zu listeners, max_connections %u", srv.n_slots, srv.gen->cfg->max_connections);
+	log_info("ready: %zu listeners, max_connections %u", srv.gen->cfg->n_listeners,
+	    srv.gen->cfg->max_connections);
 	for (;;) {
 		long long now = sys_now_ms();
 		int timeout = TICK_MS;

@@ -1,8 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages tcpxd needs to build and test, if missing.
+# With --systemd, also what "make check-systemd" needs: systemd-nspawn and
+# mmdebstrap for the test container, debhelper and lintian for the package.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev check
       libssl-dev python3 netcat-openbsd ncat socat groff-base mandoc util-linux"
+if [ "${1:-}" = --systemd ]; then
+  pkgs="$pkgs systemd systemd-container mmdebstrap debhelper dpkg-dev fakeroot lintian"
+fi
 missing=
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

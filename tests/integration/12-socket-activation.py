@@ -21,19 +21,25 @@ def passed_socket():
 
 
 # Puts the passed socket on fd 3 and sets LISTEN_PID to the pid that then execs tcpxd.
+# (The given descriptors are first moved above 100 so that placing them never clobbers one.)
 ACTIVATE = ("import os, sys\n"
-            "fd = int(sys.argv[1])\n"
-            "if fd != 3:\n"
-            "    os.dup2(fd, 3)\n"
+            "fds = [int(x) for x in sys.argv[1].split(',')]\n"
+            "high = [os.dup2(fd, 100 + i) for i, fd in enumerate(fds)]\n"
+            "for i, fd in enumerate(high):\n"
+            "    os.dup2(fd, 3 + i)\n"
             "    os.close(fd)\n"
             "os.environ['LISTEN_PID'] = str(os.getpid())\n"
             "os.execv(sys.argv[2], sys.argv[2:])\n")
 
 
-def launch(d, sock, name, expect_ready=True):
-    d.start(expect_ready=expect_ready, env={"LISTEN_FDS": "1", "LISTEN_FDNAMES": name},
-            launcher=(sys.executable, "-c", ACTIVATE, str(sock.fileno())),
-            pass_fds=(sock.fileno(),))
+def launch(d, socks, names, expect_ready=True):
+    if not isinstance(socks, (list, tuple)):
+        socks, names = [socks], [names]
+    fds = [s.fileno() for s in socks]
+    d.start(expect_ready=expect_ready,
+            env={"LISTEN_FDS": str(len(fds)), "LISTEN_FDNAMES": ":".join(names)},
+            launcher=(sys.executable, "-c", ACTIVATE, ",".join(map(str, fds))),
+            pass_fds=tuple(fds))
 
 
 def test_passed_socket_is_used():
@@ -65,4 +71,23 @@ def test_unclaimed_socket_refused():
     sock.close()
 
 
-run([test_passed_socket_is_used, test_unclaimed_socket_refused])
+def test_one_name_several_sockets():
+    """A socket unit may listen on IPv4 and IPv6 under one FileDescriptorName=."""
+    v4 = passed_socket()
+    v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    v6.bind(("::1", 0))
+    v6.listen(16)
+    d = Daemon([{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 1}], start=False)
+    launch(d, [v4, v6], ["echo", "echo"])
+    ports = (v4.getsockname()[1], v6.getsockname()[1])
+    v4.close()
+    v6.close()
+    assert echo(("127.0.0.1", ports[0]), b"four") == b"four"
+    assert echo(("::1", ports[1]), b"six") == b"six"
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded")
+    assert echo(("::1", ports[1]), b"six again") == b"six again"
+    assert d.stop() == 0
+
+
+run([test_passed_socket_is_used, test_unclaimed_socket_refused, test_one_name_several_sockets])
