@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "store.h"
 #include "sys.h"
 
@@ -33,6 +34,8 @@ struct store {
 	int use_tmpfile;
 	atomic_int link_via_proc;   /* AT_EMPTY_PATH refused: link through /proc/self/fd */
 };
+
+static int link_tmpfile(struct upload *up, const char *name);
 
 static atomic_ullong name_seq;
 static atomic_ullong tmp_seq;
@@ -110,6 +113,7 @@ int
 store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
     char *err, size_t errlen)
 {
+	struct upload probe_up;
 	struct store *st;
 	char probe[48];
 	int fd;
@@ -132,7 +136,17 @@ store_open(const char *path, unsigned file_mode, unsigned flags, struct store **
 		fd = open_tmpfile(st);
 	}
 	if (fd >= 0) {
+		/* Prove the link step too, before a client sends a whole file for nothing. */
 		st->use_tmpfile = 1;
+		probe_up = (struct upload){ .store = st, .fd = fd };
+		snprintf(probe, sizeof(probe), TMP_PREFIX "probe.%ld", (long)getpid());
+		if (link_tmpfile(&probe_up, probe) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "output_dir \"%s\": cannot link a file into it: %s", path,
+			    strerror(errno));
+			sys_close(fd);
+			goto fail;
+		}
+		unlinkat(st->dirfd, probe, 0);
 		sys_close(fd);
 	} else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
 		/* No O_TMPFILE on this filesystem: prove a named file can be made instead. */
@@ -314,7 +328,9 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 		/* Not durable, so not acknowledged: take the name back. */
 		int saved = errno;
 
-		unlinkat(st->dirfd, name, 0);
+		if (unlinkat(st->dirfd, name, 0) < 0)
+			log_warn("%s: directory fsync failed and the unacknowledged file could not be "
+			    "removed", name);
 		errno = saved;
 		goto fail;
 	}
