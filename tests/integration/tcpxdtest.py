@@ -84,6 +84,7 @@ class Daemon:
             os.unlink(self.notify_path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        os.chmod(self.notify_path, 0o666)   # the daemon may run as another user
         # Drained continuously: a full datagram queue would block the daemon's sd_notify.
         self.notify_queue = queue.Queue()
         threading.Thread(target=self._read_notify, args=(self.notify, self.notify_queue),
