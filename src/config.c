@@ -169,12 +169,19 @@ get_size(struct loader *ld, const config_setting_t *s, const struct key_def *k, 
 static int
 get_string(struct loader *ld, const config_setting_t *s, const char *what, const char **out)
 {
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail_at(ld, s, "%s must be a string, not %s", what,
-		    type_name(config_setting_type(s)));
-	*out = config_setting_get_string(s);
-	if (**out == '\0')
-		return fail_at(ld, s, "%s must not be empty", what);
+	const char *text = config_setting_type(s) == CONFIG_TYPE_STRING ?
+	    config_setting_get_string(s) : NULL;
+
+	/* fail_at() always returns -1; spelled out so analysers need not follow varargs. */
+	if (text == NULL) {
+		fail_at(ld, s, "%s must be a string, not %s", what, type_name(config_setting_type(s)));
+		return -1;
+	}
+	if (*text == '\0') {
+		fail_at(ld, s, "%s must not be empty", what);
+		return -1;
+	}
+	*out = text;
 	return 0;
 }
 

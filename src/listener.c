@@ -82,7 +82,7 @@ listener_open(const struct listener_cfg *l, char *err, size_t errlen)
 void
 listener_describe(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t slen = sizeof(ss);
 	char host[INET6_ADDRSTRLEN];
 
@@ -93,12 +93,14 @@ listener_describe(int fd, char *buf, size_t len)
 	if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
 
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host)) == NULL)
+			snprintf(host, sizeof(host), "?");
 		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
 	} else {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
 
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		if (inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host)) == NULL)
+			snprintf(host, sizeof(host), "?");
 		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
 	}
 }

@@ -145,9 +145,12 @@ progress_draw(struct progress *p, bool last)
 static int
 spool_stdin(int *fd, unsigned long long *size)
 {
-	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	const char *dir = getenv("TMPDIR");
 	char buf[CHUNK];
 	ssize_t n;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
 
 	if ((*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0)
 		return fail(EXIT_LOCAL, "cannot spool standard input in %s: %s", dir, strerror(errno));
@@ -433,7 +436,7 @@ echo_stream(int sock, int in, const char *message)
 static int
 cmd_echo(int argc, char **argv)
 {
-	int sock, rc;
+	int sock = -1, rc;
 
 	if (argc < 1 || argc > 2)
 		return fail(EXIT_USAGE, "echo: need HOST:PORT [MESSAGE]");
