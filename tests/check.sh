@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build needs (Debian 12, as root), builds tcpxd out of
 # tree and runs the whole test suite.  With --asan or --tsan the build is
-# instrumented with AddressSanitizer+UBSan or ThreadSanitizer.
-# Usage: tests/check.sh [--asan|--tsan] [--distcheck]
+# instrumented with AddressSanitizer+UBSan or ThreadSanitizer; with
+# --valgrind every daemon the integration tests start runs under memcheck.
+# Usage: tests/check.sh [--asan|--tsan|--valgrind] [--distcheck]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 flavour=plain
@@ -11,8 +12,9 @@ for arg in "$@"; do
   case "$arg" in
     --asan) flavour=asan ;;
     --tsan) flavour=tsan ;;
+    --valgrind) flavour=valgrind ;;
     --distcheck) distcheck=yes ;;
-    *) echo "usage: $0 [--asan|--tsan] [--distcheck]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--asan|--tsan|--valgrind] [--distcheck]" >&2; exit 2 ;;
   esac
 done
 
@@ -31,7 +33,12 @@ esac
 [ -f Makefile ] || "$top/configure" --enable-werror $extra
 make -j"$(nproc)"
 status=0
-make -j"$(nproc)" check || status=$?
+if [ "$flavour" = valgrind ]; then
+  export TCPXD_LAUNCHER="valgrind -q --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite"
+  make -j"$(nproc)" check TCPXD_SANITIZER=valgrind || status=$?
+else
+  make -j"$(nproc)" check || status=$?
+fi
 # One plain summary line for whoever reads the log.
 if [ -f test-suite.log ]; then
   pass=$(sed -n 's/^# PASS: *//p' test-suite.log)

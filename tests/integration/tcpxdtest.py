@@ -19,8 +19,10 @@ import traceback
 
 TCPXD = os.environ.get("TCPXD", "tcpxd")
 SANITIZER = os.environ.get("TCPXD_SANITIZER", "none")
-# Sanitized builds are several times slower; give every wait room.
-SLOW = 4 if SANITIZER not in ("", "none") else 1
+# A command run in front of tcpxd, e.g. valgrind with its options.
+LAUNCHER = tuple(os.environ.get("TCPXD_LAUNCHER", "").split())
+# Sanitized builds are several times slower, valgrind more; give every wait room.
+SLOW = {"": 1, "none": 1, "valgrind": 10}.get(SANITIZER, 4)
 WAIT = 30 * SLOW
 
 SANITIZER_ENV = {
@@ -29,7 +31,8 @@ SANITIZER_ENV = {
     "TSAN_OPTIONS": "halt_on_error=1:exitcode=66:second_deadlock_stack=1",
 }
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
-                   "runtime error:", "UndefinedBehaviorSanitizer")
+                   "runtime error:", "UndefinedBehaviorSanitizer", "definitely lost in",
+                   "Invalid read", "Invalid write", "uninitialised value", "Syscall param")
 
 _daemons = []
 
@@ -92,7 +95,7 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
-        self.proc = subprocess.Popen([*launcher, TCPXD, "-c", self.conf],
+        self.proc = subprocess.Popen([*launcher, *LAUNCHER, TCPXD, "-c", self.conf],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf, env=env, preexec_fn=preexec_fn,
                                      pass_fds=pass_fds)

@@ -1,0 +1,76 @@
+"""Order of operations, from the system calls themselves: under strace -f,
+every OK receipt the daemon sends is preceded, in the same thread, by
+fsync of the uploaded file, then the link that names it, then fsync of the
+directory, and the receipt names the file that was linked.  Counts
+violations over raw and framed uploads (must be 0).  Skipped without strace."""
+
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+
+from tcpxdtest import LAUNCHER, Daemon, check_ok, inbox, run, upload
+
+if shutil.which("strace") is None or LAUNCHER:
+    print("needs strace, and no other launcher: skipping")
+    sys.exit(77)
+
+SIG = b"\x89TCPX\r\n\x1a"
+
+
+def test_fsync_link_fsync_before_ok():
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d)}], max_per_ip=100)
+    trace = os.path.join(d.dir, "strace.txt")
+    d.start(launcher=("strace", "-f", "-qq", "-s", "200", "-o", trace,
+                      "-e", "trace=fsync,fdatasync,linkat,renameat2,sendto,write,openat"))
+    payloads = [os.urandom(1000 * (i + 1)) for i in range(20)]
+    receipts = [None] * len(payloads)
+
+    def one(i):
+        if i % 2:
+            receipts[i] = upload(d.addr("inbox"), payloads[i])
+        else:
+            framed = SIG + b"1 %d file%d\n" % (len(payloads[i]), i) + payloads[i]
+            receipts[i] = upload(d.addr("inbox"), framed)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(payloads))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = [check_ok(d, r, p) for r, p in zip(receipts, payloads)]
+    # The process started is strace: stop its child, the daemon; strace exits with its status.
+    with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+        os.kill(int(f.read().split()[0]), signal.SIGTERM)
+    assert d.proc.wait(60) == 0
+
+    per_tid = {}
+    for line in open(trace):
+        m = re.match(r"(\d+) +(\w+)\((.*)", line)
+        if m:
+            per_tid.setdefault(m.group(1), []).append((m.group(2), m.group(3)))
+    checked = violations = 0
+    for calls in per_tid.values():
+        for i, (call, args) in enumerate(calls):
+            if call not in ("sendto", "write") or '"OK ' not in args:
+                continue
+            name = re.search(r'"OK \d+ sha256:[0-9a-f]{64} (\S+)\\n"', args).group(1)
+            before = calls[:i]
+            link = [j for j, (c, a) in enumerate(before)
+                    if c in ("linkat", "renameat2") and '"%s"' % name in a]
+            fsyncs = [j for j, (c, a) in enumerate(before) if c in ("fsync", "fdatasync")]
+            checked += 1
+            if not link or not any(j < link[-1] for j in fsyncs) \
+                    or not any(j > link[-1] for j in fsyncs):
+                violations += 1
+                print("violation for %s: %s" % (name, before[-8:]))
+    print("durability order: %d receipts checked, %d violations" % (checked, violations))
+    assert checked == len(names), (checked, len(names))
+    assert violations == 0
+
+
+run([test_fsync_link_fsync_before_ok])
