@@ -29,7 +29,7 @@ ACTIVATE = ("import os, sys\n"
             "    os.dup2(fd, 3 + i)\n"
             "    os.close(fd)\n"
             "os.environ['LISTEN_PID'] = str(os.getpid())\n"
-            "os.execv(sys.argv[2], sys.argv[2:])\n")
+            "os.execvp(sys.argv[2], sys.argv[2:])\n")
 
 
 def launch(d, socks, names, expect_ready=True):
