@@ -1,18 +1,16 @@
 /*
  * echo.c - sends back every byte, in order, until the client half-closes.
- * SO_RCVTIMEO/SO_SNDTIMEO implement idle_timeout in both directions: a
+ * SO_RCVTIMEO/SO_SNDTIMEO, inherited from the listening socket,
+ * implement idle_timeout in both directions: a
  * client that stops sending, or stops reading so that our send makes no
  * progress, is closed after idle_timeout seconds.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "conn.h"
 #include "echo.h"
-#include "log.h"
 #include "sys.h"
 
 static const char *
@@ -31,15 +29,9 @@ void
 echo_serve(struct conn *c)
 {
 	size_t size = (size_t)c->lcfg->buffer_size;
-	int one = 1;
 	char *buf;
 
-	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    sys_set_io_timeout(c->fd, c->lcfg->idle_timeout) < 0) {
-		log_warn("echo: setsockopt");
-		c->result = "aborted-setup-failed";
-		return;
-	}
+	/* TCP_NODELAY and the timeouts come from the listening socket (listener_configure). */
 	if ((buf = malloc(size)) == NULL) {
 		c->result = "aborted-setup-failed";
 		return;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,16 @@ listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen)
 }
 
 int
+listener_configure(int fd, const struct listener_cfg *l)
+{
+	int nodelay = l->mode == MODE_ECHO;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) < 0)
+		return -1;
+	return sys_set_io_timeout(fd, l->idle_timeout);
+}
+
+int
 listener_open(const struct listener_cfg *l, char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;
@@ -64,6 +75,7 @@ listener_open(const struct listener_cfg *l, char *err, size_t errlen)
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 		    (ai->ai_family == AF_INET6 &&
 		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) ||
+		    listener_configure(fd, l) < 0 ||
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 		    listen(fd, SOMAXCONN) < 0) {
 			sys_close(fd);

@@ -284,11 +284,7 @@ receive_serve(struct conn *c)
 	size_t len;
 	int rc;
 
-	if (sys_set_io_timeout(c->fd, l->idle_timeout) < 0) {
-		log_warn("receive: setsockopt");
-		c->result = "aborted-setup-failed";
-		return;
-	}
+	/* The idle timeouts come from the listening socket (listener_configure). */
 	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s.md, sha256, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");

@@ -139,6 +139,11 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 
 			if (reused[j] || !same)
 				continue;
+			if (listener_configure(old[j].fd, l) < 0) {
+				snprintf(err, errlen, "%s:%d: listener \"%s\": setsockopt: %s", l->file, l->line,
+				    l->name, strerror(errno));
+				goto fail;
+			}
 			reused[j] = found = true;
 			slots[n] = old[j];
 			slots[n++].index = i;
