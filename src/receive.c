@@ -165,8 +165,12 @@ read_header(struct conn *c, struct upload_state *s)
 			return -1;
 		}
 		if (n == 0) {
-			/* EOF inside a signature prefix: in auto mode those bytes are a raw upload. */
-			if (have > 0 && proto == PROTO_FRAMED) {
+			/*
+			 * EOF before the header was complete.  A proper prefix of the
+			 * signature is raw data in auto mode (it may be a tiny file);
+			 * a whole signature means a framed upload that was cut short.
+			 */
+			if (proto == PROTO_FRAMED || have >= FRAME_SIGNATURE_LEN) {
 				reply_error(c, 400, "bad header: incomplete", "refused-bad-header");
 				return -1;
 			}

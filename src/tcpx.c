@@ -167,6 +167,15 @@ spool_stdin(int *fd, unsigned long long *size)
 	return EXIT_OK;
 }
 
+/* True when the daemon has answered before the upload ended (an early ERR). */
+static bool
+answer_waiting(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 /* Reads the daemon's one-line answer (until newline or EOF). */
 static ssize_t
 read_answer(int fd, char *buf, size_t len)
@@ -196,8 +205,16 @@ check_receipt(const char *label, const char *answer, size_t len, unsigned long l
 
 	if (len == 0)
 		return fail(EXIT_NETWORK, "%s: the daemon closed the connection without a receipt", label);
-	if (receipt_parse(answer, len, &r) < 0)
-		return fail(EXIT_MISMATCH, "%s: not a receipt: %.80s", label, answer);
+	if (receipt_parse(answer, len, &r) < 0) {
+		char shown[81];
+		size_t n = 0;
+
+		/* Whatever came back may be binary: show it safely. */
+		for (size_t i = 0; i < len && n < sizeof(shown) - 1; i++)
+			shown[n++] = answer[i] >= 0x20 && answer[i] < 0x7f ? answer[i] : '.';
+		shown[n] = '\0';
+		return fail(EXIT_MISMATCH, "%s: not a receipt: %s", label, shown);
+	}
 	if (!r.ok)
 		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, r.text);
 	if (r.bytes != sent || strcmp(r.sha256, hex) != 0)
@@ -228,9 +245,13 @@ send_one(const char *path, const char *target)
 	if (strcmp(path, "-") == 0) {
 		if (!opt.raw && opt.name == NULL)
 			return fail(EXIT_USAGE, "sending standard input needs --name NAME (or --raw)");
-		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t at;
+
+		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (at = lseek(STDIN_FILENO, 0, SEEK_CUR)) >= 0 && at <= st.st_size) {
+			/* Sent from where standard input stands, as cat would. */
 			file = dup(STDIN_FILENO);
-			size = (unsigned long long)st.st_size;
+			size = (unsigned long long)(st.st_size - at);
 		} else if ((rc = spool_stdin(&file, &size)) != EXIT_OK) {
 			goto out;
 		}
@@ -248,7 +269,8 @@ send_one(const char *path, const char *target)
 		base = opt.name ? opt.name : path;
 	}
 	if (!opt.raw && frame_name_sanitise(base, strlen(base), clean, &why) < 0) {
-		rc = fail(EXIT_USAGE, "%s: the daemon would refuse this name: %s (use --name)", label, why);
+		rc = fail(EXIT_USAGE, "%s: the daemon would refuse this name: %s%s", label, why,
+		    opt.name ? "" : " (give another with --name)");
 		goto out;
 	}
 	if ((buf = malloc(CHUNK)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
@@ -278,8 +300,8 @@ send_one(const char *path, const char *target)
 		if (sent + (unsigned long long)n > size)
 			n = (ssize_t)(size - sent);     /* the file grew: send what the header declared */
 		EVP_DigestUpdate(md, buf, (size_t)n);
-		if (sys_send_all(sock, buf, (size_t)n) < 0) {
-			send_failed = true;     /* the daemon may have refused: read its answer */
+		if (sys_send_all(sock, buf, (size_t)n) < 0 || answer_waiting(sock)) {
+			send_failed = true;     /* the daemon refused early: read its answer */
 			break;
 		}
 		sent += (unsigned long long)n;
@@ -587,7 +609,7 @@ main(int argc, char **argv)
 	argc--;
 	argv++;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":qrn:t:c:s:i:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":qc:s:i:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'q': opt.quiet = true; break;
 		case 'r': opt.raw = true; break;

@@ -165,7 +165,14 @@ def test_header_byte_by_byte_and_bad_headers():
     with connect(addr) as s:
         s.sendall(SIG + b"1 5 sta")   # then nothing
         assert read_all(s) == b"ERR 408 header timeout\n"
-    assert d.stored_files() == ["slow.txt"]
+    # A whole signature then EOF is a framed upload cut short, not raw data.
+    with connect(addr) as s:
+        s.sendall(SIG + b"1 5")
+        s.shutdown(socket.SHUT_WR)
+        assert read_all(s) == b"ERR 400 bad header: incomplete\n"
+    # A proper prefix of the signature then EOF is a (tiny) raw file.
+    check_ok(d, framed(addr, b"", 0, b"", chunks=[SIG[:3]]), SIG[:3])
+    assert len(d.stored_files()) == 2 and "slow.txt" in d.stored_files()
     assert d.stop() == 0
 
 
@@ -179,6 +186,11 @@ def test_protocol_pinning():
         s.sendall(b"plain bytes")
         s.shutdown(socket.SHUT_WR)
         assert read_all(s) == b"ERR 400 bad header: framed header required\n"
+    # A connection that sends nothing (a port scan, a health check) stores nothing.
+    with connect(d.addr("inbox")) as s:
+        s.shutdown(socket.SHUT_WR)
+        assert read_all(s) == b"ERR 400 bad header: incomplete\n"
+    assert d.stored_files() == []
     rc, out, err = tcpx("send", "--raw", "-", target(d.addr("inbox")), stdin=b"raw")
     assert rc == 3 and "refused: ERR 400 bad header: framed header required" in err, err
     assert d.stop() == 0
