@@ -257,17 +257,21 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
-	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, &n_slots, err, errlen);
-	for (int j = 0; srv.slots != NULL && j < n_passed; j++) {
-		if (passed[j].fd >= 0) {
+	/* Checked before binding anything, so the message names the real mistake. */
+	for (int j = 0; j < n_passed; j++) {
+		bool claimed = false;
+
+		for (size_t i = 0; i < cfg->n_listeners; i++)
+			claimed |= strcmp(passed[j].name, cfg->listeners[i].name) == 0;
+		if (!claimed) {
 			snprintf(err, errlen, "%s: socket \"%s\" passed by the service manager matches no "
 			    "listener (FileDescriptorName= must be a listener name)", cfg->path,
 			    passed[j].name);
-			close_slots(srv.slots, n_slots);
-			srv.slots = NULL;
-			break;
+			close_slots(passed, (size_t)n_passed);
+			return -1;
 		}
 	}
+	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, &n_slots, err, errlen);
 	close_slots(passed, (size_t)n_passed);
 	if (srv.slots == NULL)
 		return -1;

@@ -31,7 +31,8 @@ DISTCHECK_CONFIGURE_FLAGS = \
 EXTRA_DIST += systemd/tcpxd.service.in \
 	tests/systemd/systemd-sandbox tests/systemd/check-systemd.sh \
 	debian/changelog debian/control debian/copyright debian/rules \
-	debian/source/format debian/tcpxd.postrm
+	debian/source/format debian/tcpxd.postrm debian/tcpxd.prerm \
+	debian/tcpxd.lintian-overrides
 
 check-systemd: all systemd/tcpxd.service
 	TCPXD_SRCDIR='$(abs_top_srcdir)' TCPXD_BUILDDIR='$(abs_top_builddir)' \
