@@ -524,6 +524,16 @@ out:
 	return rc;
 }
 
+/* A message is one line: values quoted into it may hold newlines or escapes. */
+static void
+one_line(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
 int
 cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 {
@@ -538,21 +548,25 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 	*out = NULL;
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		one_line(err);
 		return -1;
 	}
 	if (fstat(fileno(fp), &st) < 0) {
 		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		one_line(err);
 		fclose(fp);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
+		one_line(err);
 		fclose(fp);
 		return -1;
 	}
 	if (st.st_mode & S_IWOTH) {
 		snprintf(err, errlen, "%s: refusing a world-writable configuration file (chmod o-w %s)",
 		    path, path);
+		one_line(err);
 		fclose(fp);
 		return -1;
 	}
@@ -578,6 +592,8 @@ cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 	cfg = NULL;
 	rc = 0;
 out:
+	if (rc < 0)
+		one_line(err);
 	cfg_free(cfg);
 	config_destroy(&lc);
 	free(dir);

@@ -72,7 +72,7 @@ log_level_name(enum log_level level)
 	return level_names[level];
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];

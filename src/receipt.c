@@ -36,9 +36,11 @@ parse_uint(const char **p, const char *end, unsigned long long *out)
 	const char *start = *p;
 
 	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
-		if (v > (~0ULL - 9) / 10)
+		unsigned d = (unsigned)(**p - '0');
+
+		if (v > (~0ULL - d) / 10)
 			return -1;
-		v = v * 10 + (unsigned)(**p - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return *p > start ? 0 : -1;
@@ -77,8 +79,13 @@ receipt_parse(const char *line, size_t len, struct receipt *out)
 		return -1;
 	}
 	rest = (size_t)(end - p);
-	if (rest == 0 || rest >= sizeof(out->text) || memchr(p, '\n', rest) != NULL)
+	if (rest == 0 || rest >= sizeof(out->text))
 		return -1;
+	/* No NUL, newline or terminal escape may reach the client's screen. */
+	for (size_t i = 0; i < rest; i++) {
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return -1;
+	}
 	memcpy(out->text, p, rest);
 	return 0;
 }

@@ -497,6 +497,9 @@ START_TEST(test_config_err_bad_values)
 	    "  { name = \"l\"; address = \"::1\"; port = 7007;\n"
 	    "    mode = \"Echo\"; }\n"
 	    ");\n", 3, "mode \"Echo\" is not one of echo, receive");
+	/* A value with a newline in it still gives a one-line message. */
+	EXPECT_ERR("protocol = \"au\n;to\";\n" LISTENERS_OK, 1,
+	    "protocol \"au?;to\" is not one of auto, raw, framed");
 	EXPECT_ERR(L_RECV("    protocol = \"bogus\";\n"), 8,
 	    "protocol \"bogus\" is not one of auto, raw, framed");
 	EXPECT_ERR("protocol = \"FRAMED\";\n" LISTENERS_OK, 1,

@@ -1,5 +1,9 @@
-/* test_receipt.c - the exact "OK ..." and "ERR ..." lines and their short-buffer behaviour. */
+/*
+ * test_receipt.c - the exact "OK ..." and "ERR ..." lines and their short-buffer
+ * behaviour; receipt_parse() of both forms, every refusal, and round trips.
+ */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "receipt.h"
@@ -101,6 +105,252 @@ START_TEST(test_receipt_err_too_small)
 }
 END_TEST
 
+#define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+/* receipt_parse of len bytes must succeed; returns the parsed struct. */
+static struct receipt
+parse_ok(const char *line, size_t len, int at)
+{
+	struct receipt r;
+
+	memset(&r, 0xa5, sizeof(r));
+	ck_assert_msg(receipt_parse(line, len, &r) == 0, "line %d: refused: \"%.*s\"", at,
+	    (int)len, line);
+	return r;
+}
+
+static void
+parse_bad(const char *line, size_t len, int at)
+{
+	struct receipt r;
+
+	ck_assert_msg(receipt_parse(line, len, &r) == -1, "line %d: accepted: \"%.*s\"", at,
+	    (int)len, line);
+}
+
+#define PARSE_OK(line) parse_ok(line, sizeof(line) - 1, __LINE__)
+#define PARSE_BAD(line) parse_bad(line, sizeof(line) - 1, __LINE__)
+
+START_TEST(test_receipt_parse_ok_lines)
+{
+	struct receipt r;
+
+	r = PARSE_OK(ABC_OK);
+	ck_assert_int_eq(r.ok, 1);
+	ck_assert_uint_eq(r.bytes, 3);
+	ck_assert_str_eq(r.sha256, ABC_HEX);
+	ck_assert_str_eq(r.text, "20261125T083012Z_127.0.0.1_000042.bin");
+	ck_assert_int_eq(r.code, 0);
+	/* Without the newline. */
+	r = parse_ok(ABC_OK, strlen(ABC_OK) - 1, __LINE__);
+	ck_assert_int_eq(r.ok, 1);
+	ck_assert_uint_eq(r.bytes, 3);
+	ck_assert_str_eq(r.sha256, ABC_HEX);
+	ck_assert_str_eq(r.text, "20261125T083012Z_127.0.0.1_000042.bin");
+	/* Names with spaces, leading, inner and trailing. */
+	r = PARSE_OK("OK 0 sha256:" ABC_HEX " my file  name.txt \n");
+	ck_assert_str_eq(r.text, "my file  name.txt ");
+	ck_assert_uint_eq(r.bytes, 0);
+	r = PARSE_OK("OK 12 sha256:" ABC_HEX "  x");
+	ck_assert_str_eq(r.text, " x");
+	/* UTF-8 names, and the largest size the parser reads. */
+	r = PARSE_OK("OK 18446744073709551609 sha256:" ABC_HEX " caf\xc3\xa9\n");
+	ck_assert_uint_eq(r.bytes, 18446744073709551609ull);
+	ck_assert_str_eq(r.text, "caf\xc3\xa9");
+	r = PARSE_OK("OK 007 sha256:" ABC_HEX " x\n");
+	ck_assert_uint_eq(r.bytes, 7);
+}
+END_TEST
+
+START_TEST(test_receipt_parse_err_lines)
+{
+	struct receipt r;
+
+	r = PARSE_OK("ERR 503 busy\n");
+	ck_assert_int_eq(r.ok, 0);
+	ck_assert_int_eq(r.code, 503);
+	ck_assert_str_eq(r.text, "busy");
+	ck_assert_uint_eq(r.bytes, 0);
+	ck_assert_str_eq(r.sha256, "");
+	r = PARSE_OK("ERR 413 file too large (limit 1G)");
+	ck_assert_int_eq(r.code, 413);
+	ck_assert_str_eq(r.text, "file too large (limit 1G)");
+	r = PARSE_OK("ERR 100 x\n");
+	ck_assert_int_eq(r.code, 100);
+	r = PARSE_OK("ERR 999 x\n");
+	ck_assert_int_eq(r.code, 999);
+	r = PARSE_OK("ERR 500  spaced \n");
+	ck_assert_str_eq(r.text, " spaced ");
+}
+END_TEST
+
+START_TEST(test_receipt_parse_refused)
+{
+	/* Wrong prefix, or none. */
+	PARSE_BAD("");
+	PARSE_BAD("\n");
+	PARSE_BAD("ok 3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("Ok 3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD(" OK 3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK\n");
+	PARSE_BAD("OK");
+	PARSE_BAD("err 503 busy\n");
+	PARSE_BAD("ERROR 503 busy\n");
+	PARSE_BAD("ERR503 busy\n");
+	PARSE_BAD("ERR\n");
+	PARSE_BAD("HTTP/1.1 400 Bad Request\r\n");
+	/* Missing fields. */
+	PARSE_BAD("OK \n");
+	PARSE_BAD("OK 3\n");
+	PARSE_BAD("OK 3 \n");
+	PARSE_BAD("OK sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK  3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK 3 " ABC_HEX " x\n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX "\n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX);
+	PARSE_BAD("OK 3 sha256:" ABC_HEX " \n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX " ");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX "x\n");
+	PARSE_BAD("OK 3 sha256: " ABC_HEX " x\n");
+	PARSE_BAD("OK 3 SHA256:" ABC_HEX " x\n");
+	PARSE_BAD("OK 3 sha512:" ABC_HEX " x\n");
+	PARSE_BAD("OK -3 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK 3x sha256:" ABC_HEX " x\n");
+	PARSE_BAD("ERR \n");
+	PARSE_BAD("ERR 503\n");
+	PARSE_BAD("ERR 503");
+	PARSE_BAD("ERR 503 \n");
+	PARSE_BAD("ERR 503 ");
+	PARSE_BAD("ERR busy\n");
+	PARSE_BAD("ERR  503 busy\n");
+	PARSE_BAD("ERR 503busy\n");
+	PARSE_BAD("ERR -503 busy\n");
+	/* Digest: lowercase hex, exactly 64 digits. */
+	PARSE_BAD("OK 3 sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD x\n");
+	PARSE_BAD("OK 3 sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015aD x\n");
+	PARSE_BAD("OK 3 sha256:Ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad x\n");
+	PARSE_BAD("OK 3 sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015g x\n");
+	PARSE_BAD("OK 3 sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a x\n");
+	PARSE_BAD("OK 3 sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0 x\n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX ABC_HEX " x\n");
+	/* Bytes beyond 64 bits. */
+	PARSE_BAD("OK 18446744073709551616 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK 99999999999999999999 sha256:" ABC_HEX " x\n");
+	PARSE_BAD("OK 184467440737095516150 sha256:" ABC_HEX " x\n");
+	/* Codes are three digits, 100..999. */
+	PARSE_BAD("ERR 0 x\n");
+	PARSE_BAD("ERR 99 x\n");
+	PARSE_BAD("ERR 099 x\n");
+	PARSE_BAD("ERR 1000 x\n");
+	PARSE_BAD("ERR 4294967799 x\n");
+	PARSE_BAD("ERR 99999999999999999999999 x\n");
+	/* Embedded newlines: one line only. */
+	PARSE_BAD("ERR 500 a\nb\n");
+	PARSE_BAD("ERR 500 a\nb");
+	PARSE_BAD("ERR 500 a\n\n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX " a\nb\n");
+	PARSE_BAD("OK 3 sha256:" ABC_HEX " \n\n");
+}
+END_TEST
+
+START_TEST(test_receipt_parse_long_text)
+{
+	char line[RECEIPT_MAX * 2];
+	struct receipt r;
+	size_t n;
+
+	/* The text field holds RECEIPT_MAX - 1 bytes and its NUL. */
+	n = (size_t)snprintf(line, sizeof(line), "ERR 500 ");
+	memset(line + n, 'r', RECEIPT_MAX - 1);
+	line[n + RECEIPT_MAX - 1] = '\n';
+	r = parse_ok(line, n + RECEIPT_MAX, __LINE__);
+	ck_assert_uint_eq(strlen(r.text), RECEIPT_MAX - 1);
+	r = parse_ok(line, n + RECEIPT_MAX - 1, __LINE__);
+	ck_assert_uint_eq(strlen(r.text), RECEIPT_MAX - 1);
+	memset(line + n, 'r', RECEIPT_MAX);
+	line[n + RECEIPT_MAX] = '\n';
+	parse_bad(line, n + RECEIPT_MAX + 1, __LINE__);
+	parse_bad(line, n + RECEIPT_MAX, __LINE__);
+
+	memset(line, 'n', sizeof(line));
+	n = (size_t)snprintf(line, sizeof(line), "OK 1 sha256:" ABC_HEX " ");
+	memset(line + n, 'n', RECEIPT_MAX - 1);
+	r = parse_ok(line, n + RECEIPT_MAX - 1, __LINE__);
+	ck_assert_uint_eq(strlen(r.text), RECEIPT_MAX - 1);
+	memset(line + n, 'n', RECEIPT_MAX);
+	parse_bad(line, n + RECEIPT_MAX, __LINE__);
+	parse_bad(line, n + RECEIPT_MAX + 100, __LINE__);
+}
+END_TEST
+
+START_TEST(test_receipt_parse_round_trip)
+{
+	static const char *const names[] = {
+		"x", "20261125T083012Z_127.0.0.1_000042.bin", "my file.txt", "caf\xc3\xa9",
+	};
+	static const uint64_t sizes[] = { 0, 1, 3, 1ull << 40, 18446744073709551609ull };
+	static const struct {
+		int code;
+		const char *reason;
+	} errs[] = {
+		{ 100, "x" }, { 408, "idle timeout" }, { 413, "file too large (limit 1G)" },
+		{ 503, "busy" }, { 507, "insufficient storage" }, { 999, "last" },
+	};
+	unsigned char digest[SHA256_LEN];
+	char buf[RECEIPT_MAX], hex[SHA256_LEN * 2 + 1];
+	struct receipt r;
+	size_t n;
+
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		digest[i] = (unsigned char)(0xf0 - 7 * i);
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+			n = receipt_ok(buf, sizeof(buf), sizes[j], digest, names[i]);
+			ck_assert_uint_ne(n, 0);
+			r = parse_ok(buf, n, __LINE__);
+			ck_assert_int_eq(r.ok, 1);
+			ck_assert_uint_eq(r.bytes, sizes[j]);
+			ck_assert_str_eq(r.sha256, hex);
+			ck_assert_str_eq(r.text, names[i]);
+		}
+	}
+	n = receipt_ok(buf, sizeof(buf), 3, abc_digest, "20261125T083012Z_127.0.0.1_000042.bin");
+	r = parse_ok(buf, n, __LINE__);
+	ck_assert_str_eq(r.sha256, ABC_HEX);
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		n = receipt_err(buf, sizeof(buf), errs[i].code, errs[i].reason);
+		ck_assert_uint_ne(n, 0);
+		r = parse_ok(buf, n, __LINE__);
+		ck_assert_int_eq(r.ok, 0);
+		ck_assert_int_eq(r.code, errs[i].code);
+		ck_assert_str_eq(r.text, errs[i].reason);
+	}
+}
+END_TEST
+
+/* Found by fuzz_receipt and review: control bytes in the text, the largest byte count. */
+START_TEST(test_receipt_parse_regressions)
+{
+	static const unsigned char digest[SHA256_LEN] = { 0 };
+	char line[RECEIPT_MAX];
+	struct receipt r;
+	size_t len;
+
+	ck_assert_int_eq(receipt_parse("ERR 408 i\0out\n", 14, &r), -1);
+	ck_assert_int_eq(receipt_parse("ERR 408 \033[2Jclear\n", 19, &r), -1);
+	ck_assert_int_eq(receipt_parse("OK 1 sha256:0000000000000000000000000000000000000000000000000000000000000000 a\x7f" "b\n",
+	    81, &r), -1);
+	len = receipt_ok(line, sizeof(line), UINT64_MAX, digest, "max");
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(receipt_parse(line, len, &r), 0);
+	ck_assert(r.bytes == UINT64_MAX);
+	ck_assert_str_eq(r.text, "max");
+}
+END_TEST
+
 Suite *
 receipt_suite(void)
 {
@@ -112,6 +362,12 @@ receipt_suite(void)
 	tcase_add_test(tc, test_receipt_ok_too_small);
 	tcase_add_test(tc, test_receipt_err_exact);
 	tcase_add_test(tc, test_receipt_err_too_small);
+	tcase_add_test(tc, test_receipt_parse_ok_lines);
+	tcase_add_test(tc, test_receipt_parse_err_lines);
+	tcase_add_test(tc, test_receipt_parse_refused);
+	tcase_add_test(tc, test_receipt_parse_long_text);
+	tcase_add_test(tc, test_receipt_parse_round_trip);
+	tcase_add_test(tc, test_receipt_parse_regressions);
 	suite_add_tcase(s, tc);
 	return s;
 }

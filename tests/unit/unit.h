@@ -9,5 +9,7 @@ Suite *addr_suite(void);
 Suite *config_suite(void);
 Suite *receipt_suite(void);
 Suite *store_suite(void);
+Suite *frame_suite(void);
+Suite *hostport_suite(void);
 
 #endif

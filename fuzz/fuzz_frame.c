@@ -1,0 +1,101 @@
+/*
+ * fuzz_frame.c - frame_parse() on the first bytes of a connection, and
+ * frame_name_sanitise() on raw names.  Beyond "no crash", it checks that
+ * an accepted header is within the bytes given and 512 bytes, ends in a
+ * newline, is incomplete one byte earlier, carries a name that is already
+ * clean, and that frame_header_format() writes it back byte-identical in
+ * meaning; and that a sanitised name is the input's last component.
+ */
+#include <string.h>
+
+#include "frame.h"
+#include "fuzz.h"
+
+static void
+check_header(const char *buf, size_t len, const struct frame_header *h)
+{
+	char clean[FRAME_NAME_MAX + 1], again[FRAME_HEADER_MAX + 1];
+	struct frame_header h2;
+	const char *why = NULL;
+	size_t n;
+
+	CHECK(h->length <= len);
+	CHECK(h->length <= FRAME_HEADER_MAX);
+	CHECK(h->length > FRAME_SIGNATURE_LEN + 4);
+	CHECK(buf[h->length - 1] == '\n');
+	CHECK(strlen(h->name) >= 1 && strlen(h->name) <= FRAME_NAME_MAX);
+	CHECK(strchr(h->name, '/') == NULL);
+	/* The stored name passes the rules again, unchanged. */
+	CHECK(frame_name_sanitise(h->name, strlen(h->name), clean, &why) == 0);
+	CHECK(strcmp(clean, h->name) == 0);
+	/* The header alone is the same header; one byte less is not yet one. */
+	CHECK(frame_parse(buf, h->length, &h2, &why) == FRAME_OK);
+	CHECK(h2.size == h->size && h2.length == h->length && strcmp(h2.name, h->name) == 0);
+	CHECK(frame_parse(buf, h->length - 1, &h2, &why) == FRAME_NEED_MORE);
+	/* What tcpx would send for (size, name) parses back to the same. */
+	n = frame_header_format(again, sizeof(again), h->size, h->name);
+	CHECK(n > 0 && n <= FRAME_HEADER_MAX);
+	CHECK(frame_parse(again, n, &h2, &why) == FRAME_OK);
+	CHECK(h2.size == h->size && h2.length == n && strcmp(h2.name, h->name) == 0);
+}
+
+static void
+check_sanitise(const char *name, size_t len)
+{
+	char out[FRAME_NAME_MAX + 1], again[FRAME_NAME_MAX + 1];
+	const char *why = NULL, *base = name;
+	size_t n;
+
+	if (frame_name_sanitise(name, len, out, &why) < 0) {
+		CHECK(why != NULL && *why != '\0');
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '/')
+			base = name + i + 1;
+	}
+	n = strlen(out);
+	CHECK(n >= 1 && n <= FRAME_NAME_MAX);
+	CHECK(n == len - (size_t)(base - name) && memcmp(out, base, n) == 0);
+	CHECK(out[0] != '.');
+	for (size_t i = 0; i < n; i++)
+		CHECK((unsigned char)out[i] >= 0x20 && out[i] != 0x7f && out[i] != '/');
+	CHECK(frame_name_sanitise(out, n, again, &why) == 0 && strcmp(again, out) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = calloc(1, size ? size : 1);
+	struct frame_header h;
+	const char *why = NULL;
+
+	if (buf == NULL)
+		abort();
+	if (size > 0)
+		memcpy(buf, data, size);
+	switch (frame_parse(buf, size, &h, &why)) {
+	case FRAME_OK:
+		check_header(buf, size, &h);
+		break;
+	case FRAME_BAD:
+		CHECK(size >= FRAME_SIGNATURE_LEN);
+		CHECK(why != NULL && *why != '\0');
+		break;
+	case FRAME_RAW:
+		CHECK(size >= 1);
+		CHECK(memcmp(buf, FRAME_SIGNATURE,
+		    size < FRAME_SIGNATURE_LEN ? size : FRAME_SIGNATURE_LEN) != 0);
+		break;
+	case FRAME_NEED_MORE:
+		CHECK(size < FRAME_HEADER_MAX);
+		CHECK(size <= FRAME_SIGNATURE_LEN ||
+		    memchr(buf + FRAME_SIGNATURE_LEN, '\n', size - FRAME_SIGNATURE_LEN) == NULL);
+		break;
+	default:
+		CHECK(!"unknown frame_status");
+	}
+	check_sanitise(buf, size);
+	free(buf);
+	return 0;
+}
