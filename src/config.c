@@ -506,7 +506,7 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 		for (int j = 0; j < i; j++) {
 			const struct listener_cfg *o = &cfg->listeners[j];
 
-			if (strcmp(o->name, l->name) == 0) {
+			if (o->name != NULL && strcmp(o->name, l->name) == 0) {
 				fail_at(ld, group, "duplicate listener name \"%s\" (first defined on line %d)",
 				    l->name, o->line);
 				goto out;

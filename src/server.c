@@ -513,7 +513,7 @@ server_run(void)
 		size_t n = 2;
 		bool paused = srv.paused_until != 0;
 
-		if (cap < srv.n_slots + 2) {
+		if (pfd == NULL || cap < srv.n_slots + 2) {
 			struct pollfd *p = realloc(pfd, (srv.n_slots + 2) * sizeof(*pfd));
 
 			if (p == NULL)

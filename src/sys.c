@@ -26,9 +26,10 @@ int
 sys_send_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
+	int flags = MSG_NOSIGNAL;
 
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, flags);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -37,6 +38,13 @@ sys_send_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		/*
+		 * A blocking send returns short when SO_SNDTIMEO expired (or the
+		 * connection failed): nothing has moved for a whole timeout since
+		 * those bytes went.  Look once without waiting, rather than wait a
+		 * second timeout; a send that makes progress waits normally again.
+		 */
+		flags = len > 0 && !(flags & MSG_DONTWAIT) ? MSG_NOSIGNAL | MSG_DONTWAIT : MSG_NOSIGNAL;
 	}
 	return 0;
 }
