@@ -28,6 +28,7 @@ STRESS_LONG_TESTS = \
 	tests/stress/crash-durability.py \
 	tests/fault/fault-injection.py \
 	tests/stress/limits-scale.py \
+	tests/stress/exhaustion.py \
 	tests/stress/slow-clients.py \
 	tests/stress/stop-reload.py \
 	tests/stress/hostile-input.py
