@@ -219,6 +219,7 @@ store_begin(struct store *st, struct upload *up)
 {
 	up->store = st;
 	up->tmpname[0] = '\0';
+	up->written = up->flushed = 0;
 	if (st->use_tmpfile)
 		up->fd = open_tmpfile(st);
 	else
@@ -228,10 +229,27 @@ store_begin(struct store *st, struct upload *up)
 	return 0;
 }
 
+/* Writeback is started each time this much more has been written. */
+#define WRITEBACK_CHUNK ((uint64_t)8 << 20)
+
 int
 store_write(struct upload *up, const void *buf, size_t len)
 {
-	return sys_write_all(up->fd, buf, len);
+	if (sys_write_all(up->fd, buf, len) < 0)
+		return -1;
+	up->written += len;
+	/*
+	 * Start writing the data to disk while the rest still arrives, so the
+	 * fsync at the end waits only for the tail instead of the whole file.
+	 * It only starts I/O (a failure shows again at fsync): durability still
+	 * comes from store_commit().
+	 */
+	if (up->written - up->flushed >= WRITEBACK_CHUNK) {
+		(void)sync_file_range(up->fd, (off_t)up->flushed, (off_t)(up->written - up->flushed),
+		    SYNC_FILE_RANGE_WRITE);
+		up->flushed = up->written;
+	}
+	return 0;
 }
 
 int

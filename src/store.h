@@ -14,6 +14,8 @@ struct upload {
 	struct store *store;
 	int fd;
 	char tmpname[48];       /* only without O_TMPFILE */
+	uint64_t written;       /* bytes in the file */
+	uint64_t flushed;       /* bytes whose writeback has been started */
 };
 
 /* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
