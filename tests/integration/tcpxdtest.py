@@ -131,12 +131,15 @@ class Daemon:
         key, _, value = wanted.partition("=")
         deadline = time.monotonic() + (timeout or WAIT)
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("tcpxd exited (%s) before %s; log:\n%s"
-                                     % (self.proc.returncode, wanted, self.log()))
-            msg = self.recv_notify(max(0.05, min(1.0, deadline - time.monotonic())))
+            exited = self.proc.poll() is not None
+            # Datagrams already queued count even if the daemon has exited since.
+            msg = self.recv_notify(0.5 if exited else
+                                   max(0.05, min(1.0, deadline - time.monotonic())))
             if msg and key in msg and (not value or msg[key] == value):
                 return msg
+            if msg is None and exited:
+                raise AssertionError("tcpxd exited (%s) before %s; log:\n%s"
+                                     % (self.proc.returncode, wanted, self.log()))
         raise AssertionError("no %s from tcpxd; log:\n%s" % (wanted, self.log()))
 
     def addr(self, name):
