@@ -34,7 +34,7 @@ esac
 make -j"$(nproc)"
 status=0
 if [ "$flavour" = valgrind ]; then
-  export TCPXD_LAUNCHER="valgrind -q --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite"
+  export TCPXD_LAUNCHER="valgrind -q --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top/tests/valgrind.supp"
   make -j"$(nproc)" check TCPXD_SANITIZER=valgrind || status=$?
 else
   make -j"$(nproc)" check || status=$?
