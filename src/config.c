@@ -438,7 +438,7 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 
 	memset(d, 0, sizeof(*d));
 	d->protocol = PROTO_AUTO;
-	d->buffer_size = KB(64);
+	d->buffer_size = KB(256);
 	d->max_file_size = (uint64_t)1 << 30;
 	d->min_free_space = MB(64);
 	d->file_mode = 0640;

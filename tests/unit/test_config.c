@@ -265,7 +265,7 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(cfg->n_listeners, 2);
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		l = &cfg->listeners[i];
-		ck_assert_uint_eq(l->buffer_size, 64 * KIB);
+		ck_assert_uint_eq(l->buffer_size, 256 * KIB);
 		ck_assert_uint_eq(l->max_per_ip, 64);
 		ck_assert_uint_eq(l->idle_timeout, 60);
 		ck_assert(!l->v6only);

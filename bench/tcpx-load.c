@@ -1,0 +1,1058 @@
+/* tcpx-load - loopback load generator for tcpxd and its peers.
+ *
+ * Scenarios (see docs/BENCHMARKS.md):
+ *   stream    one connection, N bytes echoed while reading concurrently
+ *   pingpong  64-byte round trips with TCP_NODELAY, latency percentiles
+ *   churn     W workers: connect, 64-byte echo, half-close, wait for close
+ *   hold      open N connections paced, verify an echo on each while all
+ *             are open, report memory per connection
+ *   upload    raw upload (send, half-close, read until EOF), check receipt
+ *   upload8   upload with 8 concurrent connections
+ *   gen       write the deterministic byte stream of an upload to stdout
+ *
+ * Every byte received is verified.  Only loopback targets are accepted.
+ * Output: one line "SCENARIO key=value ...", exit 0 on success, 1 on a
+ * failure (connection, verification), 2 on usage errors or timeout,
+ * 3 when churn completed with errors.
+ *
+ * Build: cc -O2 -pthread -o tcpx-load tcpx-load.c    (libc and pthreads only)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* ---- options ------------------------------------------------------------ */
+
+static const char *opt_host = "127.0.0.1";
+static int opt_port = 0;
+static uint64_t opt_bytes = 0;          /* stream / upload: bytes per connection */
+static size_t opt_chunk = 65536;        /* write/read size for streams */
+static long opt_count = 0;              /* pingpong round trips */
+static size_t opt_size = 64;            /* message size for pingpong/churn/hold */
+static int opt_workers = 32;            /* churn */
+static double opt_duration = 5.0;       /* churn, seconds */
+static long opt_conns = 0;              /* hold: connections; upload: parallel */
+static double opt_rate = 2500.0;        /* hold: connections opened per second */
+static long opt_server_pid = 0;         /* hold: PSS of this process tree */
+static int opt_src_addrs = -1;          /* source addresses 127.0.N.x (-1 auto, 0 none) */
+static int opt_timeout = 600;           /* whole run, seconds */
+static int opt_io_timeout = 30;         /* one blocking socket operation */
+static uint64_t opt_seed = 1;
+static int opt_receipt = 1;             /* upload: expect "OK <n> sha256:<hex> <name>" */
+static const char *opt_expect = NULL;   /* upload: expected hex digests, comma-separated */
+static double opt_settle = 0.5;         /* hold: seconds before memory is sampled */
+static double opt_lag = 30.0;           /* hold: how far opening may fall behind --rate */
+
+static struct sockaddr_storage target;
+static socklen_t target_len;
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("tcpx-load: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("tcpx-load: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(tcpx-load --help for usage)\n", stderr);
+	exit(2);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "tcpx-load: timeout: the run exceeded --timeout\n";
+	ssize_t r = write(2, msg, sizeof msg - 1);
+	(void)r;
+	_exit(2);
+}
+
+/* "64K", "1M", "1G", plain bytes */
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		usage_error("bad size \"%s\"", s);
+	uint64_t m = 1;
+	switch (toupper((unsigned char)*end)) {
+	case 0: break;
+	case 'K': m = 1ULL << 10; end++; break;
+	case 'M': m = 1ULL << 20; end++; break;
+	case 'G': m = 1ULL << 30; end++; break;
+	default: usage_error("bad size \"%s\"", s);
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		usage_error("bad size \"%s\"", s);
+	return v * m;
+}
+
+static long parse_long(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage_error("bad %s \"%s\" (%ld .. %ld)", what, s, min, max);
+	return v;
+}
+
+/* ---- the byte pattern ---------------------------------------------------- */
+
+/* A stream is a table of PAT_LEN pseudo-random bytes (from the seed) repeated;
+ * PAT_LEN is prime, so a lost, duplicated or reordered chunk of any usual size
+ * shows up as a mismatch.  The table is stored twice in a row so that any
+ * span of up to PAT_LEN bytes starting inside it is contiguous. */
+#define PAT_LEN 1048573u
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static unsigned char *pattern_new(uint64_t seed)
+{
+	unsigned char *p = malloc(2 * (size_t)PAT_LEN + 8);
+	if (!p)
+		die("out of memory");
+	uint64_t x = seed;
+	for (size_t i = 0; i < PAT_LEN; i += 8) {
+		uint64_t v = splitmix64(&x);
+		memcpy(p + i, &v, 8);
+	}
+	memcpy(p + PAT_LEN, p, PAT_LEN);
+	return p;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return 1;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return 0;
+}
+
+static void resolve_target(void)
+{
+	if (opt_port <= 0)
+		usage_error("--port is required");
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *res;
+	char port[16];
+	snprintf(port, sizeof port, "%d", opt_port);
+	int rc = getaddrinfo(opt_host, port, &hints, &res);
+	if (rc)
+		usage_error("--host must be a numeric loopback address: %s", gai_strerror(rc));
+	if (!is_loopback(res->ai_addr))
+		usage_error("refusing non-loopback target %s: this tool only loads 127.0.0.0/8 or ::1", opt_host);
+	memcpy(&target, res->ai_addr, res->ai_addrlen);
+	target_len = res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
+static void set_timeouts(int fd, int secs)
+{
+	struct timeval tv = { .tv_sec = secs };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Connect to the target; src >= 0 picks the IPv4 source address 127.0.N.(src+1)
+ * (N = 1 + src / 250), port chosen at connect time, so that many connections
+ * do not run out of ephemeral ports.  Returns -errno on failure. */
+static int dial_timeout;                /* seconds for connect; 0: --io-timeout */
+
+static int dial(int src, int nodelay)
+{
+	int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	set_timeouts(fd, dial_timeout ? dial_timeout : opt_io_timeout);
+	if (nodelay) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	if (src >= 0 && target.ss_family == AF_INET) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		sa.sin_addr.s_addr = htonl((127u << 24) | ((1u + (unsigned)src / 250u) << 8) | (1u + (unsigned)src % 250u));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
+	if (connect(fd, (struct sockaddr *)&target, target_len) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes; 0 on success, -1 on error, -2 on early EOF. */
+static int read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return -2;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* After a half-close: read until EOF, expecting nothing more. 0 = clean EOF. */
+static int expect_eof(int fd)
+{
+	char c[256];
+	for (;;) {
+		ssize_t n = recv(fd, c, sizeof c, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return -1;      /* error, or unexpected data */
+	}
+}
+
+static void raise_nofile(long want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if ((long)rl.rlim_max < want && rl.rlim_max != RLIM_INFINITY) {
+		struct rlimit hi = { .rlim_cur = (rlim_t)want, .rlim_max = (rlim_t)want };
+		if (setrlimit(RLIMIT_NOFILE, &hi) == 0)       /* works as root */
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if ((long)rl.rlim_cur < want)
+		die("RLIMIT_NOFILE is %llu, %ld needed (raise the hard limit, e.g. ulimit -Hn, or run as root)",
+		    (unsigned long long)rl.rlim_cur, want);
+}
+
+/* ---- stream ---------------------------------------------------------------- */
+
+struct stream_ctx {
+	int fd;
+	uint64_t bytes;
+	const unsigned char *pat;
+	int err;
+	uint64_t done;
+};
+
+static void *stream_writer(void *arg)
+{
+	struct stream_ctx *c = arg;
+	uint64_t off = 0;
+	while (off < c->bytes) {
+		size_t n = opt_chunk;
+		if (n > c->bytes - off)
+			n = (size_t)(c->bytes - off);
+		if (write_all(c->fd, c->pat + off % PAT_LEN, n) < 0) {
+			c->err = errno;
+			return NULL;
+		}
+		off += n;
+	}
+	c->done = off;
+	if (shutdown(c->fd, SHUT_WR) < 0)
+		c->err = errno;
+	return NULL;
+}
+
+static int run_stream(void)
+{
+	if (!opt_bytes)
+		opt_bytes = 1ULL << 30;
+	if (opt_chunk > PAT_LEN)
+		usage_error("--chunk at most %u", PAT_LEN);
+	unsigned char *pat = pattern_new(opt_seed);
+	unsigned char *buf = malloc(opt_chunk);
+	if (!buf)
+		die("out of memory");
+	double t0 = now();
+	int fd = dial(-1, 1);
+	if (fd < 0)
+		die("stream: connect: %s", strerror(-fd));
+	struct stream_ctx c = { .fd = fd, .bytes = opt_bytes, .pat = pat };
+	pthread_t th;
+	if (pthread_create(&th, NULL, stream_writer, &c))
+		die("stream: pthread_create failed");
+	uint64_t got = 0;
+	while (got < opt_bytes) {
+		ssize_t n = recv(fd, buf, opt_chunk, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("stream: recv after %" PRIu64 " bytes: %s", got, strerror(errno));
+		}
+		if (n == 0)
+			die("stream: server closed after %" PRIu64 " of %" PRIu64 " bytes", got, opt_bytes);
+		if (memcmp(buf, pat + got % PAT_LEN, (size_t)n))
+			die("stream: echoed data differs near byte %" PRIu64, got);
+		got += (uint64_t)n;
+	}
+	if (expect_eof(fd) < 0)
+		die("stream: no clean end of stream after the echo (extra data or error)");
+	double t1 = now();
+	pthread_join(th, NULL);
+	if (c.err)
+		die("stream: send: %s", strerror(c.err));
+	close(fd);
+	double secs = t1 - t0;
+	printf("stream bytes=%" PRIu64 " secs=%.3f mibps=%.1f verified=1\n",
+	       got, secs, (double)got / secs / 1048576.0);
+	return 0;
+}
+
+/* ---- pingpong -------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double pct(const double *sorted, long n, double p)
+{
+	long i = (long)(p * (double)n + 0.5) - 1;   /* nearest rank */
+	if (i < 0)
+		i = 0;
+	if (i >= n)
+		i = n - 1;
+	return sorted[i];
+}
+
+static int run_pingpong(void)
+{
+	if (!opt_count)
+		opt_count = 50000;
+	unsigned char *pat = pattern_new(opt_seed);
+	unsigned char *buf = malloc(opt_size);
+	double *lat = malloc(sizeof(double) * (size_t)opt_count);
+	if (!buf || !lat)
+		die("out of memory");
+	int fd = dial(-1, 1);
+	if (fd < 0)
+		die("pingpong: connect: %s", strerror(-fd));
+	/* one untimed round trip: the forking peers start their child here */
+	double t0 = 0;
+	for (long i = -1; i < opt_count; i++) {
+		const unsigned char *msg = pat + ((uint64_t)(i + 1) * 7919u) % PAT_LEN;
+		double a = now();
+		if (i == 0)
+			t0 = a;
+		if (write_all(fd, msg, opt_size) < 0)
+			die("pingpong: send: %s", strerror(errno));
+		int r = read_exact(fd, buf, opt_size);
+		if (r)
+			die("pingpong: %s after %ld round trips", r == -2 ? "server closed" : strerror(errno), i);
+		if (memcmp(buf, msg, opt_size))
+			die("pingpong: echo differs in round trip %ld", i);
+		if (i >= 0)
+			lat[i] = now() - a;
+	}
+	double secs = now() - t0;
+	shutdown(fd, SHUT_WR);
+	if (expect_eof(fd) < 0)
+		die("pingpong: no clean end of stream");
+	close(fd);
+	qsort(lat, (size_t)opt_count, sizeof *lat, cmp_double);
+	printf("pingpong count=%ld size=%zu secs=%.3f rtps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f verified=1\n",
+	       opt_count, opt_size, secs, (double)opt_count / secs,
+	       pct(lat, opt_count, 0.50) * 1e6, pct(lat, opt_count, 0.99) * 1e6,
+	       pct(lat, opt_count, 0.999) * 1e6, lat[opt_count - 1] * 1e6);
+	return 0;
+}
+
+/* ---- churn ----------------------------------------------------------------- */
+
+struct churn_ctx {
+	int id;
+	double deadline;
+	const unsigned char *pat;
+	long ok, err_connect, err_io, err_verify;
+	char first_error[128];
+};
+
+static void churn_note(struct churn_ctx *c, const char *what, int e)
+{
+	if (!c->first_error[0])
+		snprintf(c->first_error, sizeof c->first_error, "%s: %s", what, strerror(e));
+}
+
+static void *churn_worker(void *arg)
+{
+	struct churn_ctx *c = arg;
+	unsigned char buf[4096];
+	long i = 0;
+	int nsrc = opt_src_addrs >= 0 ? opt_src_addrs : 16;
+	while (now() < c->deadline) {
+		const unsigned char *msg = c->pat + ((uint64_t)c->id * 104729u + (uint64_t)i * 613u) % PAT_LEN;
+		int src = nsrc ? (c->id + opt_workers * (int)(i % 64)) % nsrc : -1;
+		i++;
+		int fd = dial(src, 1);
+		if (fd < 0) {
+			c->err_connect++;
+			churn_note(c, "connect", -fd);
+			usleep(1000);
+			continue;
+		}
+		if (write_all(fd, msg, opt_size) < 0) {
+			c->err_io++;
+			churn_note(c, "send", errno);
+			close(fd);
+			continue;
+		}
+		int r = read_exact(fd, buf, opt_size);
+		if (r) {
+			c->err_io++;
+			churn_note(c, r == -2 ? "recv (early close)" : "recv", r == -2 ? ECONNRESET : errno);
+			close(fd);
+			continue;
+		}
+		if (memcmp(buf, msg, opt_size)) {
+			c->err_verify++;
+			close(fd);
+			continue;
+		}
+		shutdown(fd, SHUT_WR);
+		if (expect_eof(fd) < 0) {
+			c->err_io++;
+			churn_note(c, "waiting for close", errno);
+			close(fd);
+			continue;
+		}
+		close(fd);
+		c->ok++;
+	}
+	return NULL;
+}
+
+static int run_churn(void)
+{
+	if (opt_size > 4096)
+		usage_error("--size at most 4096 for churn");
+	unsigned char *pat = pattern_new(opt_seed);
+	raise_nofile(opt_workers * 2 + 64);
+	struct churn_ctx *cs = calloc((size_t)opt_workers, sizeof *cs);
+	pthread_t *th = calloc((size_t)opt_workers, sizeof *th);
+	if (!cs || !th)
+		die("out of memory");
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	double t0 = now();
+	for (int i = 0; i < opt_workers; i++) {
+		cs[i] = (struct churn_ctx){ .id = i, .deadline = t0 + opt_duration, .pat = pat };
+		if (pthread_create(&th[i], &attr, churn_worker, &cs[i]))
+			die("churn: pthread_create failed");
+	}
+	long ok = 0, ec = 0, eio = 0, ev = 0;
+	const char *first = "";
+	for (int i = 0; i < opt_workers; i++) {
+		pthread_join(th[i], NULL);
+		ok += cs[i].ok;
+		ec += cs[i].err_connect;
+		eio += cs[i].err_io;
+		ev += cs[i].err_verify;
+		if (!*first && cs[i].first_error[0])
+			first = cs[i].first_error;
+	}
+	double secs = now() - t0;
+	long errors = ec + eio + ev;
+	printf("churn workers=%d conns=%ld secs=%.3f cps=%.0f errors=%ld err_connect=%ld err_io=%ld err_verify=%ld verified=%d\n",
+	       opt_workers, ok, secs, (double)ok / secs, errors, ec, eio, ev, ev == 0 && ok > 0);
+	if (*first)
+		fprintf(stderr, "tcpx-load: churn: first error: %s\n", first);
+	if (ok == 0 || ev)
+		return 1;
+	return errors ? 3 : 0;
+}
+
+/* ---- hold ------------------------------------------------------------------- */
+
+static long meminfo_kib(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long file_field_kib(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* PSS (KiB) of a process and all its descendants; *tasks gets their threads. */
+static long tree_pss_kib(long root, long *tasks)
+{
+	*tasks = 0;
+	if (root <= 0)
+		return -1;
+	size_t cap = 4096, n = 0;
+	long *pid = malloc(cap * sizeof *pid), *ppid = malloc(cap * sizeof *ppid);
+	DIR *d = opendir("/proc");
+	if (!pid || !ppid || !d)
+		die("hold: cannot scan /proc");
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = 0;
+		char *p = strrchr(buf, ')');
+		long pp;
+		if (!p || sscanf(p + 1, " %*c %ld", &pp) != 1)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			pid = realloc(pid, cap * sizeof *pid);
+			ppid = realloc(ppid, cap * sizeof *ppid);
+			if (!pid || !ppid)
+				die("out of memory");
+		}
+		pid[n] = atol(de->d_name);
+		ppid[n] = pp;
+		n++;
+	}
+	closedir(d);
+	/* mark descendants: follow each parent chain, memoised by pid */
+	long maxpid = root;
+	for (size_t i = 0; i < n; i++)
+		if (pid[i] > maxpid)
+			maxpid = pid[i];
+	long *parent = calloc((size_t)maxpid + 1, sizeof *parent);
+	signed char *state = calloc((size_t)maxpid + 1, 1);     /* 0 unknown, 1 in, 2 out */
+	char *in = calloc(n, 1);
+	if (!parent || !state || !in)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		parent[pid[i]] = ppid[i];
+	state[root] = 1;
+	for (size_t i = 0; i < n; i++) {
+		long p = pid[i];
+		int depth = 0;
+		while (p > 0 && p <= maxpid && !state[p] && depth++ < 64)
+			p = parent[p];
+		int v = (p > 0 && p <= maxpid && state[p] == 1) ? 1 : 2;
+		for (long q = pid[i]; q > 0 && q <= maxpid && !state[q]; q = parent[q])
+			state[q] = (signed char)v;
+		in[i] = state[pid[i]] == 1;
+	}
+	free(parent);
+	free(state);
+	long total = 0;
+	int found = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i])
+			continue;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid[i]);
+		long v = file_field_kib(path, "Pss");
+		if (v >= 0) {
+			total += v;
+			found = 1;
+		}
+		snprintf(path, sizeof path, "/proc/%ld/status", pid[i]);
+		long t = file_field_kib(path, "Threads");
+		if (t > 0)
+			*tasks += t;
+	}
+	free(in);
+	free(pid);
+	free(ppid);
+	return found ? total : -1;
+}
+
+static int run_hold(void)
+{
+	if (!opt_conns)
+		opt_conns = 10000;
+	if (opt_size > 4096)
+		usage_error("--size at most 4096 for hold");
+	raise_nofile(opt_conns + 64);
+	unsigned char *pat = pattern_new(opt_seed);
+	int *fds = malloc(sizeof(int) * (size_t)opt_conns);
+	size_t *got = calloc((size_t)opt_conns, sizeof *got);
+	struct pollfd *pf = malloc(sizeof *pf * (size_t)opt_conns);
+	long *idx = malloc(sizeof(long) * (size_t)opt_conns);
+	if (!fds || !got || !pf || !idx)
+		die("out of memory");
+	/* the server tree is scanned with a quadratic loop: bound it */
+	long tasks0 = 0, tasks1 = 0;
+	long pss0 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks0) : -1;
+	if (opt_server_pid && pss0 < 0)
+		die("hold: cannot read /proc/%ld/smaps_rollup", opt_server_pid);
+	long self0 = file_field_kib("/proc/self/status", "VmRSS");
+	long avail0 = meminfo_kib("MemAvailable");
+	long kern0 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
+	int nsrc = opt_src_addrs >= 0 ? opt_src_addrs : (int)(opt_conns / 20000 + 1);
+
+	dial_timeout = (int)opt_lag + 1;
+	double t0 = now();
+	for (long i = 0; i < opt_conns; i++) {
+		double due = t0 + (double)i / opt_rate;
+		double w = due - now();
+		if (w > 0)
+			usleep((useconds_t)(w * 1e6));
+		int fd = dial(nsrc ? (int)(i % nsrc) : -1, 1);
+		if (fd < 0)
+			die("hold: connection %ld of %ld: connect: %s", i + 1, opt_conns, strerror(-fd));
+		set_timeouts(fd, opt_io_timeout);
+		fds[i] = fd;
+		/* a server that stops accepting must not stall the run for long */
+		if (now() - due > opt_lag)
+			die("hold: the server accepted only %ld connections: opening fell %.0f s behind %.0f/s",
+			    i + 1, opt_lag, opt_rate);
+	}
+	double t_open = now() - t0;
+	/* every connection sends its own message; then collect all echoes */
+	for (long i = 0; i < opt_conns; i++) {
+		const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
+		if (write_all(fds[i], msg, opt_size) < 0)
+			die("hold: connection %ld: send: %s", i + 1, strerror(errno));
+	}
+	long pending = opt_conns;
+	for (long i = 0; i < opt_conns; i++)
+		idx[i] = i;
+	unsigned char buf[4096];
+	double deadline = now() + opt_io_timeout;
+	while (pending) {
+		for (long k = 0; k < pending; k++)
+			pf[k] = (struct pollfd){ .fd = fds[idx[k]], .events = POLLIN };
+		int r = poll(pf, (nfds_t)pending, 1000);
+		if (r < 0 && errno != EINTR)
+			die("hold: poll: %s", strerror(errno));
+		if (now() > deadline)
+			die("hold: %ld of %ld connections did not echo within %d s", pending, opt_conns, opt_io_timeout);
+		long keep = 0;
+		for (long k = 0; k < pending; k++) {
+			long i = idx[k];
+			if (pf[k].revents) {
+				ssize_t n = recv(fds[i], buf, opt_size - got[i], MSG_DONTWAIT);
+				if (n == 0)
+					die("hold: connection %ld closed by the server while held", i + 1);
+				if (n < 0 && errno != EAGAIN && errno != EINTR)
+					die("hold: connection %ld: recv: %s", i + 1, strerror(errno));
+				if (n > 0) {
+					const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
+					if (memcmp(buf, msg + got[i], (size_t)n))
+						die("hold: connection %ld: echo differs", i + 1);
+					got[i] += (size_t)n;
+				}
+			}
+			if (got[i] < opt_size)
+				idx[keep++] = i;
+		}
+		pending = keep;
+	}
+	double t_echo = now() - t0;
+	if (opt_settle > 0)
+		usleep((useconds_t)(opt_settle * 1e6));
+	long avail1 = meminfo_kib("MemAvailable");
+	long kern1 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
+	long self1 = file_field_kib("/proc/self/status", "VmRSS");
+	long pss1 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks1) : -1;
+	for (long i = 0; i < opt_conns; i++)
+		close(fds[i]);
+	double n = (double)opt_conns;
+	printf("hold conns=%ld open_secs=%.2f echo_secs=%.2f sys_kib_per_conn=%.1f", opt_conns, t_open, t_echo,
+	       (double)(avail0 - avail1) / n);
+	if (pss0 >= 0 && pss1 >= 0)
+		printf(" pss_kib_per_conn=%.1f server_pss_kib=%ld server_tasks=%ld", (double)(pss1 - pss0) / n, pss1, tasks1);
+	printf(" kernel_kib_per_conn=%.1f client_kib_per_conn=%.2f verified=1\n",
+	       (double)(kern1 - kern0) / n, (double)(self1 - self0) / n);
+	(void)tasks0;
+	return 0;
+}
+
+/* ---- upload ----------------------------------------------------------------- */
+
+struct up_ctx {
+	int id;
+	uint64_t seed;
+	const char *expect;      /* 64 hex digits or NULL */
+	int ok;
+	char msg[256];
+	char reply[512];
+	double secs;
+};
+
+static void *upload_one(void *arg)
+{
+	struct up_ctx *c = arg;
+	unsigned char *pat = pattern_new(c->seed);
+	double t0 = now();
+	int fd = dial(-1, 0);
+	if (fd < 0) {
+		snprintf(c->msg, sizeof c->msg, "connect: %s", strerror(-fd));
+		free(pat);
+		return NULL;
+	}
+	set_timeouts(fd, opt_io_timeout);
+	uint64_t off = 0;
+	while (off < opt_bytes) {
+		size_t n = opt_chunk;
+		if (n > opt_bytes - off)
+			n = (size_t)(opt_bytes - off);
+		if (write_all(fd, pat + off % PAT_LEN, n) < 0) {
+			snprintf(c->msg, sizeof c->msg, "send after %" PRIu64 " bytes: %s", off, strerror(errno));
+			goto out;
+		}
+		off += n;
+	}
+	shutdown(fd, SHUT_WR);
+	size_t rl = 0;
+	for (;;) {
+		ssize_t n = recv(fd, c->reply + rl, sizeof c->reply - 1 - rl, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(c->msg, sizeof c->msg, "reading the reply: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		rl += (size_t)n;
+		if (rl == sizeof c->reply - 1) {
+			snprintf(c->msg, sizeof c->msg, "reply too long");
+			goto out;
+		}
+	}
+	c->reply[rl] = 0;
+	c->secs = now() - t0;
+	if (!opt_receipt) {
+		if (rl) {
+			snprintf(c->msg, sizeof c->msg, "unexpected reply \"%.100s\"", c->reply);
+			goto out;
+		}
+		c->ok = 1;
+		goto out;
+	}
+	unsigned long long sz;
+	char hex[65], name[256];
+	if (sscanf(c->reply, "OK %llu sha256:%64[0-9a-f] %255s", &sz, hex, name) != 3 ||
+	    c->reply[rl - 1] != '\n' || strchr(c->reply, '\n') != c->reply + rl - 1) {
+		char *nl = strchr(c->reply, '\n');
+		if (nl)
+			*nl = 0;
+		snprintf(c->msg, sizeof c->msg, "bad receipt \"%.100s\"", c->reply);
+		goto out;
+	}
+	if (sz != opt_bytes) {
+		snprintf(c->msg, sizeof c->msg, "receipt says %llu bytes, %" PRIu64 " sent", sz, opt_bytes);
+		goto out;
+	}
+	if (c->expect && strcmp(hex, c->expect)) {
+		snprintf(c->msg, sizeof c->msg, "receipt sha256 %s, expected %s", hex, c->expect);
+		goto out;
+	}
+	c->ok = 1;
+out:
+	close(fd);
+	free(pat);
+	return NULL;
+}
+
+static int run_upload(int parallel_default, uint64_t bytes_default)
+{
+	if (!opt_conns)
+		opt_conns = parallel_default;
+	if (!opt_bytes)
+		opt_bytes = bytes_default;
+	if (opt_chunk > PAT_LEN)
+		usage_error("--chunk at most %u", PAT_LEN);
+	struct up_ctx *cs = calloc((size_t)opt_conns, sizeof *cs);
+	pthread_t *th = calloc((size_t)opt_conns, sizeof *th);
+	char **exp = calloc((size_t)opt_conns, sizeof *exp);
+	if (!cs || !th || !exp)
+		die("out of memory");
+	if (opt_expect) {
+		char *s = strdup(opt_expect), *save = NULL;
+		long k = 0;
+		for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (k == opt_conns || strlen(t) != 64 || strspn(t, "0123456789abcdef") != 64)
+				usage_error("--expect-sha256 takes one 64-digit lower-case hex digest per connection");
+			exp[k++] = t;
+		}
+		if (k != opt_conns)
+			usage_error("--expect-sha256 has %ld digests for %ld connections", k, opt_conns);
+	}
+	double t0 = now();
+	for (long i = 0; i < opt_conns; i++) {
+		cs[i] = (struct up_ctx){ .id = (int)i, .seed = opt_seed + (uint64_t)i, .expect = exp[i] };
+		if (pthread_create(&th[i], NULL, upload_one, &cs[i]))
+			die("upload: pthread_create failed");
+	}
+	int bad = 0;
+	for (long i = 0; i < opt_conns; i++) {
+		pthread_join(th[i], NULL);
+		if (!cs[i].ok) {
+			fprintf(stderr, "tcpx-load: upload %ld: %s\n", i + 1, cs[i].msg);
+			bad++;
+		}
+	}
+	double secs = now() - t0;
+	if (bad)
+		return 1;
+	uint64_t total = opt_bytes * (uint64_t)opt_conns;
+	printf("upload conns=%ld bytes=%" PRIu64 " secs=%.3f mibps=%.1f receipt=%d verified=%d",
+	       opt_conns, total, secs, (double)total / secs / 1048576.0, opt_receipt, opt_receipt && opt_expect);
+	if (opt_receipt) {
+		for (long i = 0; i < opt_conns; i++) {
+			char name[256] = "";
+			sscanf(cs[i].reply, "OK %*u sha256:%*s %255s", name);
+			printf(" stored%ld=%s", i + 1, name);
+		}
+	}
+	putchar('\n');
+	return 0;
+}
+
+static int run_gen(void)
+{
+	if (!opt_bytes)
+		usage_error("gen needs --bytes");
+	unsigned char *pat = pattern_new(opt_seed);
+	uint64_t off = 0;
+	while (off < opt_bytes) {
+		size_t n = PAT_LEN;
+		if (n > opt_bytes - off)
+			n = (size_t)(opt_bytes - off);
+		size_t w = 0;
+		while (w < n) {
+			ssize_t r = write(1, pat + (off + w) % PAT_LEN, n - w);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				die("gen: write: %s", strerror(errno));
+			}
+			w += (size_t)r;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+static void usage(void)
+{
+	puts("usage: tcpx-load SCENARIO --port PORT [options]\n"
+	     "scenarios: stream pingpong churn hold upload upload8 gen\n"
+	     "  --host ADDR         numeric loopback address (default 127.0.0.1; others refused)\n"
+	     "  --port PORT         server port\n"
+	     "  --bytes SIZE        stream: bytes echoed (1G); upload: bytes per connection\n"
+	     "                      (upload 1G, upload8 128M); gen: bytes written\n"
+	     "  --chunk SIZE        send/recv size of stream and upload (64K)\n"
+	     "  --count N           pingpong round trips (50000)\n"
+	     "  --size N            message bytes of pingpong, churn, hold (64)\n"
+	     "  --workers N         churn threads (32)\n"
+	     "  --duration SECS     churn duration (5)\n"
+	     "  --conns N           hold: connections (10000); upload: parallel connections\n"
+	     "                      (upload 1, upload8 8)\n"
+	     "  --rate N            hold: connections opened per second (2500)\n"
+	     "  --server-pid PID    hold: also report the PSS growth of PID and its descendants\n"
+	     "  --src-addrs N       churn/hold: spread over N source addresses 127.0.1.1...\n"
+	     "                      (churn 16, hold 1 per 20000; 0: the kernel's choice)\n"
+	     "  --seed N            pattern seed; upload connection i uses seed+i (1)\n"
+	     "  --expect-sha256 H,. upload: expected receipt digests, one per connection\n"
+	     "  --no-receipt        upload: the server answers nothing, only closes\n"
+	     "  --settle SECS       hold: pause before memory is sampled (0.5)\n"
+	     "  --max-lag SECS      hold: fail when opening falls this far behind --rate (30)\n"
+	     "  --io-timeout SECS   one blocking socket operation (30)\n"
+	     "  --timeout SECS      whole run (600)");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "host", 1, 0, 'H' }, { "port", 1, 0, 'p' }, { "bytes", 1, 0, 'b' },
+		{ "chunk", 1, 0, 'k' }, { "count", 1, 0, 'n' }, { "size", 1, 0, 's' },
+		{ "workers", 1, 0, 'w' }, { "duration", 1, 0, 'd' }, { "conns", 1, 0, 'c' },
+		{ "rate", 1, 0, 'r' }, { "server-pid", 1, 0, 'P' }, { "src-addrs", 1, 0, 'S' },
+		{ "seed", 1, 0, 'e' }, { "expect-sha256", 1, 0, 'x' }, { "no-receipt", 0, 0, 'R' },
+		{ "settle", 1, 0, 'T' }, { "max-lag", 1, 0, 'L' }, { "io-timeout", 1, 0, 'i' }, { "timeout", 1, 0, 't' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+	};
+	if (argc < 2)
+		usage_error("no scenario given");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage();
+		return 0;
+	}
+	const char *scen = argv[1];
+	optind = 2;
+	int o;
+	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (o) {
+		case 'H': opt_host = optarg; break;
+		case 'p': opt_port = (int)parse_long(optarg, 1, 65535, "port"); break;
+		case 'b': opt_bytes = parse_size(optarg); break;
+		case 'k': opt_chunk = (size_t)parse_size(optarg); if (!opt_chunk) usage_error("--chunk 0"); break;
+		case 'n': opt_count = parse_long(optarg, 1, 100000000, "count"); break;
+		case 's': opt_size = (size_t)parse_long(optarg, 1, 1 << 20, "size"); break;
+		case 'w': opt_workers = (int)parse_long(optarg, 1, 4096, "workers"); break;
+		case 'd': opt_duration = atof(optarg); if (opt_duration <= 0 || opt_duration > 3600) usage_error("bad --duration"); break;
+		case 'c': opt_conns = parse_long(optarg, 1, 1000000, "conns"); break;
+		case 'r': opt_rate = atof(optarg); if (opt_rate <= 0) usage_error("bad --rate"); break;
+		case 'P': opt_server_pid = parse_long(optarg, 1, 1L << 30, "server pid"); break;
+		case 'S': opt_src_addrs = (int)parse_long(optarg, 0, 60000, "src-addrs"); break;
+		case 'e': opt_seed = (uint64_t)parse_long(optarg, 0, 1L << 62, "seed"); break;
+		case 'x': opt_expect = optarg; break;
+		case 'R': opt_receipt = 0; break;
+		case 'T': opt_settle = atof(optarg); break;
+		case 'L': opt_lag = atof(optarg); if (opt_lag <= 0) usage_error("bad --max-lag"); break;
+		case 'i': opt_io_timeout = (int)parse_long(optarg, 1, 86400, "io-timeout"); break;
+		case 't': opt_timeout = (int)parse_long(optarg, 1, 86400, "timeout"); break;
+		case 'h': usage(); return 0;
+		default: usage_error("unknown option");
+		}
+	}
+	if (optind != argc)
+		usage_error("extra argument \"%s\"", argv[optind]);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm((unsigned)opt_timeout);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (!strcmp(scen, "gen"))
+		return run_gen();
+	resolve_target();
+	if (!strcmp(scen, "stream"))
+		return run_stream();
+	if (!strcmp(scen, "pingpong"))
+		return run_pingpong();
+	if (!strcmp(scen, "churn"))
+		return run_churn();
+	if (!strcmp(scen, "hold"))
+		return run_hold();
+	if (!strcmp(scen, "upload"))
+		return run_upload(1, 1ULL << 30);
+	if (!strcmp(scen, "upload8"))
+		return run_upload(8, 128ULL << 20);
+	usage_error("unknown scenario \"%s\"", scen);
+}
