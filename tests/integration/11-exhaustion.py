@@ -10,7 +10,8 @@ import resource
 import socket
 import time
 
-from tcpxdtest import Daemon, SANITIZER, SLOW, check_ok, connect, echo, inbox, read_all, run, upload
+from tcpxdtest import (Daemon, SANITIZER, SLOW, check_ok, connect, echo, inbox, pids_cgroup,
+                       run, upload)
 
 
 def low_nofile():
@@ -38,23 +39,6 @@ def test_emfile_pauses_without_spinning():
         s.close()
     assert echo(d.addr("echo"), b"back in service") == b"back in service"
     assert d.stop() == 0
-
-
-PIDS = "/sys/fs/cgroup/pids"
-
-
-def pids_cgroup():
-    """A pids cgroup (v1 or v2) we may write to, or None."""
-    for base in (PIDS, "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-        path = os.path.join(base, "tcpxd-test-%d" % os.getpid())
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        if os.path.exists(os.path.join(path, "pids.max")):
-            return path
-        os.rmdir(path)
-    return None
 
 
 def test_thread_exhaustion_refuses_then_recovers():

@@ -200,6 +200,20 @@ class Daemon:
         return sorted(os.listdir(os.path.join(self.dir, subdir)))
 
 
+def pids_cgroup(prefix="tcpxd-test"):
+    """A new pids cgroup (v1 or v2) we may write to, or None; remove it with os.rmdir."""
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        path = os.path.join(base, "%s-%d" % (prefix, os.getpid()))
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        if os.path.exists(os.path.join(path, "pids.max")):
+            return path
+        os.rmdir(path)
+    return None
+
+
 def inbox(d, name="inbox"):
     path = os.path.join(d.dir, name)
     os.makedirs(path, exist_ok=True)

@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, inbox  # noqa: E402
-from tcpxdtest import SANITIZER, check_ok, connect, echo, run, upload  # noqa: E402
+from tcpxdtest import SANITIZER, check_ok, connect, echo, pids_cgroup, run, upload  # noqa: E402
 
 FIGURES = []
 CLIENTS = 500
@@ -52,21 +52,8 @@ def test_descriptor_exhaustion():
     assert d.stop() == 0
 
 
-def pids_cgroup():
-    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-        path = os.path.join(base, "tcpxd-stress-%d" % os.getpid())
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        if os.path.exists(os.path.join(path, "pids.max")):
-            return path
-        os.rmdir(path)
-    return None
-
-
 def test_thread_exhaustion():
-    cg = pids_cgroup()
+    cg = pids_cgroup("tcpxd-stress")
     if cg is None:
         print("no writable pids cgroup: skipped")
         return
