@@ -564,23 +564,6 @@ static int run_churn(void)
 
 /* ---- hold ------------------------------------------------------------------- */
 
-static long meminfo_kib(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	char line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static long file_field_kib(const char *path, const char *key)
 {
 	FILE *f = fopen(path, "r");
@@ -596,6 +579,11 @@ static long file_field_kib(const char *path, const char *key)
 		}
 	fclose(f);
 	return v;
+}
+
+static long meminfo_kib(const char *key)
+{
+	return file_field_kib("/proc/meminfo", key);
 }
 
 /* PSS (KiB) of a process and all its descendants; *tasks gets their threads. */
