@@ -90,8 +90,9 @@ class Daemon:
         os.chmod(self.notify_path, 0o666)   # the daemon may run as another user
         # Drained continuously: a full datagram queue would block the daemon's sd_notify.
         self.notify_queue = queue.Queue()
-        threading.Thread(target=self._read_notify, args=(self.notify, self.notify_queue),
-                         daemon=True).start()
+        self.notify_reader = threading.Thread(target=self._read_notify,
+                                              args=(self.notify, self.notify_queue), daemon=True)
+        self.notify_reader.start()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
@@ -115,6 +116,8 @@ class Daemon:
                 data = sock.recv(4096).decode()
             except OSError:
                 return
+            if not data:
+                return      # shut down by close_notify()
             q.put(dict(line.split("=", 1) for line in data.split("\n") if "=" in line))
 
     def recv_notify(self, timeout=None):
@@ -173,7 +176,7 @@ class Daemon:
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout or WAIT)
         self.logf.close()
-        self.notify.close()
+        self.close_notify()
         self.check_sanitizer()
         return rc
 
@@ -189,7 +192,17 @@ class Daemon:
             self.proc.wait()
         if self.proc:
             self.logf.close()
-            self.notify.close()
+            self.close_notify()
+
+    def close_notify(self):
+        """Stops the reader before closing: a socket closed under a thread about to
+        recv() on its number could make that thread read the next daemon's socket."""
+        try:
+            self.notify.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.notify_reader.join(5)
+        self.notify.close()
 
     def check_sanitizer(self):
         text = self.log()
