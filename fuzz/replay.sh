@@ -10,7 +10,7 @@ builddir=${TCPXD_BUILDDIR:-.}
 LSAN_OPTIONS="suppressions=$srcdir/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 status=0
-for target in frame receipt hostport size_cidr config; do
+for target in frame receipt hostport size_cidr config proxy; do
 	bin=$builddir/fuzz/replay_$target
 	corpus=$srcdir/fuzz/corpus/$target
 	if [ ! -x "$bin" ]; then

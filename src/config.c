@@ -18,7 +18,8 @@
 
 #include "size.h"
 
-enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE, T_CIDRS };
+enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE, T_CIDRS,
+	T_TLS };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -49,6 +50,10 @@ static const struct key_def keys[] = {
 	{ "address",           T_STRING,   S_LISTENER, L(address),           0, 0, false },
 	{ "port",              T_UINT,     S_LISTENER, L(port),              0, 65535, false },
 	{ "v6only",            T_BOOL,     S_BOTH,     L(v6only),            0, 0, false },
+	{ "reuseport",         T_BOOL,     S_BOTH,     L(reuseport),         0, 0, false },
+	{ "proxy_protocol",    T_BOOL,     S_BOTH,     L(proxy_protocol),    0, 0, false },
+	{ "proxy_from",        T_CIDRS,    S_BOTH,     L(proxy_from),        0, 0, false },
+	{ "tls",               T_TLS,      S_LISTENER, L(tls),               0, 0, false },
 	{ "protocol",          T_PROTO,    S_BOTH,     L(protocol),          0, 0, true },
 	{ "output_dir",        T_STRING,   S_BOTH,     L(output_dir),        0, 0, true },
 	{ "buffer_size",       T_SIZE,     S_BOTH,     L(buffer_size),       KB(1), MB(64), false },
@@ -221,6 +226,66 @@ get_cidrs(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 }
 
 static int
+get_path(struct loader *ld, const config_setting_t *s, const char *what, char **out)
+{
+	const char *text;
+	char *copy;
+
+	if (get_string(ld, s, what, &text) < 0)
+		return -1;
+	if (text[0] != '/')
+		return fail_at(ld, s, "%s \"%s\" must be an absolute path", what, text);
+	if ((copy = strdup(text)) == NULL)
+		return fail_at(ld, s, "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+/* tls = { certificate = "..."; key = "..."; ca = "..."; verify_client = false; } */
+static int
+get_tls(struct loader *ld, const config_setting_t *group, struct tls_cfg *t)
+{
+	int n;
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "tls must be a group { certificate = \"...\"; key = \"...\"; }, "
+		    "not %s", type_name(config_setting_type(group)));
+	t->line = config_setting_source_line(group);
+	n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int rc;
+
+		if (strcmp(name, "certificate") == 0)
+			rc = get_path(ld, s, "tls certificate", &t->certificate);
+		else if (strcmp(name, "key") == 0)
+			rc = get_path(ld, s, "tls key", &t->key);
+		else if (strcmp(name, "ca") == 0)
+			rc = get_path(ld, s, "tls ca", &t->ca);
+		else if (strcmp(name, "verify_client") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				return fail_at(ld, s, "tls verify_client must be true or false");
+			t->verify_client = config_setting_get_bool(s) != 0;
+			rc = 0;
+		} else
+			return fail_at(ld, s, "unknown key \"%s\" in tls (certificate, key, ca, "
+			    "verify_client)", name);
+		if (rc < 0)
+			return -1;
+	}
+	if (t->certificate == NULL || t->key == NULL)
+		return fail_at(ld, group, "tls needs both certificate and key");
+	if (t->verify_client && t->ca == NULL)
+		return fail_at(ld, group, "tls verify_client = true needs ca (the CA that signs "
+		    "client certificates)");
+	if (!t->verify_client && t->ca != NULL)
+		return fail_at(ld, group, "tls ca is only used with verify_client = true");
+	return 0;
+}
+
+static int
 apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k, void *base)
 {
 	void *field = (char *)base + k->offset;
@@ -295,6 +360,8 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 	}
 	case T_CIDRS:
 		return get_cidrs(ld, s, k, field);
+	case T_TLS:
+		return get_tls(ld, s, field);
 	}
 	return fail_at(ld, s, "internal error: key %s has no type", k->name);
 }
@@ -317,6 +384,11 @@ listener_cfg_free(struct listener_cfg *l)
 	l->name = l->address = l->output_dir = NULL;
 	cidr_list_free(&l->allow);
 	cidr_list_free(&l->deny);
+	cidr_list_free(&l->proxy_from);
+	free(l->tls.certificate);
+	free(l->tls.key);
+	free(l->tls.ca);
+	memset(&l->tls, 0, sizeof(l->tls));
 }
 
 static int
@@ -342,15 +414,16 @@ listener_cfg_from_defaults(struct listener_cfg *dst, const struct listener_cfg *
 	dst->name = NULL;
 	dst->address = NULL;
 	dst->output_dir = NULL;
-	dst->allow.items = dst->deny.items = NULL;
-	dst->allow = defaults->allow;
-	dst->deny = defaults->deny;
+	memset(&dst->tls, 0, sizeof(dst->tls));     /* listener scope only */
 	if ((defaults->output_dir && (dst->output_dir = strdup(defaults->output_dir)) == NULL) ||
-	    cidr_list_dup(&dst->allow) < 0 || cidr_list_dup(&dst->deny) < 0) {
+	    cidr_list_dup(&dst->allow) < 0 || cidr_list_dup(&dst->deny) < 0 ||
+	    cidr_list_dup(&dst->proxy_from) < 0) {
 		if (dst->allow.items == defaults->allow.items)
 			dst->allow.items = NULL;
 		if (dst->deny.items == defaults->deny.items)
 			dst->deny.items = NULL;
+		if (dst->proxy_from.items == defaults->proxy_from.items)
+			dst->proxy_from.items = NULL;
 		listener_cfg_free(dst);
 		return -1;
 	}
@@ -425,6 +498,12 @@ load_listener(struct loader *ld, const config_setting_t *group,
 		if (l->output_dir == NULL)
 			return fail_at(ld, group, "receive listener \"%s\" has no output_dir", l->name);
 	}
+	if (l->proxy_protocol && l->proxy_from.count == 0)
+		return fail_at(ld, group, "listener \"%s\": proxy_protocol = true needs proxy_from, "
+		    "the balancers allowed to send PROXY headers", l->name);
+	if (!l->proxy_protocol && l->proxy_from.count > 0)
+		return fail_at(ld, group, "listener \"%s\": proxy_from has no effect without "
+		    "proxy_protocol = true", l->name);
 	return 0;
 }
 
@@ -669,6 +748,19 @@ cfg_print(const struct config *cfg, FILE *fp)
 		print_string(fp, "address", l->address);
 		fprintf(fp, "    port = %u;\n", l->port);
 		fprintf(fp, "    v6only = %s;\n", l->v6only ? "true" : "false");
+		fprintf(fp, "    reuseport = %s;\n", l->reuseport ? "true" : "false");
+		fprintf(fp, "    proxy_protocol = %s;\n", l->proxy_protocol ? "true" : "false");
+		if (l->proxy_protocol)
+			print_cidrs(fp, "proxy_from", &l->proxy_from);
+		if (l->tls.certificate != NULL) {
+			fprintf(fp, "    tls = {\n");
+			print_string(fp, "  certificate", l->tls.certificate);
+			print_string(fp, "  key", l->tls.key);
+			if (l->tls.ca != NULL)
+				print_string(fp, "  ca", l->tls.ca);
+			fprintf(fp, "      verify_client = %s;\n", l->tls.verify_client ? "true" : "false");
+			fprintf(fp, "    };\n");
+		}
 		size_format(l->buffer_size, size, sizeof(size));
 		fprintf(fp, "    buffer_size = \"%s\";\n", size);
 		fprintf(fp, "    max_per_ip = %u;\n", l->max_per_ip);

@@ -16,6 +16,15 @@
 enum listener_mode { MODE_ECHO, MODE_RECEIVE };
 enum listener_protocol { PROTO_AUTO, PROTO_RAW, PROTO_FRAMED };
 
+/* A listener's tls = { ... } group; certificate == NULL means plain TCP. */
+struct tls_cfg {
+	char *certificate;          /* PEM chain, leaf first */
+	char *key;                  /* PEM private key */
+	char *ca;                   /* PEM CA bundle for client certificates, or NULL */
+	bool verify_client;         /* require a client certificate signed by ca */
+	int line;
+};
+
 /* One listener's effective settings: its own keys over the global defaults. */
 struct listener_cfg {
 	char *name;
@@ -23,6 +32,10 @@ struct listener_cfg {
 	char *address;
 	unsigned port;              /* 0 = kernel-chosen (tests) */
 	bool v6only;
+	bool reuseport;             /* SO_REUSEPORT: several processes share the port */
+	bool proxy_protocol;        /* peers in proxy_from must send a PROXY header */
+	struct cidr_list proxy_from;
+	struct tls_cfg tls;
 	enum listener_protocol protocol;
 	char *output_dir;
 	uint64_t buffer_size;

@@ -18,10 +18,15 @@
 #include "drain.h"
 #include "echo.h"
 #include "log.h"
+#include "proxy.h"
 #include "receipt.h"
 #include "receive.h"
 #include "stats.h"
 #include "sys.h"
+#include "tls.h"
+
+/* A PROXY header and a TLS handshake together get this long (or idle_timeout, if shorter). */
+#define PREAMBLE_TIMEOUT_MS 10000
 
 #define IP_BUCKETS 4096
 
@@ -46,17 +51,20 @@ struct refusal_log {
 	unsigned suppressed;
 };
 
-enum refusal { REFUSE_DENIED, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD, REFUSE_COUNT };
+enum refusal { REFUSE_DENIED, REFUSE_NOT_PROXY, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD,
+	REFUSE_COUNT };
 
 static const struct {
 	int code;
 	const char *reply;
 	const char *why;
+	const char *result;     /* for refusals made on the connection's own thread */
 } refusals[REFUSE_COUNT] = {
-	[REFUSE_DENIED] = { 403, "forbidden", "denied by allow/deny rules" },
-	[REFUSE_BUSY]   = { 503, "busy", "max_connections reached" },
-	[REFUSE_PER_IP] = { 503, "busy", "max_per_ip reached" },
-	[REFUSE_THREAD] = { 503, "busy", "cannot start a thread" },
+	[REFUSE_DENIED]    = { 403, "forbidden", "denied by allow/deny rules", "refused-denied" },
+	[REFUSE_NOT_PROXY] = { 403, "forbidden", "not in proxy_from", "refused-not-proxy" },
+	[REFUSE_BUSY]      = { 503, "busy", "max_connections reached", "refused-busy" },
+	[REFUSE_PER_IP]    = { 503, "busy", "max_per_ip reached", "refused-per-ip" },
+	[REFUSE_THREAD]    = { 503, "busy", "cannot start a thread", "refused-busy" },
 };
 
 static struct refusal_log refusal_logs[REFUSE_COUNT];   /* accept thread only */
@@ -113,31 +121,43 @@ ip_release(const struct in6_addr *a)
 	}
 }
 
-/* Registers c unless a limit says no.  Returns the refusal, or REFUSE_COUNT when admitted. */
+/* Takes one of c->peer's max_per_ip slots.  Called with the lock held. */
 static enum refusal
-admit(struct conn *c, unsigned max_connections, unsigned max_per_ip)
+ip_acquire_locked(struct conn *c, unsigned max_per_ip)
+{
+	struct ip_count **pp = ip_slot(&c->peer), *e;
+
+	if ((e = *pp) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return REFUSE_BUSY;
+		e->addr = c->peer;
+		*pp = e;
+	} else if (e->count >= max_per_ip) {
+		return REFUSE_PER_IP;
+	}
+	e->count++;
+	c->ip_counted = true;
+	return REFUSE_COUNT;
+}
+
+/*
+ * Registers c unless a limit says no.  Returns the refusal, or REFUSE_COUNT
+ * when admitted.  Behind a balancer (count_ip false) the peer is the
+ * balancer: the client's max_per_ip slot is taken once its PROXY header
+ * has said who it is.
+ */
+static enum refusal
+admit(struct conn *c, unsigned max_connections, unsigned max_per_ip, bool count_ip)
 {
 	enum refusal verdict = REFUSE_COUNT;
-	struct ip_count **pp, *e;
 
 	pthread_mutex_lock(&reg.lock);
 	if (reg.active >= max_connections) {
 		verdict = REFUSE_BUSY;
 		goto out;
 	}
-	pp = ip_slot(&c->peer);
-	if ((e = *pp) == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL) {
-			verdict = REFUSE_BUSY;
-			goto out;
-		}
-		e->addr = c->peer;
-		*pp = e;
-	} else if (e->count >= max_per_ip) {
-		verdict = REFUSE_PER_IP;
+	if (count_ip && (verdict = ip_acquire_locked(c, max_per_ip)) != REFUSE_COUNT)
 		goto out;
-	}
-	e->count++;
 	reg.active++;
 	c->prev = NULL;
 	c->next = reg.head;
@@ -145,6 +165,17 @@ admit(struct conn *c, unsigned max_connections, unsigned max_per_ip)
 		reg.head->prev = c;
 	reg.head = c;
 out:
+	pthread_mutex_unlock(&reg.lock);
+	return verdict;
+}
+
+static enum refusal
+ip_acquire(struct conn *c, unsigned max_per_ip)
+{
+	enum refusal verdict;
+
+	pthread_mutex_lock(&reg.lock);
+	verdict = ip_acquire_locked(c, max_per_ip);
 	pthread_mutex_unlock(&reg.lock);
 	return verdict;
 }
@@ -159,7 +190,8 @@ unlink_locked(struct conn *c)
 		reg.head = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	ip_release(&c->peer);
+	if (c->ip_counted)
+		ip_release(&c->peer);
 	reg.active--;
 }
 
@@ -170,10 +202,10 @@ unregister(struct conn *c)
 	unlink_locked(c);
 	/* Hand over under the lock so conn_abort_all() never shuts a reused descriptor. */
 	if (c->linger)
-		drain_add(c->fd);
+		drain_add(c->io.fd);
 	else
-		sys_close(c->fd);
-	c->fd = -1;
+		sys_close(c->io.fd);
+	c->io.fd = -1;
 	/* Under the lock: once the count reads 0, no thread touches wake_fd any more. */
 	if (atomic_load_explicit(&reg.want_wakeup, memory_order_relaxed) && reg.wake_fd >= 0) {
 		uint64_t one = 1;
@@ -188,15 +220,137 @@ unregister(struct conn *c)
 static void
 log_finished(const struct conn *c)
 {
-	char peer[ADDR_TEXT_MAX];
+	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", tls[sizeof(c->tls_subject) + 40] = "";
+	char detail[sizeof(c->detail) + 16] = "";
 
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
-	log_info("conn listener=%s peer=%s port=%u in=%llu out=%llu ms=%lld result=%s%s%s",
-	    c->lcfg->name, peer, c->peer_port, (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out, sys_now_ms() - c->start_ms,
+	if (c->proxied) {
+		memcpy(via, " via=", 6);
+		addr_format(&c->via, via + 5, sizeof(via) - 5);
+	}
+	if (c->tls_version != NULL)
+		snprintf(tls, sizeof(tls), " tls=%s%s%s", c->tls_version,
+		    c->tls_subject[0] ? " subject=" : "", c->tls_subject);
+	if (c->detail[0] != '\0')
+		snprintf(detail, sizeof(detail), " error=\"%s\"", c->detail);
+	log_info("conn listener=%s peer=%s port=%u%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
+	    c->lcfg->name, peer, c->peer_port, via, tls, (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out, sys_now_ms() - c->start_ms, detail,
 	    c->result ? c->result : "ok", c->stored[0] ? " stored=" : "", c->stored);
+}
+
+int
+conn_send_err(struct conn *c, int code, const char *reason)
+{
+	char line[RECEIPT_MAX];
+	size_t len;
+
+	if (c->lcfg->mode != MODE_RECEIVE)
+		return 0;
+	len = receipt_err(line, sizeof(line), code, reason);
+	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
+		return -1;
+	c->bytes_out += len;
+	c->linger = netio_shutdown_wr(&c->io) == 0;
+	return 0;
+}
+
+/* Keeps a message a single token-safe phrase inside error="...". */
+static void
+set_detail(struct conn *c, const char *text)
+{
+	size_t i;
+
+	for (i = 0; text[i] != '\0' && i + 1 < sizeof(c->detail); i++)
+		c->detail[i] = text[i] == '"' || (unsigned char)text[i] < 0x20 ? '\'' : text[i];
+	c->detail[i] = '\0';
+}
+
+/* Reads the balancer's PROXY header; from here on the client is who it names. */
+static bool
+read_proxy_header(struct conn *c, long long deadline_ms)
+{
+	bool plain = c->lcfg->tls.certificate == NULL;
+	struct proxy_header h;
+	const char *why = "";
+
+	switch (proxy_read(c->io.fd, deadline_ms, &h, &why)) {
+	case PROXY_READ_OK:
+		break;
+	case PROXY_READ_BAD:
+		set_detail(c, why);
+		c->result = "refused-bad-proxy-header";
+		if (plain)
+			(void)conn_send_err(c, 400, "bad proxy header");
+		return false;
+	case PROXY_READ_TIMEOUT:
+		c->result = "aborted-proxy-timeout";
+		if (plain)
+			(void)conn_send_err(c, 408, "proxy header timeout");
+		return false;
+	case PROXY_READ_CLOSED:
+		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
+		return false;
+	}
+	if (!h.local) {
+		c->via = c->peer;
+		c->peer = h.source;
+		c->peer_port = h.source_port;
+		c->proxied = true;
+	}
+	return true;
+}
+
+static void
+refuse_admitted(struct conn *c, enum refusal why)
+{
+	stats_add(&stats.refused, 1);
+	c->result = refusals[why].result;
+	(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
+}
+
+/*
+ * What comes before the service: the PROXY header, the TLS handshake, and
+ * the rules that needed the client's real address.  True when the
+ * service may start.
+ */
+static bool
+conn_prepare(struct conn *c)
+{
+	const struct listener_cfg *l = c->lcfg;
+	SSL_CTX *tls = c->gen->tls[c->listener_index];
+	long long limit = (long long)l->idle_timeout * 1000;
+	long long deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
+	enum refusal why;
+
+	if (l->proxy_protocol && !read_proxy_header(c, deadline))
+		return false;
+	if (tls != NULL) {
+		char err[sizeof(c->detail)];
+
+		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, err, sizeof(err))) == NULL) {
+			set_detail(c, err);
+			c->result = conn_aborting(c) ? "aborted-shutdown" : "refused-tls-handshake";
+			return false;
+		}
+		c->tls_version = SSL_get_version(c->io.ssl);
+		tls_peer_subject(c->io.ssl, c->tls_subject, sizeof(c->tls_subject));
+	}
+	if (!l->proxy_protocol)
+		return true;
+	/* Checked on the accept thread for everyone else (conn_dispatch). */
+	if (cidr_list_match(&l->deny, &c->peer) ||
+	    (l->allow.count > 0 && !cidr_list_match(&l->allow, &c->peer))) {
+		refuse_admitted(c, REFUSE_DENIED);
+		return false;
+	}
+	if ((why = ip_acquire(c, l->max_per_ip)) != REFUSE_COUNT) {
+		refuse_admitted(c, why);
+		return false;
+	}
+	return true;
 }
 
 static void *
@@ -211,13 +365,16 @@ conn_main(void *arg)
 		log_debug("conn listener=%s peer=%s port=%u started", c->lcfg->name, peer, c->peer_port);
 	}
 
-	if (c->lcfg->mode == MODE_ECHO)
-		echo_serve(c);
-	else
-		receive_serve(c);
+	if (conn_prepare(c)) {
+		if (c->lcfg->mode == MODE_ECHO)
+			echo_serve(c);
+		else
+			receive_serve(c);
+	}
 	stats_add(&stats.bytes_in, c->bytes_in);
 	stats_add(&stats.bytes_out, c->bytes_out);
 	log_finished(c);
+	netio_tls_end(&c->io);
 	unregister(c);
 	gen_unref(c->gen);
 	free(c);
@@ -231,7 +388,8 @@ refuse(int fd, const struct in6_addr *peer, const struct listener_cfg *l, enum r
 	long long now = sys_now_ms();
 
 	stats_add(&stats.refused, 1);
-	if (l->mode == MODE_RECEIVE) {
+	/* A TLS client could not read a plain-text answer: it just sees the connection end. */
+	if (l->mode == MODE_RECEIVE && l->tls.certificate == NULL) {
 		char line[64];
 		size_t len = receipt_err(line, sizeof(line), refusals[why].code, refusals[why].reply);
 
@@ -277,7 +435,14 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		sys_close(fd);
 		return;
 	}
-	if (cidr_list_match(&l->deny, &addr) || (l->allow.count > 0 && !cidr_list_match(&l->allow, &addr))) {
+	if (l->proxy_protocol) {
+		/* allow/deny apply to the client the PROXY header names (conn_prepare). */
+		if (!cidr_list_match(&l->proxy_from, &addr)) {
+			refuse(fd, &addr, l, REFUSE_NOT_PROXY);
+			return;
+		}
+	} else if (cidr_list_match(&l->deny, &addr) ||
+	    (l->allow.count > 0 && !cidr_list_match(&l->allow, &addr))) {
 		refuse(fd, &addr, l, REFUSE_DENIED);
 		return;
 	}
@@ -285,17 +450,18 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		refuse(fd, &addr, l, REFUSE_BUSY);
 		return;
 	}
-	c->fd = fd;
+	c->io.fd = fd;
 	c->peer = addr;
 	c->peer_port = ntohs(peer->sa_family == AF_INET6
 	    ? ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port
 	    : ((const struct sockaddr_in *)(const void *)peer)->sin_port);
 	c->lcfg = l;
+	c->listener_index = listener_index;
 	c->store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();
 	atomic_init(&c->aborting, false);
 
-	why = admit(c, gen->cfg->max_connections, l->max_per_ip);
+	why = admit(c, gen->cfg->max_connections, l->max_per_ip, !l->proxy_protocol);
 	if (why != REFUSE_COUNT) {
 		free(c);
 		refuse(fd, &addr, l, why);
@@ -339,8 +505,8 @@ conn_abort_all(void)
 	pthread_mutex_lock(&reg.lock);
 	for (struct conn *c = reg.head; c != NULL; c = c->next) {
 		atomic_store(&c->aborting, true);
-		if (c->fd >= 0)
-			shutdown(c->fd, SHUT_RDWR);
+		if (c->io.fd >= 0)
+			shutdown(c->io.fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&reg.lock);
 }

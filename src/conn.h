@@ -14,12 +14,17 @@
 
 #include "config.h"
 #include "gen.h"
+#include "netio.h"
 #include "store.h"
 
 struct conn {
-	int fd;
-	struct in6_addr peer;
+	struct netio io;
+	struct in6_addr peer;           /* the client: from the PROXY header when there is one */
 	unsigned peer_port;
+	struct in6_addr via;            /* the balancer that sent the PROXY header */
+	bool proxied;
+	bool ip_counted;                /* peer holds one of its max_per_ip slots */
+	size_t listener_index;
 	struct gen *gen;
 	const struct listener_cfg *lcfg;
 	struct store *store;            /* receive listeners */
@@ -27,6 +32,9 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
+	const char *tls_version;        /* "TLSv1.3"; NULL on plain TCP */
+	char tls_subject[256];          /* client certificate subject (tls.h), or "" */
+	char detail[128];               /* why a PROXY header or handshake failed, for the log */
 	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
 	struct conn *prev, *next;
@@ -43,5 +51,11 @@ void conn_want_wakeup(bool on);
 /* Marks every connection aborting and shuts its socket so blocked I/O returns. */
 void conn_abort_all(void);
 bool conn_aborting(const struct conn *c);
+/*
+ * Answers "ERR code reason" (receive listeners only) and half-closes; the
+ * socket then lingers so the client reads it.  0, or -1 if it could not
+ * be sent.
+ */
+int conn_send_err(struct conn *c, int code, const char *reason);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "conn.h"
 #include "echo.h"
-#include "sys.h"
+#include "netio.h"
 
 static const char *
 io_failure(const struct conn *c, int err, const char *idle_reason)
@@ -23,6 +23,8 @@ io_failure(const struct conn *c, int err, const char *idle_reason)
 		return idle_reason;
 	if (err == ECONNRESET || err == EPIPE)
 		return "aborted-reset";
+	if (err == EPROTO)
+		return "aborted-tls-error";
 	return "aborted-io-error";
 }
 
@@ -37,7 +39,7 @@ echo_serve(struct conn *c)
 
 	/* TCP_NODELAY and the timeouts come from the listening socket (listener_configure). */
 	for (;;) {
-		ssize_t n = sys_recv(c->fd, buf, size);
+		ssize_t n = netio_recv(&c->io, buf, size);
 
 		if (n == 0) {
 			c->result = conn_aborting(c) ? "aborted-shutdown" : "ok";
@@ -48,7 +50,7 @@ echo_serve(struct conn *c)
 			break;
 		}
 		c->bytes_in += (uint64_t)n;
-		if (sys_send_all(c->fd, buf, (size_t)n) < 0) {
+		if (netio_send_all(&c->io, buf, (size_t)n) < 0) {
 			c->result = io_failure(c, errno, "aborted-idle-not-reading");
 			break;
 		}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "gen.h"
+#include "tls.h"
 
 /* Sanitizers put red zones and shadow frames on the stack. */
 #ifdef TCPXD_SANITIZED
@@ -20,6 +21,11 @@ gen_destroy(struct gen *g)
 		for (size_t i = 0; i < g->cfg->n_listeners; i++)
 			store_close(g->stores[i]);
 		free(g->stores);
+	}
+	if (g->tls != NULL) {
+		for (size_t i = 0; i < g->cfg->n_listeners; i++)
+			SSL_CTX_free(g->tls[i]);
+		free(g->tls);
 	}
 	pthread_attr_destroy(&g->thread_attr);
 	cfg_free(g->cfg);
@@ -48,7 +54,8 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: thread_stack_size %zu is not usable", cfg->path, stack);
 		goto fail;
 	}
-	if ((g->stores = calloc(cfg->n_listeners, sizeof(*g->stores))) == NULL) {
+	if ((g->stores = calloc(cfg->n_listeners, sizeof(*g->stores))) == NULL ||
+	    (g->tls = calloc(cfg->n_listeners, sizeof(*g->tls))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", cfg->path);
 		goto fail;
 	}
@@ -56,6 +63,13 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 		const struct listener_cfg *l = &cfg->listeners[i];
 		char reason[512];
 
+		/* A new generation reads the files again: this is how SIGHUP renews certificates. */
+		if (l->tls.certificate != NULL &&
+		    (g->tls[i] = tls_server_ctx(&l->tls, reason, sizeof(reason))) == NULL) {
+			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->tls.line, l->name,
+			    reason);
+			goto fail;
+		}
 		if (l->mode != MODE_RECEIVE)
 			continue;
 		if (store_open(l->output_dir, l->file_mode, 0, &g->stores[i], reason, sizeof(reason)) < 0) {

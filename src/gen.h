@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -18,6 +19,7 @@ struct gen {
 	atomic_uint refs;
 	struct config *cfg;
 	struct store **stores;          /* per listener; NULL for echo listeners */
+	SSL_CTX **tls;                  /* per listener; NULL without tls = { ... } */
 	pthread_attr_t thread_attr;     /* detached, explicit stack size */
 };
 

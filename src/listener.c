@@ -73,6 +73,7 @@ listener_open(const struct listener_cfg *l, char *err, size_t errlen)
 		if (fd < 0)
 			break;
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		    (l->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 		    (ai->ai_family == AF_INET6 &&
 		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0) ||
 		    listener_configure(fd, l) < 0 ||

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "log.h"
+#include "netio.h"
 #include "receipt.h"
 #include "receive.h"
 #include "stats.h"
@@ -62,15 +63,9 @@ receive_fini(void)
 static void
 reply_error(struct conn *c, int code, const char *reason, const char *result)
 {
-	char line[RECEIPT_MAX];
-	size_t len = receipt_err(line, sizeof(line), code, reason);
-
 	c->result = result;
 	stats_add(&stats.uploads_failed, 1);
-	if (sys_send_all(c->fd, line, len) == 0) {
-		c->bytes_out += len;
-		c->linger = shutdown(c->fd, SHUT_WR) == 0;
-	}
+	(void)conn_send_err(c, code, reason);    /* a client that is gone needs no answer */
 }
 
 static void
@@ -100,6 +95,8 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
 	stats_add(&stats.uploads_failed, 1);
 	if (conn_aborting(c))
 		c->result = "aborted-shutdown";
+	else if (err == EPROTO)
+		c->result = "aborted-tls-error";
 	else
 		c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
 }
@@ -145,7 +142,7 @@ read_header(struct conn *c, struct upload_state *s)
 		}
 		if (have > 0) {
 			/* A header has begun: it must not take longer than HEADER_TIMEOUT_MS. */
-			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			struct pollfd pfd = { .fd = c->io.fd, .events = POLLIN };
 			long long left;
 
 			if (deadline == 0) {
@@ -154,12 +151,12 @@ read_header(struct conn *c, struct upload_state *s)
 				deadline = sys_now_ms() + (limit < HEADER_TIMEOUT_MS ? limit : HEADER_TIMEOUT_MS);
 			}
 			left = deadline - sys_now_ms();
-			if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			if (left <= 0 || (!netio_buffered(&c->io) && poll(&pfd, 1, (int)left) == 0)) {
 				reply_error(c, 408, "header timeout", "aborted-idle");
 				return -1;
 			}
 		}
-		n = sys_recv(c->fd, s->buf + have, s->size - have);
+		n = netio_recv(&c->io, s->buf + have, s->size - have);
 		if (n < 0) {
 			receive_failed(c, errno, 408, "idle timeout");
 			return -1;
@@ -228,7 +225,7 @@ receive_body(struct conn *c, struct upload_state *s)
 	if (s->pending > 0 && store_data(c, s, s->buf, s->pending) < 0)
 		return -1;
 	for (;;) {
-		ssize_t n = sys_recv(c->fd, s->buf, s->size);
+		ssize_t n = netio_recv(&c->io, s->buf, s->size);
 
 		if (n == 0)
 			break;
@@ -319,7 +316,7 @@ receive_serve(struct conn *c)
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
 	len = receipt_ok(line, sizeof(line), s.data, digest, c->stored);
-	if (len == 0 || sys_send_all(c->fd, line, len) < 0)
+	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
 		c->result = "ok-receipt-lost";
 	else
 		c->bytes_out += len;

@@ -139,6 +139,13 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 
 			if (reused[j] || !same)
 				continue;
+			/* The kernel joins a socket to a port's reuseport group only when it binds. */
+			if (!old[j].activated &&
+			    old_cfg->listeners[old[j].index].reuseport != l->reuseport) {
+				snprintf(err, errlen, "%s:%d: listener \"%s\": changing reuseport needs a "
+				    "restart", l->file, l->line, l->name);
+				goto fail;
+			}
 			if (listener_configure(old[j].fd, l) < 0) {
 				snprintf(err, errlen, "%s:%d: listener \"%s\": setsockopt: %s", l->file, l->line,
 				    l->name, strerror(errno));

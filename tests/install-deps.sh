@@ -4,7 +4,8 @@
 # mmdebstrap for the test container, debhelper and lintian for the package.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev check
-      libssl-dev python3 valgrind strace netcat-openbsd ncat socat groff-base mandoc util-linux"
+      libssl-dev openssl python3 valgrind strace netcat-openbsd ncat socat haproxy groff-base mandoc
+      util-linux"
 if [ "${1:-}" = --systemd ]; then
   pkgs="$pkgs systemd systemd-container mmdebstrap debhelper dpkg-dev fakeroot lintian"
 fi

@@ -790,6 +790,21 @@ assert_same_config(const struct config *a, const struct config *b)
 		if (la->deny.count > 0)
 			ck_assert_mem_eq(la->deny.items, lb->deny.items,
 			    la->deny.count * sizeof(*la->deny.items));
+		ck_assert_int_eq(la->reuseport, lb->reuseport);
+		ck_assert_int_eq(la->proxy_protocol, lb->proxy_protocol);
+		ck_assert_uint_eq(la->proxy_from.count, lb->proxy_from.count);
+		if (la->proxy_from.count > 0)
+			ck_assert_mem_eq(la->proxy_from.items, lb->proxy_from.items,
+			    la->proxy_from.count * sizeof(*la->proxy_from.items));
+		ck_assert_int_eq(la->tls.certificate == NULL, lb->tls.certificate == NULL);
+		if (la->tls.certificate != NULL) {
+			ck_assert_str_eq(la->tls.certificate, lb->tls.certificate);
+			ck_assert_str_eq(la->tls.key, lb->tls.key);
+			ck_assert_int_eq(la->tls.ca == NULL, lb->tls.ca == NULL);
+			if (la->tls.ca != NULL)
+				ck_assert_str_eq(la->tls.ca, lb->tls.ca);
+			ck_assert_int_eq(la->tls.verify_client, lb->tls.verify_client);
+		}
 		if (la->mode == MODE_RECEIVE) {
 			ck_assert_int_eq(la->protocol, lb->protocol);
 			ck_assert_str_eq(la->output_dir, lb->output_dir);
@@ -816,6 +831,76 @@ print_and_reload(struct config *cfg)
 	assert_same_config(cfg, again);
 	cfg_free(again);
 }
+
+START_TEST(test_config_proxy_tls)
+{
+	struct config *cfg;
+	const struct listener_cfg *l;
+
+	cfg = load_text(
+	    "reuseport = true;\n"
+	    "proxy_protocol = true;\n"
+	    "proxy_from = [ \"10.1.0.0/16\" ];\n"
+	    "listeners = (\n"
+	    "  { name = \"e\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "    tls = { certificate = \"/etc/tcpxd/c.pem\"; key = \"/etc/tcpxd/k.pem\"; }; },\n"
+	    "  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/in\"; reuseport = false; proxy_from = [ \"::1\", \"127.0.0.1\" ];\n"
+	    "    tls = { certificate = \"/c\"; key = \"/k\"; ca = \"/ca\"; verify_client = true; }; },\n"
+	    "  { name = \"p\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7009;\n"
+	    "    proxy_protocol = false; proxy_from = [ ]; }\n"
+	    ");\n");
+	l = find_listener(cfg, "e");
+	ck_assert(l->reuseport);
+	ck_assert(l->proxy_protocol);
+	assert_cidrs(&l->proxy_from, "10.1.0.0/16");
+	ck_assert_str_eq(l->tls.certificate, "/etc/tcpxd/c.pem");
+	ck_assert_str_eq(l->tls.key, "/etc/tcpxd/k.pem");
+	ck_assert_ptr_null(l->tls.ca);
+	ck_assert(!l->tls.verify_client);
+	ck_assert_int_eq(l->tls.line, 6);
+	l = find_listener(cfg, "r");
+	ck_assert(!l->reuseport);
+	assert_cidrs(&l->proxy_from, "::1/128 127.0.0.1/32");
+	ck_assert_str_eq(l->tls.ca, "/ca");
+	ck_assert(l->tls.verify_client);
+	l = find_listener(cfg, "p");
+	ck_assert(!l->proxy_protocol);
+	ck_assert_uint_eq(l->proxy_from.count, 0);
+	ck_assert_ptr_null(l->tls.certificate);
+	print_and_reload(cfg);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_err_proxy_tls)
+{
+	EXPECT_ERR(L_ECHO("    proxy_protocol = true;\n"), 2,
+	    "listener \"l\": proxy_protocol = true needs proxy_from");
+	EXPECT_ERR(L_ECHO("    proxy_from = [ \"10.0.0.0/8\" ];\n"), 2,
+	    "listener \"l\": proxy_from has no effect without proxy_protocol = true");
+	EXPECT_ERR(L_ECHO("    proxy_from = [ \"10.0.0.1/8\" ];\n"), 7, "proxy_from: \"10.0.0.1/8\"");
+	EXPECT_ERR(L_ECHO("    proxy_protocol = 1;\n"), 7, "proxy_protocol must be true or false");
+	EXPECT_ERR(L_ECHO("    reuseport = \"yes\";\n"), 7, "reuseport must be true or false");
+	EXPECT_ERR(L_ECHO("    tls = \"/etc/cert.pem\";\n"), 7, "tls must be a group");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; };\n"), 7,
+	    "tls needs both certificate and key");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; key = \"/k\"; cert = \"/x\"; };\n"), 7,
+	    "unknown key \"cert\" in tls");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"c.pem\"; key = \"/k\"; };\n"), 7,
+	    "tls certificate \"c.pem\" must be an absolute path");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; key = \"\"; };\n"), 7,
+	    "tls key must not be empty");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; key = \"/k\"; verify_client = true; };\n"), 7,
+	    "tls verify_client = true needs ca");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; key = \"/k\"; ca = \"/ca\"; };\n"), 7,
+	    "tls ca is only used with verify_client = true");
+	EXPECT_ERR(L_ECHO("    tls = { certificate = \"/c\"; key = \"/k\"; verify_client = \"no\"; };\n"),
+	    7, "tls verify_client must be true or false");
+	EXPECT_ERR("tls = { certificate = \"/c\"; key = \"/k\"; };\n" LISTENERS_OK, 1,
+	    "tls must be set inside a listener");
+}
+END_TEST
 
 START_TEST(test_config_print_round_trip)
 {
@@ -904,6 +989,7 @@ config_suite(void)
 	tcase_add_test(ok, test_config_same_port_ok);
 	tcase_add_test(ok, test_config_shipped);
 	tcase_add_test(ok, test_config_file_outlives_path);
+	tcase_add_test(ok, test_config_proxy_tls);
 	suite_add_tcase(s, ok);
 
 	tcase_add_checked_fixture(bad, make_tmpdir, teardown);
@@ -921,6 +1007,7 @@ config_suite(void)
 	tcase_add_test(bad, test_config_err_listener_name);
 	tcase_add_test(bad, test_config_err_files);
 	tcase_add_test(bad, test_config_err_short_buffer);
+	tcase_add_test(bad, test_config_err_proxy_tls);
 	suite_add_tcase(s, bad);
 
 	tcase_add_checked_fixture(print, make_tmpdir, teardown);

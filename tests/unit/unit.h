@@ -11,5 +11,6 @@ Suite *receipt_suite(void);
 Suite *store_suite(void);
 Suite *frame_suite(void);
 Suite *hostport_suite(void);
+Suite *proxy_suite(void);
 
 #endif

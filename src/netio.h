@@ -1,0 +1,35 @@
+/*
+ * netio.h - a connection's byte stream, plain TCP or TLS, behind one set
+ * of calls with the conventions of sys.h, so echo and receive do not care
+ * which one they run on.
+ */
+#ifndef TCPXD_NETIO_H
+#define TCPXD_NETIO_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct netio {
+	int fd;
+	SSL *ssl;       /* NULL: plain TCP */
+};
+
+/*
+ * >0 bytes; 0 at the peer's orderly end (FIN, or TLS close_notify); -1
+ * with errno: EAGAIN = SO_RCVTIMEO expired, ECONNRESET, EPROTO = a TLS
+ * error, including a TLS stream cut off without close_notify (which could
+ * be a forged FIN truncating the data: never an orderly end).
+ */
+ssize_t netio_recv(struct netio *io, void *buf, size_t len);
+/* Sends all of buf: 0, or -1 with errno (EAGAIN = SO_SNDTIMEO expired, EPIPE, EPROTO). */
+int netio_send_all(struct netio *io, const void *buf, size_t len);
+/* Ends our direction (close_notify first on TLS; TCP half-close).  0, or -1 with errno. */
+int netio_shutdown_wr(struct netio *io);
+/* Bytes already decrypted and waiting, which poll() on the socket cannot see. */
+bool netio_buffered(struct netio *io);
+/* Sends close_notify once if not yet sent, and frees the TLS state.  The fd stays open. */
+void netio_tls_end(struct netio *io);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * tls.c - OpenSSL setup shared by tcpxd and tcpx.  Handshakes run on a
+ * socket switched to non-blocking for the duration, so that one deadline
+ * bounds the whole handshake: a peer trickling bytes cannot hold a thread
+ * longer than that, whatever SO_RCVTIMEO says.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sys.h"
+#include "tls.h"
+
+/* Never prompt on a terminal for a key's passphrase: an encrypted key is an error. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+	(void)buf; (void)size; (void)rwflag; (void)userdata;
+	return -1;
+}
+
+/* The oldest queued OpenSSL reason, or fallback; clears the thread's queue. */
+static const char *
+openssl_reason(const char *fallback)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e == 0 ? NULL : ERR_GET_LIB(e) == ERR_LIB_SYS ? strerror(ERR_GET_REASON(e)) :
+	    ERR_reason_error_string(e);
+
+	ERR_clear_error();
+	return r != NULL ? r : fallback;
+}
+
+static SSL_CTX *
+ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(method);
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context: %s", openssl_reason("out of memory"));
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		snprintf(err, errlen, "cannot require TLS 1.2: %s", openssl_reason("unknown error"));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	return ctx;
+}
+
+SSL_CTX *
+tls_server_ctx(const struct tls_cfg *t, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ctx_new(TLS_server_method(), err, errlen);
+
+	if (ctx == NULL)
+		return NULL;
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, t->certificate) != 1) {
+		snprintf(err, errlen, "tls certificate %s: %s", t->certificate,
+		    openssl_reason("cannot load"));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "tls key %s: %s", t->key, openssl_reason("cannot load"));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "tls key %s does not match certificate %s: %s", t->key,
+		    t->certificate, openssl_reason("mismatch"));
+		goto fail;
+	}
+	if (t->verify_client) {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1 ||
+		    (names = SSL_load_client_CA_file(t->ca)) == NULL) {
+			snprintf(err, errlen, "tls ca %s: %s", t->ca, openssl_reason("cannot load"));
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_client_ctx(const struct tls_client_opts *o, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ctx_new(TLS_client_method(), err, errlen);
+
+	if (ctx == NULL)
+		return NULL;
+	ERR_clear_error();
+	if (o->certificate != NULL) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, o->certificate) != 1) {
+			snprintf(err, errlen, "certificate %s: %s", o->certificate,
+			    openssl_reason("cannot load"));
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, o->key ? o->key : o->certificate,
+		    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+			snprintf(err, errlen, "key %s: %s", o->key ? o->key : o->certificate,
+			    openssl_reason("cannot load"));
+			goto fail;
+		}
+	}
+	if (o->insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	if (o->ca != NULL ? SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1 :
+	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "CA %s: %s", o->ca ? o->ca : "(system default)",
+		    openssl_reason("cannot load"));
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* Why a handshake step failed, in one line. */
+static void
+handshake_error(SSL *ssl, int rc, int saved_errno, char *err, size_t errlen)
+{
+	int kind = SSL_get_error(ssl, rc);
+	long verify = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_error();
+
+	if (verify != X509_V_OK)
+		snprintf(err, errlen, "certificate verification failed: %s",
+		    X509_verify_cert_error_string(verify));
+	else if (kind == SSL_ERROR_SSL && e != 0)
+		snprintf(err, errlen, "%s", openssl_reason("handshake failed"));
+	else if (kind == SSL_ERROR_SYSCALL && saved_errno != 0)
+		snprintf(err, errlen, "%s", strerror(saved_errno));
+	else
+		snprintf(err, errlen, "peer closed the connection during the handshake");
+	ERR_clear_error();
+}
+
+static SSL *
+handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadline_ms,
+    char *err, size_t errlen)
+{
+	int flags = fcntl(fd, F_GETFL);
+	SSL *ssl = NULL;
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		return NULL;
+	}
+	ERR_clear_error();
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
+		snprintf(err, errlen, "cannot start TLS: %s", openssl_reason("out of memory"));
+		goto fail;
+	}
+	if (host != NULL) {
+		unsigned char ip[sizeof(struct in6_addr)];
+		bool numeric = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+		X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+
+		if ((!numeric && (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+		    X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)) ||
+		    (numeric && X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)) {
+			snprintf(err, errlen, "cannot set the expected host name %s", host);
+			goto fail;
+		}
+	}
+	for (;;) {
+		int rc, kind, saved_errno;
+		struct pollfd pfd = { .fd = fd };
+		long long left;
+
+		errno = 0;
+		rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
+		saved_errno = errno;
+		if (rc == 1)
+			break;
+		kind = SSL_get_error(ssl, rc);
+		if (kind == SSL_ERROR_WANT_READ)
+			pfd.events = POLLIN;
+		else if (kind == SSL_ERROR_WANT_WRITE)
+			pfd.events = POLLOUT;
+		else {
+			handshake_error(ssl, rc, saved_errno, err, errlen);
+			goto fail;
+		}
+		left = deadline_ms - sys_now_ms();
+		if (left <= 0 || (rc = poll(&pfd, 1, (int)left)) == 0) {
+			snprintf(err, errlen, "handshake timeout");
+			goto fail;
+		}
+		if (rc < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (fcntl(fd, F_SETFL, flags) < 0) {
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	/* Best effort: the caller closes the socket after a failed handshake. */
+	(void)fcntl(fd, F_SETFL, flags);
+	return NULL;
+}
+
+SSL *
+tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *err, size_t errlen)
+{
+	return handshake(ctx, fd, true, NULL, deadline_ms, err, errlen);
+}
+
+SSL *
+tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char *err,
+    size_t errlen)
+{
+	return handshake(ctx, fd, false, host, deadline_ms, err, errlen);
+}
+
+void
+tls_peer_subject(SSL *ssl, char *buf, size_t len)
+{
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	BIO *mem;
+	char *text;
+	long n;
+	size_t out = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (cert == NULL)
+		return;
+	if ((mem = BIO_new(BIO_s_mem())) != NULL &&
+	    X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(mem, &text)) > 0) {
+		/* One token in a log line: bytes that could split or fake it are %-escaped. */
+		for (long i = 0; i < n && out + 4 <= len; i++) {
+			unsigned char ch = (unsigned char)text[i];
+
+			if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '"')
+				out += (size_t)snprintf(buf + out, len - out, "%%%02X", ch);
+			else
+				buf[out++] = (char)ch;
+		}
+		buf[out] = '\0';
+	}
+	BIO_free(mem);
+	X509_free(cert);
+}
