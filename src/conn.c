@@ -6,6 +6,7 @@
  * held only for bookkeeping, never across I/O.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -335,6 +336,7 @@ conn_prepare(struct conn *c)
 			c->result = conn_aborting(c) ? "aborted-shutdown" : "refused-tls-handshake";
 			return false;
 		}
+		c->io.timeout_ms = (int)limit;     /* the socket is non-blocking now (tls.h) */
 		c->tls_version = SSL_get_version(c->io.ssl);
 		tls_peer_subject(c->io.ssl, c->tls_subject, sizeof(c->tls_subject));
 	}
@@ -375,6 +377,12 @@ conn_main(void *arg)
 	stats_add(&stats.bytes_out, c->bytes_out);
 	log_finished(c);
 	netio_tls_end(&c->io);
+	/*
+	 * Free OpenSSL's per-thread state (error queue, random generators) now:
+	 * once unregister() lets a stopping daemon exit, the thread-exit
+	 * destructors that would do it may never run.
+	 */
+	OPENSSL_thread_stop();
 	unregister(c);
 	gen_unref(c->gen);
 	free(c);

@@ -1,29 +1,59 @@
 /*
- * netio.c - plain TCP goes straight to sys.h; TLS goes through OpenSSL on
- * the same blocking socket, whose SO_RCVTIMEO/SO_SNDTIMEO make a stalled
- * SSL_read/SSL_write fail with WANT_READ/WANT_WRITE, reported as EAGAIN
- * like a plain timeout.
+ * netio.c - plain TCP goes straight to sys.h; TLS goes through OpenSSL.
+ * The daemon runs TLS on a non-blocking socket and polls with the idle
+ * timeout whenever OpenSSL wants the socket, so that a peer that stops
+ * reading is cut idle_timeout after the last byte moved: on a blocking
+ * socket, SSL_write would resume a record that a timed-out send() left
+ * half written and wait a second whole timeout.  tcpx keeps a blocking
+ * socket, where WANT_READ/WANT_WRITE can only mean that SO_RCVTIMEO or
+ * SO_SNDTIMEO expired.
  */
 #include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "netio.h"
 #include "sys.h"
 
-/* Maps a failed SSL_read/SSL_write to the errno conventions of sys.h. */
+/*
+ * After a failed SSL_read/SSL_write/SSL_shutdown: 0 when the call should
+ * be repeated (the socket is ready now), or -1 with errno as in sys.h.
+ */
 static int
-tls_errno(SSL *ssl, int rc, int saved_errno)
+tls_retry(struct netio *io, int rc, int saved_errno)
 {
-	switch (SSL_get_error(ssl, rc)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return saved_errno == EINTR ? EINTR : EAGAIN;
-	case SSL_ERROR_SYSCALL:
-		return saved_errno != 0 ? saved_errno : EPROTO;
-	default:
-		return EPROTO;
+	int kind = SSL_get_error(io->ssl, rc);
+	struct pollfd pfd = { .fd = io->fd };
+
+	ERR_clear_error();
+	if (kind == SSL_ERROR_SYSCALL) {
+		errno = saved_errno != 0 ? saved_errno : EPROTO;
+		return -1;
+	}
+	if (kind != SSL_ERROR_WANT_READ && kind != SSL_ERROR_WANT_WRITE) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (io->timeout_ms == 0) {
+		if (saved_errno == EINTR)
+			return 0;
+		errno = EAGAIN;
+		return -1;
+	}
+	pfd.events = kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	for (;;) {
+		int n = poll(&pfd, 1, io->timeout_ms);
+
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
 	}
 }
 
@@ -33,7 +63,7 @@ netio_recv(struct netio *io, void *buf, size_t len)
 	if (io->ssl == NULL)
 		return sys_recv(io->fd, buf, len);
 	for (;;) {
-		int rc, err;
+		int rc;
 
 		ERR_clear_error();
 		errno = 0;
@@ -42,12 +72,8 @@ netio_recv(struct netio *io, void *buf, size_t len)
 			return rc;
 		if (SSL_get_error(io->ssl, rc) == SSL_ERROR_ZERO_RETURN)
 			return 0;
-		err = tls_errno(io->ssl, rc, errno);
-		ERR_clear_error();
-		if (err != EINTR) {
-			errno = err;
+		if (tls_retry(io, rc, errno) < 0)
 			return -1;
-		}
 	}
 }
 
@@ -59,7 +85,8 @@ netio_send_all(struct netio *io, const void *buf, size_t len)
 	if (io->ssl == NULL)
 		return sys_send_all(io->fd, buf, len);
 	while (len > 0) {
-		int chunk = len > INT_MAX ? INT_MAX : (int)len, rc, err;
+		/* A repeated SSL_write must pass the same bytes: chunk only changes after success. */
+		int chunk = len > INT_MAX ? INT_MAX : (int)len, rc;
 
 		ERR_clear_error();
 		errno = 0;
@@ -68,12 +95,7 @@ netio_send_all(struct netio *io, const void *buf, size_t len)
 		if (rc > 0) {
 			p += rc;
 			len -= (size_t)rc;
-			continue;
-		}
-		err = tls_errno(io->ssl, rc, errno);
-		ERR_clear_error();
-		if (err != EINTR) {
-			errno = err;
+		} else if (tls_retry(io, rc, errno) < 0) {
 			return -1;
 		}
 	}
@@ -83,14 +105,16 @@ netio_send_all(struct netio *io, const void *buf, size_t len)
 int
 netio_shutdown_wr(struct netio *io)
 {
-	if (io->ssl != NULL && !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
+	while (io->ssl != NULL && !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
+		int rc;
+
 		ERR_clear_error();
+		errno = 0;
 		/* 0 = our close_notify is sent, the peer's not yet seen: that is all we need. */
-		if (SSL_shutdown(io->ssl) < 0) {
-			ERR_clear_error();
-			errno = EPROTO;
+		if ((rc = SSL_shutdown(io->ssl)) >= 0)
+			break;
+		if (tls_retry(io, rc, errno) < 0)
 			return -1;
-		}
 	}
 	return shutdown(io->fd, SHUT_WR);
 }

@@ -14,6 +14,12 @@
 struct netio {
 	int fd;
 	SSL *ssl;       /* NULL: plain TCP */
+	/*
+	 * TLS on a non-blocking socket: how long to wait for the socket when
+	 * OpenSSL asks to, since the last progress.  0: the socket blocks and
+	 * its SO_RCVTIMEO/SO_SNDTIMEO are the timeouts.
+	 */
+	int timeout_ms;
 };
 
 /*

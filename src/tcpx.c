@@ -1,8 +1,9 @@
 /*
  * tcpx.c - the client: framed (or raw) uploads whose receipt is checked
  * against what was sent, echo probes that check what comes back, and
- * echo round-trip timing.  Exit status tells refused, mismatch and
- * network failures apart (see man tcpx).
+ * echo round-trip timing, over plain TCP or TLS (one struct netio path
+ * for both).  Exit status tells refused, mismatch and network failures
+ * apart (see man tcpx).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +11,11 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,8 +28,10 @@
 
 #include "frame.h"
 #include "hostport.h"
+#include "netio.h"
 #include "receipt.h"
 #include "sys.h"
+#include "tls.h"
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -33,7 +39,7 @@ enum exit_code {
 	EXIT_REFUSED = 3,       /* the daemon answered ERR */
 	EXIT_MISMATCH = 4,      /* receipt or echo differs from what was sent */
 	EXIT_NETWORK = 5,       /* cannot connect, timeout, reset, no answer */
-	EXIT_LOCAL = 6,         /* cannot read the file */
+	EXIT_LOCAL = 6,         /* cannot read the file, or a TLS file (--ca, --cert, --key) */
 };
 
 #define CHUNK (256 * 1024)
@@ -47,7 +53,12 @@ static struct {
 	long count;
 	size_t size;
 	double interval;
+	bool tls, insecure;
+	const char *ca, *cert, *key;
 } opt = { .timeout = 30, .count = 5, .size = 64, .interval = 0.2 };
+
+static SSL_CTX *tls_ctx;        /* with --tls: made once, used for every connection */
+static char tls_alert[64];      /* the last TLS alert the daemon sent, for messages */
 
 static int __attribute__((format(printf, 2, 3)))
 fail(int code, const char *fmt, ...)
@@ -65,32 +76,128 @@ fail(int code, const char *fmt, ...)
 static void
 usage(FILE *fp)
 {
-	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--timeout SECS] FILE... HOST:PORT\n"
-	    "       tcpx echo [--timeout SECS] HOST:PORT [MESSAGE]\n"
-	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] HOST:PORT\n"
+	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--timeout SECS] [TLS] FILE... HOST:PORT\n"
+	    "       tcpx echo [--timeout SECS] [TLS] HOST:PORT [MESSAGE]\n"
+	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] [TLS] HOST:PORT\n"
+	    "TLS: --tls [--ca FILE | --insecure] [--cert FILE [--key FILE]]\n"
 	    "FILE may be - for standard input (with --name NAME).  HOST may be a name,\n"
 	    "an IPv4 address or [IPv6].  See man tcpx.\n", fp);
 }
 
+/* Remembers the alerts the daemon sends (say, "certificate required" after a TLS 1.3 handshake). */
+static void
+tls_info(const SSL *ssl, int where, int ret)
+{
+	const char *desc;
+
+	(void)ssl;
+	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT)
+		return;
+	desc = SSL_alert_desc_string_long(ret);
+	/* OpenSSL 3.0 names no TLS 1.3 alert; this one is what a daemon wanting a client certificate sends. */
+	if ((ret & 0xff) == TLS13_AD_CERTIFICATE_REQUIRED)
+		desc = "certificate required";
+	if (strcmp(desc, "unknown") == 0)
+		snprintf(tls_alert, sizeof(tls_alert), "number %d", ret & 0xff);
+	else
+		snprintf(tls_alert, sizeof(tls_alert), "%s", desc);
+}
+
+/* The TLS context of --tls, --ca, --cert, --key and --insecure: EXIT_LOCAL when a file is unusable. */
 static int
-open_target(const char *arg, int *fd)
+tls_setup(void)
+{
+	const char *files[] = { opt.ca, opt.cert, opt.key };
+	const char *names[] = { "--ca", "--cert", "--key" };
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int fd;
+
+		if (files[i] == NULL)
+			continue;
+		/* OpenSSL's reason for a missing file is vague: say which file and why. */
+		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) < 0)
+			return fail(EXIT_LOCAL, "%s %s: %s", names[i], files[i], strerror(errno));
+		sys_close(fd);
+	}
+	tls_ctx = tls_client_ctx(&(struct tls_client_opts){ .ca = opt.ca, .certificate = opt.cert,
+	    .key = opt.key, .insecure = opt.insecure }, err, sizeof(err));
+	if (tls_ctx == NULL)
+		return fail(EXIT_LOCAL, "TLS: %s", err);
+	SSL_CTX_set_info_callback(tls_ctx, tls_info);
+	return EXIT_OK;
+}
+
+/* Connects, and with --tls handshakes and checks the daemon's certificate against host. */
+static int
+open_target(const char *arg, struct netio *io)
 {
 	char host[HOSTPORT_HOST_MAX], err[512];
 	const char *why;
 	unsigned port;
 
+	*io = (struct netio){ .fd = -1 };
 	if (hostport_parse(arg, host, sizeof(host), &port, &why) < 0)
 		return fail(EXIT_USAGE, "%s: %s", arg, why);
-	*fd = hostport_connect(host, port, (int)opt.timeout * 1000, opt.timeout, err, sizeof(err));
-	if (*fd < 0)
+	io->fd = hostport_connect(host, port, (int)opt.timeout * 1000, opt.timeout, err, sizeof(err));
+	if (io->fd < 0)
 		return fail(EXIT_NETWORK, "%s", err);
+	if (tls_ctx != NULL) {
+		tls_alert[0] = '\0';
+		io->ssl = tls_connect(tls_ctx, io->fd, host, sys_now_ms() + (long long)opt.timeout * 1000,
+		    err, sizeof(err));
+		if (io->ssl == NULL) {
+			sys_close(io->fd);
+			io->fd = -1;
+			return fail(EXIT_NETWORK, "%s: TLS: %s", arg, err);
+		}
+	}
 	return EXIT_OK;
+}
+
+/*
+ * Closes the connection.  clean: our side ended as it should (with TLS, a
+ * close_notify is sent if not yet sent).  Otherwise no close_notify: the
+ * daemon must not take a TLS upload cut short for a complete one.
+ */
+static void
+close_target(struct netio *io, bool clean)
+{
+	if (io->ssl != NULL && !clean)
+		SSL_set_quiet_shutdown(io->ssl, 1);
+	netio_tls_end(io);
+	sys_close(io->fd);
+	io->fd = -1;
 }
 
 static const char *
 io_error(int err)
 {
-	return err == EAGAIN ? "timed out" : strerror(err);
+	static char text[sizeof(tls_alert) + 64];
+
+	if (err == EAGAIN)
+		return "timed out";
+	if (err == EPROTO && tls_ctx != NULL) {
+		snprintf(text, sizeof(text), "TLS: %s%s", tls_alert[0] ? "the daemon sent the alert: " :
+		    "protocol error, or the stream ended without close_notify", tls_alert);
+		return text;
+	}
+	return strerror(err);
+}
+
+/*
+ * With SIGPIPE ignored (OpenSSL writes to the socket without MSG_NOSIGNAL),
+ * a closed standard output ends tcpx the way it always did: by SIGPIPE.
+ */
+static int
+stdout_failed(void)
+{
+	if (errno == EPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	return fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
 }
 
 /* ---- progress bar (stderr, terminals only) ------------------------------ */
@@ -169,21 +276,41 @@ spool_stdin(int *fd, unsigned long long *size)
 
 /* True when the daemon has answered before the upload ended (an early ERR). */
 static bool
-answer_waiting(int sock)
+answer_waiting(struct netio *io)
 {
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct pollfd pfd = { .fd = io->fd, .events = POLLIN };
+	int flags, rc, kind;
+	char byte;
 
-	return poll(&pfd, 1, 0) > 0;
+	if (netio_buffered(io))
+		return true;
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	if (io->ssl == NULL)
+		return true;
+	/*
+	 * TLS records arrived, but they may carry no data: TLS 1.3 session
+	 * tickets follow the handshake.  Peek without blocking to find out.
+	 */
+	if ((flags = fcntl(io->fd, F_GETFL)) < 0 || fcntl(io->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return true;    /* read_answer() will tell */
+	ERR_clear_error();
+	rc = SSL_peek(io->ssl, &byte, 1);
+	kind = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(io->ssl, rc);
+	ERR_clear_error();
+	if (fcntl(io->fd, F_SETFL, flags) < 0)
+		return true;
+	return kind != SSL_ERROR_WANT_READ && kind != SSL_ERROR_WANT_WRITE;
 }
 
 /* Reads the daemon's one-line answer (until newline or EOF). */
 static ssize_t
-read_answer(int fd, char *buf, size_t len)
+read_answer(struct netio *io, char *buf, size_t len)
 {
 	size_t have = 0;
 
 	while (have < len - 1) {
-		ssize_t n = sys_recv(fd, buf + have, len - 1 - have);
+		ssize_t n = netio_recv(io, buf + have, len - 1 - have);
 
 		if (n < 0)
 			return have > 0 ? (ssize_t)have : -1;
@@ -237,8 +364,9 @@ send_one(const char *path, const char *target)
 	unsigned long long size = 0;
 	EVP_MD_CTX *md = NULL;
 	char *buf = NULL;
-	int file = -1, sock = -1, rc;
-	bool send_failed = false;
+	struct netio io = { .fd = -1 };
+	int file = -1, rc;
+	bool send_failed = false, ended = false;
 	struct stat st;
 	ssize_t got;
 
@@ -278,12 +406,12 @@ send_one(const char *path, const char *target)
 		rc = fail(EXIT_LOCAL, "out of memory");
 		goto out;
 	}
-	if ((rc = open_target(target, &sock)) != EXIT_OK)
+	if ((rc = open_target(target, &io)) != EXIT_OK)
 		goto out;
 	if (!opt.raw) {
 		size_t hlen = frame_header_format(header, sizeof(header), size, clean);
 
-		if (hlen == 0 || sys_send_all(sock, header, hlen) < 0)
+		if (hlen == 0 || netio_send_all(&io, header, hlen) < 0)
 			send_failed = true;
 	}
 	prog = (struct progress){ .on = !opt.quiet && isatty(STDERR_FILENO), .label = label,
@@ -300,7 +428,7 @@ send_one(const char *path, const char *target)
 		if (sent + (unsigned long long)n > size)
 			n = (ssize_t)(size - sent);     /* the file grew: send what the header declared */
 		EVP_DigestUpdate(md, buf, (size_t)n);
-		if (sys_send_all(sock, buf, (size_t)n) < 0 || answer_waiting(sock)) {
+		if (netio_send_all(&io, buf, (size_t)n) < 0 || answer_waiting(&io)) {
 			send_failed = true;     /* the daemon refused early: read its answer */
 			break;
 		}
@@ -310,9 +438,11 @@ send_one(const char *path, const char *target)
 	}
 	if (!send_failed) {
 		progress_draw(&prog, true);
-		shutdown(sock, SHUT_WR);
+		/* With TLS, close_notify: a raw upload over TLS is stored only if it ends with one. */
+		(void)netio_shutdown_wr(&io);
+		ended = true;
 	}
-	got = read_answer(sock, answer, sizeof(answer));
+	got = read_answer(&io, answer, sizeof(answer));
 	if (got < 0) {
 		rc = fail(EXIT_NETWORK, "%s: no receipt: %s", label, io_error(errno));
 		goto out;
@@ -329,7 +459,8 @@ out:
 	EVP_MD_CTX_free(md);
 	free(buf);
 	sys_close(file);
-	sys_close(sock);
+	/* Never a close_notify for an upload cut short (say, the file shrank). */
+	close_target(&io, ended);
 	return rc;
 }
 
@@ -359,7 +490,7 @@ cmd_send(int argc, char **argv)
  * size never deadlocks on full socket buffers.
  */
 static int
-echo_stream(int sock, int in, const char *message)
+echo_stream(struct netio *io, int in, const char *message)
 {
 	size_t cap = 1 << 20, head = 0, tail = 0, msg_off = 0, msg_len = message ? strlen(message) : 0;
 	char *fifo = malloc(cap), buf[CHUNK / 4];
@@ -370,15 +501,20 @@ echo_stream(int sock, int in, const char *message)
 	if (fifo == NULL)
 		return fail(EXIT_LOCAL, "out of memory");
 	for (;;) {
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		struct pollfd pfd = { .fd = io->fd, .events = POLLIN };
 		bool can_fill = !in_done && tail - head < cap / 2;
+		bool buffered = netio_buffered(io);     /* decrypted already: poll() cannot see it */
 		int n;
 
 		if (can_fill)
 			pfd.events |= POLLOUT;
 		do
-			n = poll(&pfd, 1, (int)opt.timeout * 1000);
+			n = poll(&pfd, 1, buffered ? 0 : (int)opt.timeout * 1000);
 		while (n < 0 && errno == EINTR);
+		if (buffered && n >= 0) {
+			pfd.revents |= POLLIN;
+			n = 1;
+		}
 		if (n <= 0) {
 			rc = fail(EXIT_NETWORK, "echo: %s", n == 0 ? "timed out" : strerror(errno));
 			break;
@@ -414,18 +550,19 @@ echo_stream(int sock, int in, const char *message)
 				}
 				memcpy(fifo + tail, buf, (size_t)r);
 				tail += (size_t)r;
-				if (sys_send_all(sock, buf, (size_t)r) < 0) {
+				if (netio_send_all(io, buf, (size_t)r) < 0) {
 					rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
 					break;
 				}
 			}
 		}
 		if (in_done && !wr_shut) {
-			shutdown(sock, SHUT_WR);
+			/* A failure shows in the next read (a reset, a TLS error). */
+			(void)netio_shutdown_wr(io);
 			wr_shut = true;
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = sys_recv(sock, buf, sizeof(buf));
+			ssize_t r = netio_recv(io, buf, sizeof(buf));
 
 			if (r < 0) {
 				rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
@@ -442,7 +579,7 @@ echo_stream(int sock, int in, const char *message)
 				break;
 			}
 			if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) {
-				rc = fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
+				rc = stdout_failed();
 				break;
 			}
 			head += (size_t)r;
@@ -451,21 +588,22 @@ echo_stream(int sock, int in, const char *message)
 	}
 	free(fifo);
 	if (fflush(stdout) != 0 && rc == EXIT_OK)
-		rc = fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
+		rc = stdout_failed();
 	return rc;
 }
 
 static int
 cmd_echo(int argc, char **argv)
 {
-	int sock = -1, rc;
+	struct netio io;
+	int rc;
 
 	if (argc < 1 || argc > 2)
 		return fail(EXIT_USAGE, "echo: need HOST:PORT [MESSAGE]");
-	if ((rc = open_target(argv[0], &sock)) != EXIT_OK)
+	if ((rc = open_target(argv[0], &io)) != EXIT_OK)
 		return rc;
-	rc = echo_stream(sock, STDIN_FILENO, argc == 2 ? argv[1] : NULL);
-	sys_close(sock);
+	rc = echo_stream(&io, STDIN_FILENO, argc == 2 ? argv[1] : NULL);
+	close_target(&io, rc == EXIT_OK);
 	return rc;
 }
 
@@ -494,18 +632,19 @@ cmd_ping(int argc, char **argv)
 	char *out = NULL, *in = NULL;
 	double *rtt = NULL, sum = 0;
 	long done = 0;
-	int sock = -1, one = 1, rc;
+	struct netio io;
+	int one = 1, rc;
 
 	if (argc != 1)
 		return fail(EXIT_USAGE, "ping: need HOST:PORT");
-	if ((rc = open_target(argv[0], &sock)) != EXIT_OK)
+	if ((rc = open_target(argv[0], &io)) != EXIT_OK)
 		return rc;
 	if ((out = malloc(opt.size)) == NULL || (in = malloc(opt.size)) == NULL ||
 	    (rtt = calloc((size_t)opt.count, sizeof(*rtt))) == NULL) {
 		rc = fail(EXIT_LOCAL, "out of memory");
 		goto out;
 	}
-	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	printf("PING %s: %zu data bytes\n", argv[0], opt.size);
 	for (long seq = 0; seq < opt.count; seq++) {
 		double t0;
@@ -514,12 +653,12 @@ cmd_ping(int argc, char **argv)
 		for (size_t i = 0; i < opt.size; i++)
 			out[i] = (char)(seq + (long)i);
 		t0 = now_us();
-		if (sys_send_all(sock, out, opt.size) < 0) {
+		if (netio_send_all(&io, out, opt.size) < 0) {
 			rc = fail(EXIT_NETWORK, "ping: %s", io_error(errno));
 			break;
 		}
 		while (have < opt.size) {
-			ssize_t n = sys_recv(sock, in + have, opt.size - have);
+			ssize_t n = netio_recv(&io, in + have, opt.size - have);
 
 			if (n <= 0) {
 				rc = fail(EXIT_NETWORK, "ping: %s", n == 0 ? "connection closed" : io_error(errno));
@@ -532,7 +671,11 @@ cmd_ping(int argc, char **argv)
 			rc = fail(EXIT_MISMATCH, "ping: seq=%ld came back different", seq);
 			goto summary;
 		}
-		printf("%zu bytes from %s: seq=%ld time=%.3f ms\n", opt.size, argv[0], seq, rtt[done]);
+		if (printf("%zu bytes from %s: seq=%ld time=%.3f ms\n", opt.size, argv[0], seq,
+		    rtt[done]) < 0) {
+			rc = stdout_failed();
+			goto out;
+		}
 		sum += rtt[done++];
 		if (opt.interval > 0 && seq + 1 < opt.count) {
 			struct timespec ts = { .tv_sec = (time_t)opt.interval,
@@ -554,7 +697,7 @@ out:
 	free(out);
 	free(in);
 	free(rtt);
-	sys_close(sock);
+	close_target(&io, rc == EXIT_OK);
 	return rc;
 }
 
@@ -585,13 +728,18 @@ main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "size", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
 	double v;
-	int o;
+	int o, rc;
 
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
@@ -634,6 +782,11 @@ main(int argc, char **argv)
 				return fail(EXIT_USAGE, "-i: seconds from 0 to 3600");
 			opt.interval = v;
 			break;
+		case 'T': opt.tls = true; break;
+		case 'A': opt.ca = optarg; break;
+		case 'k': opt.insecure = true; break;
+		case 'C': opt.cert = optarg; break;
+		case 'K': opt.key = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		case 'V': printf("tcpx %s\n", PACKAGE_VERSION); return EXIT_OK;
 		case ':': return fail(EXIT_USAGE, "option %s needs a value", argv[optind - 1]);
@@ -642,12 +795,33 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "echo") != 0 && strcmp(cmd, "ping") != 0) {
+		usage(stderr);
+		return fail(EXIT_USAGE, "unknown command \"%s\"", cmd);
+	}
+	if (!opt.tls && (opt.ca || opt.insecure || opt.cert || opt.key))
+		return fail(EXIT_USAGE, "%s needs --tls", opt.ca ? "--ca" : opt.insecure ? "--insecure" :
+		    opt.cert ? "--cert" : "--key");
+	if (opt.ca && opt.insecure)
+		return fail(EXIT_USAGE, "--ca and --insecure exclude each other");
+	if (opt.key && !opt.cert)
+		return fail(EXIT_USAGE, "--key needs --cert");
+	/* OpenSSL writes to the socket without MSG_NOSIGNAL: a lost connection must be EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (opt.tls && (rc = tls_setup()) != EXIT_OK)
+		return rc;
 	if (strcmp(cmd, "send") == 0)
-		return cmd_send(argc, argv);
-	if (strcmp(cmd, "echo") == 0)
-		return cmd_echo(argc, argv);
-	if (strcmp(cmd, "ping") == 0)
-		return cmd_ping(argc, argv);
-	usage(stderr);
-	return fail(EXIT_USAGE, "unknown command \"%s\"", cmd);
+		rc = cmd_send(argc, argv);
+	else if (strcmp(cmd, "echo") == 0)
+		rc = cmd_echo(argc, argv);
+	else
+		rc = cmd_ping(argc, argv);
+	SSL_CTX_free(tls_ctx);
+	if (fflush(stdout) != 0) {
+		int saved = stdout_failed();
+
+		if (rc == EXIT_OK)
+			rc = saved;
+	}
+	return rc;
 }

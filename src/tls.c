@@ -88,6 +88,11 @@ tls_server_ctx(const struct tls_cfg *t, char *err, size_t errlen)
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		/* OpenSSL refuses to resume a verified session without one. */
+		if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tcpxd", 5) != 1) {
+			snprintf(err, errlen, "tls: %s", openssl_reason("cannot set a session context"));
+			goto fail;
+		}
 	}
 	return ctx;
 fail:
@@ -210,7 +215,7 @@ handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadlin
 			goto fail;
 		}
 	}
-	if (fcntl(fd, F_SETFL, flags) < 0) {
+	if (!server && fcntl(fd, F_SETFL, flags) < 0) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
 	}

@@ -23,10 +23,12 @@ struct tls_client_opts {
 SSL_CTX *tls_client_ctx(const struct tls_client_opts *o, char *err, size_t errlen);
 
 /*
- * Handshakes on the blocking socket fd before deadline_ms (sys_now_ms()
- * clock).  Returns the connection, or NULL with a one-line reason in err.
- * host (client side) is checked against the server's certificate and sent
- * as SNI; NULL skips both.
+ * Handshakes on the socket fd before deadline_ms (sys_now_ms() clock).
+ * Returns the connection, or NULL with a one-line reason in err.
+ * tls_accept() leaves the socket non-blocking, for netio's polling TLS
+ * mode; tls_connect() gives it back as it was.  host (client side) is
+ * checked against the server's certificate and sent as SNI; NULL skips
+ * both.
  */
 SSL *tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *err, size_t errlen);
 SSL *tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char *err,
