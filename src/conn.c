@@ -223,8 +223,11 @@ log_finished(const struct conn *c)
 {
 	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", tls[sizeof(c->tls_subject) + 40] = "";
 	char detail[sizeof(c->detail) + 16] = "";
+	char line[LISTENER_NAME_MAX + sizeof(via) + sizeof(tls) + sizeof(detail) + STORE_NAME_MAX + 192];
+	/* A balancer's health checks come every few seconds: only debug output shows them. */
+	bool health_check = c->proxy_local && c->bytes_in == 0;
 
-	if (!log_enabled(LOG_LVL_INFO))
+	if (!log_enabled(health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
 	if (c->proxied) {
@@ -236,10 +239,15 @@ log_finished(const struct conn *c)
 		    c->tls_subject[0] ? " subject=" : "", c->tls_subject);
 	if (c->detail[0] != '\0')
 		snprintf(detail, sizeof(detail), " error=\"%s\"", c->detail);
-	log_info("conn listener=%s peer=%s port=%u%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
+	snprintf(line, sizeof(line),
+	    "conn listener=%s peer=%s port=%u%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
 	    c->lcfg->name, peer, c->peer_port, via, tls, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, sys_now_ms() - c->start_ms, detail,
 	    c->result ? c->result : "ok", c->stored[0] ? " stored=" : "", c->stored);
+	if (health_check)
+		log_debug("%s", line);
+	else
+		log_info("%s", line);
 }
 
 int
@@ -295,6 +303,7 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
 		return false;
 	}
+	c->proxy_local = h.local;
 	if (!h.local) {
 		c->via = c->peer;
 		c->peer = h.source;

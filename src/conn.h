@@ -23,6 +23,7 @@ struct conn {
 	unsigned peer_port;
 	struct in6_addr via;            /* the balancer that sent the PROXY header */
 	bool proxied;
+	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
 	size_t listener_index;
 	struct gen *gen;

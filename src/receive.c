@@ -299,6 +299,11 @@ receive_serve(struct conn *c)
 	}
 	if (check_declared(c, &s) < 0 || receive_body(c, &s) < 0)
 		goto out;
+	if (c->proxy_local && !s.framed && s.data == 0) {
+		/* A balancer's health check that ended politely: not an upload. */
+		c->result = "ok-health-check";
+		goto out;
+	}
 	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
