@@ -302,6 +302,50 @@ X systemctl stop tcpxd.service
 X rm -rf /run/systemd/system/tcpxd.service.d
 X systemctl daemon-reload
 
+# ---- TLS: keys readable by a group, renewed by a reload --------------------------------------
+# DynamicUser cannot read a root-only key; a static group can (Debian's
+# ssl-cert convention).  LoadCredential= is no answer on systemd 252: its
+# copies are unreadable to ExecReload's tcpxd -t under DynamicUser (systemd
+# issue 24291) and a reload could not renew them anyway.
+mkcert() {   # mkcert NAME: self-signed EC certificate for 127.0.0.1 in $work
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$1" \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$work/$1-key.pem" -out "$work/$1-cert.pem" >/dev/null 2>&1
+}
+install_cert() {   # install_cert NAME: make it the service's certificate
+  X sh -c 'cat > /etc/tcpxd/tls/key.pem' < "$work/$1-key.pem"
+  X sh -c 'cat > /etc/tcpxd/tls/cert.pem' < "$work/$1-cert.pem"
+  X sh -c "cat > /root/$1-ca.pem" < "$work/$1-cert.pem"
+}
+mkcert first; mkcert renewed
+X groupadd --system tcpxd-tls
+X install -d -m 0750 -g tcpxd-tls /etc/tcpxd/tls
+X install -m 0640 -g tcpxd-tls /dev/null /etc/tcpxd/tls/key.pem
+X install -m 0644 /dev/null /etc/tcpxd/tls/cert.pem
+install_cert first
+X mkdir -p /run/systemd/system/tcpxd.service.d
+X sh -c 'printf "[Service]\nSupplementaryGroups=tcpxd-tls\n" > /run/systemd/system/tcpxd.service.d/tls.conf'
+X systemctl daemon-reload
+restore_conf
+X sed -i 's|^);$|  , { name = "echo-tls"; mode = "echo"; address = "127.0.0.1"; port = 7443;\n      tls = { certificate = "/etc/tcpxd/tls/cert.pem"; key = "/etc/tcpxd/tls/key.pem"; }; }\n);|' "$CONF"
+check "start with a TLS listener whose key only group tcpxd-tls can read" X systemctl start tcpxd.service
+tls_echo_ok() {   # tls_echo_ok CA: tcpx verifies the service's certificate with CA
+  [ "$(X sh -c "echo hello-tls | timeout 10 tcpx echo --tls --ca /root/$1-ca.pem 127.0.0.1:7443" 2>/dev/null)" = hello-tls ]
+}
+check "tcpx --tls echo through the service" tls_echo_ok first
+check "journal: tls=TLSv1.3 in the connection's log line" \
+      X sh -c 'journalctl -u tcpxd -o cat | grep -q "listener=echo-tls .*tls=TLSv1.3.*result=ok"'
+install_cert renewed
+check "systemctl reload with a renewed certificate (tcpxd -t in ExecReload reads it)" \
+      X systemctl reload tcpxd.service
+check "  ... new connections get the renewed certificate" tls_echo_ok renewed
+check "  ... and no longer the old one" fails tls_echo_ok first
+X systemctl stop tcpxd.service
+X rm -rf /run/systemd/system/tcpxd.service.d /etc/tcpxd/tls
+X groupdel tcpxd-tls
+X systemctl daemon-reload
+restore_conf
+
 # ---- make uninstall ------------------------------------------------------------------------
 make -s -C "$build" uninstall DESTDIR="$stage" systemdsystemunitdir=/lib/systemd/system \
   >"$work/uninstall.log" 2>&1
