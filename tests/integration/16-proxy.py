@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 
-from tcpxdtest import (TCPXD, WAIT, Daemon, check_ok, cleanup_dir, connect, inbox, read_all, run,
+from tcpxdtest import (TCPXD, WAIT, Daemon, check_ok, cleanup_dir, connect, free_port, inbox, read_all, run,
                        upload)
 
 SIG = b"\x89TCPX\r\n\x1a"       # the framed upload signature
@@ -381,14 +381,6 @@ def test_check_config():
     for line in ("reuseport = true;", "proxy_protocol = true;", "proxy_from = [ "):
         assert line in out, (line, out)
     assert "192.0.2.10" in out and "2001:db8::/64" in out, out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def echo_listener(port, **extra):

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from tcpxdtest import WAIT, Daemon, connect, parse_ok, read_all, run
+from tcpxdtest import WAIT, Daemon, connect, free_port, parse_ok, read_all, run
 
 
 def find_haproxy():
@@ -59,14 +59,6 @@ CLIENT = "127.0.0.2"        # the test's client: not the balancer's 127.0.0.1
 DENIED = "127.0.0.3"
 
 _haproxies = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class HAProxy:

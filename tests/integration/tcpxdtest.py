@@ -233,6 +233,14 @@ def inbox(d, name="inbox"):
     return path
 
 
+def free_port(host="127.0.0.1"):
+    """A loopback port free right now, for tests that need a fixed port (several
+    daemons on one port, a restart on the same port)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def connect(addr, source=None, timeout=None):
     family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
