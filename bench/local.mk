@@ -1,11 +1,14 @@
 # Benchmark (issue 6): the load generator, and a smoke run that checks every
-# scenario completes and verifies its data against the daemon just built.
+# scenario (the TLS ones too) completes and verifies its data against the
+# daemon just built.
 # No timing is asserted.  The full comparison with the peers is bench/run
 # (as root); results and how to read them are in docs/BENCHMARKS.md.
 
 EXTRA_PROGRAMS = bench/tcpx-load
 bench_tcpx_load_SOURCES = bench/tcpx-load.c
-bench_tcpx_load_LDADD =
+# its own small OpenSSL client for --tls (tls-stream, tls-upload); not libtcpxd
+bench_tcpx_load_CFLAGS = $(AM_CFLAGS) $(LIBSSL_CFLAGS)
+bench_tcpx_load_LDADD = $(LIBSSL_LIBS)
 # EXTRA_PROGRAMS are not removed by "make clean" on their own
 MOSTLYCLEANFILES = bench/tcpx-load
 

@@ -15,7 +15,13 @@
  * failure (connection, verification), 2 on usage errors or timeout,
  * 3 when churn completed with errors.
  *
- * Build: cc -O2 -pthread -o tcpx-load tcpx-load.c    (libc and pthreads only)
+ * --tls runs stream, pingpong, churn, upload and upload8 inside TLS (1.2 or
+ * later, OpenSSL's defaults otherwise) with the same verification; every
+ * connection ends with close_notify in both directions, and a peer that
+ * ends without one fails the run (it may have been cut short).  The client
+ * code is its own, a few OpenSSL calls; it does not use the daemon's.
+ *
+ * Build: cc -O2 -pthread -o tcpx-load tcpx-load.c -lssl -lcrypto
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +33,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +50,9 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -69,6 +79,7 @@ static int opt_receipt = 1;             /* upload: expect "OK <n> sha256:<hex> <
 static const char *opt_expect = NULL;   /* upload: expected hex digests, comma-separated */
 static double opt_settle = 0.5;         /* hold: seconds before memory is sampled */
 static double opt_lag = 30.0;           /* hold: how far opening may fall behind --rate */
+static int opt_tls = 0;                 /* TLS on every connection */
 
 static struct sockaddr_storage target;
 static socklen_t target_len;
@@ -271,25 +282,6 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Read exactly len bytes; 0 on success, -1 on error, -2 on early EOF. */
-static int read_exact(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			return -2;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* After a half-close: read until EOF, expecting nothing more. 0 = clean EOF. */
 static int expect_eof(int fd)
 {
@@ -302,6 +294,202 @@ static int expect_eof(int fd)
 			continue;
 		return -1;      /* error, or unexpected data */
 	}
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static SSL_CTX *tls_ctx;
+static pthread_mutex_t tls_info_lock = PTHREAD_MUTEX_INITIALIZER;
+static char tls_info[128];              /* " tls=VERSION cipher=NAME" of a connection */
+
+static void tls_setup(void)
+{
+	tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (!tls_ctx || SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1)
+		die("cannot set up a TLS client context");
+	/* No verification of the server's certificate, on purpose: this is a
+	 * loopback benchmark (resolve_target refuses anything else) against a
+	 * throwaway self-signed certificate that bench/run makes for the run.
+	 * The handshake is still a full one (certificate, signature, key
+	 * exchange); only the chain check is skipped.  Never copy this into
+	 * something that talks to another machine. */
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION);
+}
+
+/* A connection: plain TCP, or TLS on the same blocking socket. */
+struct link {
+	int fd;
+	SSL *ssl;               /* NULL: plain TCP */
+	char why[160];          /* what went wrong last, in words */
+};
+
+/* Puts why the last SSL call on l failed into l->why; returns -1. */
+static int tls_failed(struct link *l, const char *what, int rc, int saved_errno)
+{
+	char text[128];
+	unsigned long e;
+	switch (SSL_get_error(l->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		/* blocking socket: SO_RCVTIMEO / SO_SNDTIMEO expired */
+		snprintf(text, sizeof text, "%s", saved_errno ? strerror(saved_errno) : "timed out");
+		break;
+	case SSL_ERROR_ZERO_RETURN:
+		snprintf(text, sizeof text, "the peer ended the stream (close_notify)");
+		break;
+	case SSL_ERROR_SYSCALL:
+		snprintf(text, sizeof text, "%s", saved_errno ? strerror(saved_errno) : "connection closed without close_notify");
+		break;
+	default:
+		/* an end of TCP without close_notify shows here as "unexpected eof while reading" */
+		e = ERR_peek_last_error();
+		snprintf(text, sizeof text, "TLS: %s",
+		         e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "protocol error");
+		break;
+	}
+	ERR_clear_error();
+	snprintf(l->why, sizeof l->why, "%s: %s", what, text);
+	return -1;
+}
+
+static int sys_failed(struct link *l, const char *what, int e)
+{
+	snprintf(l->why, sizeof l->why, "%s: %s", what, strerror(e));
+	errno = e;
+	return -1;
+}
+
+static void link_close(struct link *l)
+{
+	if (l->ssl)
+		SSL_free(l->ssl);
+	l->ssl = NULL;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+/* Connects (see dial) and, with --tls, handshakes.  0, or -1 with l->why. */
+static int link_open(struct link *l, int src, int nodelay)
+{
+	l->ssl = NULL;
+	l->why[0] = 0;
+	l->fd = dial(src, nodelay);
+	if (l->fd < 0)
+		return sys_failed(l, "connect", -l->fd);
+	if (!opt_tls)
+		return 0;
+	ERR_clear_error();
+	if (!(l->ssl = SSL_new(tls_ctx)) || SSL_set_fd(l->ssl, l->fd) != 1) {
+		snprintf(l->why, sizeof l->why, "TLS setup failed");
+		link_close(l);
+		return -1;
+	}
+	errno = 0;
+	int rc = SSL_connect(l->ssl);
+	if (rc != 1) {
+		tls_failed(l, "TLS handshake", rc, errno);
+		link_close(l);
+		return -1;
+	}
+	if (!tls_info[0]) {
+		pthread_mutex_lock(&tls_info_lock);
+		if (!tls_info[0])
+			snprintf(tls_info, sizeof tls_info, " tls=%s cipher=%s", SSL_get_version(l->ssl),
+			         SSL_CIPHER_get_name(SSL_get_current_cipher(l->ssl)));
+		pthread_mutex_unlock(&tls_info_lock);
+	}
+	return 0;
+}
+
+static int link_write_all(struct link *l, const void *buf, size_t len)
+{
+	if (!l->ssl)
+		return write_all(l->fd, buf, len) < 0 ? sys_failed(l, "send", errno) : 0;
+	const char *p = buf;
+	while (len) {
+		ERR_clear_error();
+		errno = 0;
+		/* without SSL_MODE_ENABLE_PARTIAL_WRITE, success means all of it */
+		int rc = SSL_write(l->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+		if (rc <= 0) {
+			int e = errno, k = SSL_get_error(l->ssl, rc);
+			if ((k == SSL_ERROR_WANT_READ || k == SSL_ERROR_WANT_WRITE) && e == EINTR)
+				continue;
+			return tls_failed(l, "send", rc, e);
+		}
+		p += rc;
+		len -= (size_t)rc;
+	}
+	return 0;
+}
+
+/* >0 bytes; 0 at the peer's orderly end (TCP: FIN; TLS: close_notify);
+ * -1 on an error (l->why), including TLS cut off without close_notify. */
+static ssize_t link_read(struct link *l, void *buf, size_t len)
+{
+	for (;;) {
+		if (!l->ssl) {
+			ssize_t n = recv(l->fd, buf, len, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n < 0 ? sys_failed(l, "recv", errno) : n;
+		}
+		ERR_clear_error();
+		errno = 0;
+		int rc = SSL_read(l->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+		if (rc > 0)
+			return rc;
+		int e = errno, k = SSL_get_error(l->ssl, rc);
+		if (k == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if ((k == SSL_ERROR_WANT_READ || k == SSL_ERROR_WANT_WRITE) && e == EINTR)
+			continue;
+		return tls_failed(l, "recv", rc, e);
+	}
+}
+
+/* Exactly len bytes: 0, -1 on error (l->why), -2 when the peer ended first. */
+static int link_read_exact(struct link *l, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = link_read(l, p, len);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			snprintf(l->why, sizeof l->why, "the server ended the stream early");
+			return -2;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Ends our direction: close_notify first on TLS, then the TCP half-close. */
+static int link_shutdown_wr(struct link *l)
+{
+	if (l->ssl) {
+		ERR_clear_error();
+		errno = 0;
+		/* 0: our close_notify is sent, the server's not yet read; that comes later */
+		int rc = SSL_shutdown(l->ssl);
+		if (rc < 0)
+			return tls_failed(l, "sending close_notify", rc, errno);
+	}
+	return shutdown(l->fd, SHUT_WR) < 0 ? sys_failed(l, "shutdown", errno) : 0;
+}
+
+/* After our end: the peer's orderly end and nothing before it.  0 or -1 (l->why). */
+static int link_expect_end(struct link *l)
+{
+	char c[256];
+	ssize_t n = link_read(l, c, sizeof c);
+	if (n > 0)
+		snprintf(l->why, sizeof l->why, "unexpected data after the end");
+	return n == 0 ? 0 : -1;
 }
 
 static void raise_nofile(long want)
@@ -352,6 +540,102 @@ static void *stream_writer(void *arg)
 	return NULL;
 }
 
+/* The TLS stream.  One SSL object must not be used by two threads at once
+ * (SSL_read and SSL_write share its state), so instead of the plain
+ * stream's writer thread, one thread drives both directions on the socket
+ * made non-blocking: read whatever has arrived, write until the socket is
+ * full or 256 KiB went out, poll.  Returns the bytes verified. */
+static uint64_t stream_tls(struct link *l, const unsigned char *pat, unsigned char *buf)
+{
+	SSL *ssl = l->ssl;
+	int fl = fcntl(l->fd, F_GETFL);
+	if (fl < 0 || fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		die("stream: fcntl: %s", strerror(errno));
+	/* SSL_write may return after each record, and its retry after
+	 * WANT_WRITE passes the same bytes at the same offset of the pattern */
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	uint64_t sent = 0, got = 0;
+	int closed = 0;
+	for (;;) {
+		int want_out = 0, progress = 0, rc, k;
+		for (;;) {
+			ERR_clear_error();
+			errno = 0;
+			rc = SSL_read(ssl, buf, (int)opt_chunk);
+			if (rc > 0) {
+				if ((uint64_t)rc > opt_bytes - got)
+					die("stream: more data echoed than the %" PRIu64 " bytes sent", opt_bytes);
+				if (memcmp(buf, pat + got % PAT_LEN, (size_t)rc))
+					die("stream: echoed data differs near byte %" PRIu64, got);
+				got += (uint64_t)rc;
+				progress = 1;
+				continue;
+			}
+			k = SSL_get_error(ssl, rc);
+			if (k == SSL_ERROR_WANT_READ)
+				break;
+			if (k == SSL_ERROR_WANT_WRITE) {
+				want_out = 1;
+				break;
+			}
+			if (k == SSL_ERROR_ZERO_RETURN) {
+				if (got < opt_bytes)
+					die("stream: server ended (close_notify) after %" PRIu64 " of %" PRIu64 " bytes",
+					    got, opt_bytes);
+				return got;     /* all echoed, then the server's close_notify */
+			}
+			tls_failed(l, "recv", rc, errno);
+			die("stream: %s after %" PRIu64 " of %" PRIu64 " bytes", l->why, got, opt_bytes);
+		}
+		for (uint64_t burst = 0; sent < opt_bytes && burst < (256u << 10);) {
+			size_t n = opt_chunk;
+			if (n > opt_bytes - sent)
+				n = (size_t)(opt_bytes - sent);
+			ERR_clear_error();
+			errno = 0;
+			rc = SSL_write(ssl, pat + sent % PAT_LEN, (int)n);
+			if (rc > 0) {
+				sent += (uint64_t)rc;
+				burst += (uint64_t)rc;
+				progress = 1;
+				continue;
+			}
+			k = SSL_get_error(ssl, rc);
+			if (k == SSL_ERROR_WANT_WRITE)
+				want_out = 1;
+			else if (k != SSL_ERROR_WANT_READ) {
+				tls_failed(l, "send", rc, errno);
+				die("stream: %s after %" PRIu64 " bytes", l->why, sent);
+			}
+			break;
+		}
+		if (sent == opt_bytes && !closed) {
+			ERR_clear_error();
+			errno = 0;
+			rc = SSL_shutdown(ssl);
+			if (rc >= 0) {
+				if (shutdown(l->fd, SHUT_WR) < 0)
+					die("stream: shutdown: %s", strerror(errno));
+				closed = progress = 1;
+			} else if ((k = SSL_get_error(ssl, rc)) == SSL_ERROR_WANT_WRITE) {
+				want_out = 1;
+			} else if (k != SSL_ERROR_WANT_READ) {
+				tls_failed(l, "sending close_notify", rc, errno);
+				die("stream: %s", l->why);
+			}
+		}
+		if (progress)
+			continue;
+		struct pollfd pf = { .fd = l->fd, .events = POLLIN | (want_out ? POLLOUT : 0) };
+		int r = poll(&pf, 1, opt_io_timeout * 1000);
+		if (r < 0 && errno != EINTR)
+			die("stream: poll: %s", strerror(errno));
+		if (r == 0)
+			die("stream: nothing moved for %d s (sent %" PRIu64 ", echoed %" PRIu64 " of %" PRIu64 ")",
+			    opt_io_timeout, sent, got, opt_bytes);
+	}
+}
+
 static int run_stream(void)
 {
 	if (!opt_bytes)
@@ -363,6 +647,17 @@ static int run_stream(void)
 	if (!buf)
 		die("out of memory");
 	double t0 = now();
+	if (opt_tls) {
+		struct link l;
+		if (link_open(&l, -1, 1) < 0)
+			die("stream: %s", l.why);
+		uint64_t n = stream_tls(&l, pat, buf);
+		double secs = now() - t0;
+		link_close(&l);
+		printf("stream bytes=%" PRIu64 " secs=%.3f mibps=%.1f verified=1%s\n",
+		       n, secs, (double)n / secs / 1048576.0, tls_info);
+		return 0;
+	}
 	int fd = dial(-1, 1);
 	if (fd < 0)
 		die("stream: connect: %s", strerror(-fd));
@@ -424,9 +719,9 @@ static int run_pingpong(void)
 	double *lat = malloc(sizeof(double) * (size_t)opt_count);
 	if (!buf || !lat)
 		die("out of memory");
-	int fd = dial(-1, 1);
-	if (fd < 0)
-		die("pingpong: connect: %s", strerror(-fd));
+	struct link l;
+	if (link_open(&l, -1, 1) < 0)
+		die("pingpong: %s", l.why);
 	/* one untimed round trip: the forking peers start their child here */
 	double t0 = 0;
 	for (long i = -1; i < opt_count; i++) {
@@ -434,26 +729,27 @@ static int run_pingpong(void)
 		double a = now();
 		if (i == 0)
 			t0 = a;
-		if (write_all(fd, msg, opt_size) < 0)
-			die("pingpong: send: %s", strerror(errno));
-		int r = read_exact(fd, buf, opt_size);
-		if (r)
-			die("pingpong: %s after %ld round trips", r == -2 ? "server closed" : strerror(errno), i);
+		if (link_write_all(&l, msg, opt_size) < 0)
+			die("pingpong: %s", l.why);
+		if (link_read_exact(&l, buf, opt_size))
+			die("pingpong: %s after %ld round trips", l.why, i);
 		if (memcmp(buf, msg, opt_size))
 			die("pingpong: echo differs in round trip %ld", i);
 		if (i >= 0)
 			lat[i] = now() - a;
 	}
 	double secs = now() - t0;
-	shutdown(fd, SHUT_WR);
-	if (expect_eof(fd) < 0)
-		die("pingpong: no clean end of stream");
-	close(fd);
+	if (link_shutdown_wr(&l) < 0 || link_expect_end(&l) < 0)
+		die("pingpong: no clean end of stream: %s", l.why);
+	link_close(&l);
 	qsort(lat, (size_t)opt_count, sizeof *lat, cmp_double);
-	printf("pingpong count=%ld size=%zu secs=%.3f rtps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f verified=1\n",
+	printf("pingpong count=%ld size=%zu secs=%.3f rtps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f verified=1",
 	       opt_count, opt_size, secs, (double)opt_count / secs,
 	       pct(lat, opt_count, 0.50) * 1e6, pct(lat, opt_count, 0.99) * 1e6,
 	       pct(lat, opt_count, 0.999) * 1e6, lat[opt_count - 1] * 1e6);
+	if (opt_tls)
+		fputs(tls_info, stdout);
+	putchar('\n');
 	return 0;
 }
 
@@ -464,13 +760,13 @@ struct churn_ctx {
 	double deadline;
 	const unsigned char *pat;
 	long ok, err_connect, err_io, err_verify;
-	char first_error[128];
+	char first_error[192];
 };
 
-static void churn_note(struct churn_ctx *c, const char *what, int e)
+static void churn_note(struct churn_ctx *c, const char *prefix, const char *why)
 {
 	if (!c->first_error[0])
-		snprintf(c->first_error, sizeof c->first_error, "%s: %s", what, strerror(e));
+		snprintf(c->first_error, sizeof c->first_error, "%s%s", prefix, why);
 }
 
 static void *churn_worker(void *arg)
@@ -483,39 +779,37 @@ static void *churn_worker(void *arg)
 		const unsigned char *msg = c->pat + ((uint64_t)c->id * 104729u + (uint64_t)i * 613u) % PAT_LEN;
 		int src = nsrc ? (c->id + opt_workers * (int)(i % 64)) % nsrc : -1;
 		i++;
-		int fd = dial(src, 1);
-		if (fd < 0) {
+		struct link l;
+		if (link_open(&l, src, 1) < 0) {      /* with --tls: the handshake too */
 			c->err_connect++;
-			churn_note(c, "connect", -fd);
+			churn_note(c, "", l.why);
 			usleep(1000);
 			continue;
 		}
-		if (write_all(fd, msg, opt_size) < 0) {
+		if (link_write_all(&l, msg, opt_size) < 0) {
 			c->err_io++;
-			churn_note(c, "send", errno);
-			close(fd);
+			churn_note(c, "", l.why);
+			link_close(&l);
 			continue;
 		}
-		int r = read_exact(fd, buf, opt_size);
-		if (r) {
+		if (link_read_exact(&l, buf, opt_size)) {
 			c->err_io++;
-			churn_note(c, r == -2 ? "recv (early close)" : "recv", r == -2 ? ECONNRESET : errno);
-			close(fd);
+			churn_note(c, "", l.why);
+			link_close(&l);
 			continue;
 		}
 		if (memcmp(buf, msg, opt_size)) {
 			c->err_verify++;
-			close(fd);
+			link_close(&l);
 			continue;
 		}
-		shutdown(fd, SHUT_WR);
-		if (expect_eof(fd) < 0) {
+		if (link_shutdown_wr(&l) < 0 || link_expect_end(&l) < 0) {
 			c->err_io++;
-			churn_note(c, "waiting for close", errno);
-			close(fd);
+			churn_note(c, "waiting for close: ", l.why);
+			link_close(&l);
 			continue;
 		}
-		close(fd);
+		link_close(&l);
 		c->ok++;
 	}
 	return NULL;
@@ -553,8 +847,8 @@ static int run_churn(void)
 	}
 	double secs = now() - t0;
 	long errors = ec + eio + ev;
-	printf("churn workers=%d conns=%ld secs=%.3f cps=%.0f errors=%ld err_connect=%ld err_io=%ld err_verify=%ld verified=%d\n",
-	       opt_workers, ok, secs, (double)ok / secs, errors, ec, eio, ev, ev == 0 && ok > 0);
+	printf("churn workers=%d conns=%ld secs=%.3f cps=%.0f errors=%ld err_connect=%ld err_io=%ld err_verify=%ld verified=%d%s\n",
+	       opt_workers, ok, secs, (double)ok / secs, errors, ec, eio, ev, ev == 0 && ok > 0, tls_info);
 	if (*first)
 		fprintf(stderr, "tcpx-load: churn: first error: %s\n", first);
 	if (ok == 0 || ev)
@@ -681,6 +975,8 @@ static int run_hold(void)
 		opt_conns = 10000;
 	if (opt_size > 4096)
 		usage_error("--size at most 4096 for hold");
+	if (opt_tls)
+		usage_error("hold has no --tls");
 	raise_nofile(opt_conns + 64);
 	unsigned char *pat = pattern_new(opt_seed);
 	int *fds = malloc(sizeof(int) * (size_t)opt_conns);
@@ -794,32 +1090,35 @@ static void *upload_one(void *arg)
 	struct up_ctx *c = arg;
 	unsigned char *pat = pattern_new(c->seed);
 	double t0 = now();
-	int fd = dial(-1, 0);
-	if (fd < 0) {
-		snprintf(c->msg, sizeof c->msg, "connect: %s", strerror(-fd));
+	struct link l;
+	if (link_open(&l, -1, 0) < 0) {
+		snprintf(c->msg, sizeof c->msg, "%s", l.why);
 		free(pat);
 		return NULL;
 	}
-	set_timeouts(fd, opt_io_timeout);
+	set_timeouts(l.fd, opt_io_timeout);
 	uint64_t off = 0;
 	while (off < opt_bytes) {
 		size_t n = opt_chunk;
 		if (n > opt_bytes - off)
 			n = (size_t)(opt_bytes - off);
-		if (write_all(fd, pat + off % PAT_LEN, n) < 0) {
-			snprintf(c->msg, sizeof c->msg, "send after %" PRIu64 " bytes: %s", off, strerror(errno));
+		if (link_write_all(&l, pat + off % PAT_LEN, n) < 0) {
+			snprintf(c->msg, sizeof c->msg, "after %" PRIu64 " bytes: %s", off, l.why);
 			goto out;
 		}
 		off += n;
 	}
-	shutdown(fd, SHUT_WR);
+	/* TLS: close_notify, without which tcpxd stores nothing; then FIN */
+	if (link_shutdown_wr(&l) < 0) {
+		snprintf(c->msg, sizeof c->msg, "%s", l.why);
+		goto out;
+	}
 	size_t rl = 0;
 	for (;;) {
-		ssize_t n = recv(fd, c->reply + rl, sizeof c->reply - 1 - rl, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
+		/* until the server's end: FIN, or on TLS its close_notify */
+		ssize_t n = link_read(&l, c->reply + rl, sizeof c->reply - 1 - rl);
 		if (n < 0) {
-			snprintf(c->msg, sizeof c->msg, "reading the reply: %s", strerror(errno));
+			snprintf(c->msg, sizeof c->msg, "reading the reply: %s", l.why);
 			goto out;
 		}
 		if (n == 0)
@@ -860,7 +1159,7 @@ static void *upload_one(void *arg)
 	}
 	c->ok = 1;
 out:
-	close(fd);
+	link_close(&l);
 	free(pat);
 	return NULL;
 }
@@ -907,8 +1206,9 @@ static int run_upload(int parallel_default, uint64_t bytes_default)
 	if (bad)
 		return 1;
 	uint64_t total = opt_bytes * (uint64_t)opt_conns;
-	printf("upload conns=%ld bytes=%" PRIu64 " secs=%.3f mibps=%.1f receipt=%d verified=%d",
-	       opt_conns, total, secs, (double)total / secs / 1048576.0, opt_receipt, opt_receipt && opt_expect);
+	printf("upload conns=%ld bytes=%" PRIu64 " secs=%.3f mibps=%.1f receipt=%d verified=%d%s",
+	       opt_conns, total, secs, (double)total / secs / 1048576.0, opt_receipt, opt_receipt && opt_expect,
+	       tls_info);
 	if (opt_receipt) {
 		for (long i = 0; i < opt_conns; i++) {
 			char name[256] = "";
@@ -971,6 +1271,8 @@ static void usage(void)
 	     "  --no-receipt        upload: the server answers nothing, only closes\n"
 	     "  --settle SECS       hold: pause before memory is sampled (0.5)\n"
 	     "  --max-lag SECS      hold: fail when opening falls this far behind --rate (30)\n"
+	     "  --tls               TLS 1.2+ on every connection (not hold); the server's\n"
+	     "                      certificate is not verified: loopback benchmark only\n"
 	     "  --io-timeout SECS   one blocking socket operation (30)\n"
 	     "  --timeout SECS      whole run (600)");
 }
@@ -984,7 +1286,7 @@ int main(int argc, char **argv)
 		{ "rate", 1, 0, 'r' }, { "server-pid", 1, 0, 'P' }, { "src-addrs", 1, 0, 'S' },
 		{ "seed", 1, 0, 'e' }, { "expect-sha256", 1, 0, 'x' }, { "no-receipt", 0, 0, 'R' },
 		{ "settle", 1, 0, 'T' }, { "max-lag", 1, 0, 'L' }, { "io-timeout", 1, 0, 'i' }, { "timeout", 1, 0, 't' },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "tls", 0, 0, 'Y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	if (argc < 2)
 		usage_error("no scenario given");
@@ -1012,6 +1314,7 @@ int main(int argc, char **argv)
 		case 'e': opt_seed = (uint64_t)parse_long(optarg, 0, 1L << 62, "seed"); break;
 		case 'x': opt_expect = optarg; break;
 		case 'R': opt_receipt = 0; break;
+		case 'Y': opt_tls = 1; break;
 		case 'T': opt_settle = atof(optarg); break;
 		case 'L': opt_lag = atof(optarg); if (opt_lag <= 0) usage_error("bad --max-lag"); break;
 		case 'i': opt_io_timeout = (int)parse_long(optarg, 1, 86400, "io-timeout"); break;
@@ -1030,6 +1333,8 @@ int main(int argc, char **argv)
 	if (!strcmp(scen, "gen"))
 		return run_gen();
 	resolve_target();
+	if (opt_tls)
+		tls_setup();
 	if (!strcmp(scen, "stream"))
 		return run_stream();
 	if (!strcmp(scen, "pingpong"))
