@@ -224,8 +224,12 @@ log_finished(const struct conn *c)
 	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", tls[sizeof(c->tls_subject) + 40] = "";
 	char detail[sizeof(c->detail) + 16] = "";
 	char line[LISTENER_NAME_MAX + sizeof(via) + sizeof(tls) + sizeof(detail) + STORE_NAME_MAX + 192];
-	/* A balancer's health checks come every few seconds: only debug output shows them. */
-	bool health_check = c->proxy_local && c->bytes_in == 0;
+	/*
+	 * A balancer's health checks come every few seconds: only debug output
+	 * shows them, unless one was refused (the balancer would mark us down).
+	 */
+	bool health_check = c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
+	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0);
 
 	if (!log_enabled(health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO))
 		return;
@@ -313,18 +317,24 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	return true;
 }
 
+/* A refusal decided on the connection's thread: it was counted accepted, now it is not. */
 static void
 refuse_admitted(struct conn *c, enum refusal why)
 {
+	atomic_fetch_sub_explicit(&stats.accepted, 1, memory_order_relaxed);
 	stats_add(&stats.refused, 1);
 	c->result = refusals[why].result;
-	(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
+	/* Before a TLS handshake there is no way to send a client a readable answer. */
+	if (c->lcfg->tls.certificate == NULL)
+		(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
 }
 
 /*
- * What comes before the service: the PROXY header, the TLS handshake, and
- * the rules that needed the client's real address.  True when the
- * service may start.
+ * What comes before the service: the PROXY header, the rules that needed
+ * the client's real address, and the TLS handshake.  The rules come before
+ * the handshake, which a client can stretch to the deadline: a client over
+ * max_per_ip must not hold slots that long.  True when the service may
+ * start.
  */
 static bool
 conn_prepare(struct conn *c)
@@ -335,8 +345,20 @@ conn_prepare(struct conn *c)
 	long long deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
 	enum refusal why;
 
-	if (l->proxy_protocol && !read_proxy_header(c, deadline))
-		return false;
+	if (l->proxy_protocol) {
+		if (!read_proxy_header(c, deadline))
+			return false;
+		/* Checked on the accept thread for everyone else (conn_dispatch). */
+		if (cidr_list_match(&l->deny, &c->peer) ||
+		    (l->allow.count > 0 && !cidr_list_match(&l->allow, &c->peer))) {
+			refuse_admitted(c, REFUSE_DENIED);
+			return false;
+		}
+		if ((why = ip_acquire(c, l->max_per_ip)) != REFUSE_COUNT) {
+			refuse_admitted(c, why);
+			return false;
+		}
+	}
 	if (tls != NULL) {
 		char err[sizeof(c->detail)];
 
@@ -348,18 +370,6 @@ conn_prepare(struct conn *c)
 		c->io.timeout_ms = (int)limit;     /* the socket is non-blocking now (tls.h) */
 		c->tls_version = SSL_get_version(c->io.ssl);
 		tls_peer_subject(c->io.ssl, c->tls_subject, sizeof(c->tls_subject));
-	}
-	if (!l->proxy_protocol)
-		return true;
-	/* Checked on the accept thread for everyone else (conn_dispatch). */
-	if (cidr_list_match(&l->deny, &c->peer) ||
-	    (l->allow.count > 0 && !cidr_list_match(&l->allow, &c->peer))) {
-		refuse_admitted(c, REFUSE_DENIED);
-		return false;
-	}
-	if ((why = ip_acquire(c, l->max_per_ip)) != REFUSE_COUNT) {
-		refuse_admitted(c, why);
-		return false;
 	}
 	return true;
 }

@@ -44,7 +44,19 @@ tls_retry(struct netio *io, int rc, int saved_errno)
 	}
 	pfd.events = kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 	for (;;) {
-		int n = poll(&pfd, 1, io->timeout_ms);
+		int wait_ms = io->timeout_ms, n;
+
+		if (io->deadline_ms != 0) {
+			long long left = io->deadline_ms - sys_now_ms();
+
+			if (left <= 0) {
+				errno = EAGAIN;
+				return -1;
+			}
+			if (left < wait_ms)
+				wait_ms = (int)left;
+		}
+		n = poll(&pfd, 1, wait_ms);
 
 		if (n > 0)
 			return 0;
@@ -55,6 +67,29 @@ tls_retry(struct netio *io, int rc, int saved_errno)
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+/*
+ * SSL_read returns one record (16 KiB at most): take the records OpenSSL
+ * already holds too, so a caller with a large buffer makes one pass (one
+ * file write, one hash update) per buffer rather than per record.  Never
+ * waits; any failure is left for the next SSL_read to report.
+ */
+static size_t
+more_records(struct netio *io, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len && SSL_has_pending(io->ssl)) {
+		size_t n = 0;
+
+		if (SSL_read_ex(io->ssl, buf + got, len - got, &n) != 1) {
+			ERR_clear_error();
+			break;
+		}
+		got += n;
+	}
+	return got;
 }
 
 ssize_t
@@ -69,7 +104,7 @@ netio_recv(struct netio *io, void *buf, size_t len)
 		errno = 0;
 		rc = SSL_read(io->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
 		if (rc > 0)
-			return rc;
+			return (ssize_t)rc + more_records(io, (char *)buf + rc, len - (size_t)rc);
 		if (SSL_get_error(io->ssl, rc) == SSL_ERROR_ZERO_RETURN)
 			return 0;
 		if (tls_retry(io, rc, errno) < 0)
@@ -105,12 +140,16 @@ netio_send_all(struct netio *io, const void *buf, size_t len)
 int
 netio_shutdown_wr(struct netio *io)
 {
-	while (io->ssl != NULL && !(SSL_get_shutdown(io->ssl) & SSL_SENT_SHUTDOWN)) {
+	/*
+	 * OpenSSL marks SSL_SENT_SHUTDOWN before the alert is flushed: repeat
+	 * until SSL_shutdown() itself says it is out (0: sent, the peer's not
+	 * yet seen, which is all a half-close needs).
+	 */
+	while (io->ssl != NULL) {
 		int rc;
 
 		ERR_clear_error();
 		errno = 0;
-		/* 0 = our close_notify is sent, the peer's not yet seen: that is all we need. */
 		if ((rc = SSL_shutdown(io->ssl)) >= 0)
 			break;
 		if (tls_retry(io, rc, errno) < 0)

@@ -20,6 +20,8 @@ struct netio {
 	 * its SO_RCVTIMEO/SO_SNDTIMEO are the timeouts.
 	 */
 	int timeout_ms;
+	/* With timeout_ms: fail with EAGAIN at this sys_now_ms() time too; 0 = none. */
+	long long deadline_ms;
 };
 
 /*

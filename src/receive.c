@@ -65,6 +65,7 @@ reply_error(struct conn *c, int code, const char *reason, const char *result)
 {
 	c->result = result;
 	stats_add(&stats.uploads_failed, 1);
+	c->io.deadline_ms = 0;                  /* the header's, if any: not the answer's */
 	(void)conn_send_err(c, code, reason);    /* a client that is gone needs no answer */
 }
 
@@ -150,6 +151,8 @@ read_header(struct conn *c, struct upload_state *s)
 
 				deadline = sys_now_ms() + (limit < HEADER_TIMEOUT_MS ? limit : HEADER_TIMEOUT_MS);
 			}
+			/* A TLS record can arrive a byte at a time: bound SSL_read's waits too. */
+			c->io.deadline_ms = deadline;
 			left = deadline - sys_now_ms();
 			if (left <= 0 || (!netio_buffered(&c->io) && poll(&pfd, 1, (int)left) == 0)) {
 				reply_error(c, 408, "header timeout", "aborted-idle");
@@ -158,7 +161,8 @@ read_header(struct conn *c, struct upload_state *s)
 		}
 		n = netio_recv(&c->io, s->buf + have, s->size - have);
 		if (n < 0) {
-			receive_failed(c, errno, 408, "idle timeout");
+			/* Over TLS the header's deadline can expire inside SSL_read (netio.h). */
+			receive_failed(c, errno, 408, have > 0 ? "header timeout" : "idle timeout");
 			return -1;
 		}
 		if (n == 0) {
@@ -291,7 +295,9 @@ receive_serve(struct conn *c)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
-	if (read_header(c, &s) < 0)
+	rc = read_header(c, &s);
+	c->io.deadline_ms = 0;
+	if (rc < 0)
 		goto out;
 	if (store_begin(c->store, &s.up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");

@@ -16,6 +16,9 @@
 #include "sys.h"
 #include "tls.h"
 
+/* Socket reads of this much: a few records, cheap next to a 256 KiB buffer_size. */
+#define TLS_READ_BUFFER (64 * 1024)
+
 /* Never prompt on a terminal for a key's passphrase: an encrypted key is an error. */
 static int
 no_passphrase(char *buf, int size, int rwflag, void *userdata)
@@ -52,6 +55,9 @@ ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Read several records per recv() (netio.c takes them all at once). */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	return ctx;
 }

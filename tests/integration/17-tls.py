@@ -22,6 +22,7 @@ import atexit
 import hashlib
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -221,7 +222,10 @@ class TLSConn:
         chunks = []
         while True:
             try:
-                chunks.append(self._io(self.obj.read, 1 << 16))
+                data = self._io(self.obj.read, 1 << 16)
+                if not data:        # CPython's read() returns b"" for close_notify
+                    return b"".join(chunks), "close_notify"
+                chunks.append(data)
             except ssl.SSLZeroReturnError:
                 return b"".join(chunks), "close_notify"
             except ssl.SSLEOFError:
@@ -377,6 +381,31 @@ def test_abandoned_raw_upload_not_stored():
     assert p.returncode == 6 and b"file shrank while sending" in err, (p.returncode, err)
     d.wait_log(conn_line("inbox", "aborted-tls-error", r"tls=TLSv1\.3 in=[1-9]\d* out=0 "))
     assert os.listdir(os.path.join(d.dir, "inbox")) == []
+    assert d.stop() == 0
+
+
+def test_header_deadline_inside_tls():
+    """A framed header must be complete within min(10 s, idle_timeout) also when the TLS
+    record carrying it trickles in a byte at a time, each byte well within idle_timeout:
+    the daemon answers ERR 408 before the record is complete.  TLS 1.2, so that no
+    session ticket arrives after the handshake to look like an answer."""
+    d = daemon(lambda d: [recv_l(d, "inbox", tls=tls(), idle_timeout=2)])
+    c = TLSConn(d.addr("inbox"), client_ctx(version=ssl.TLSVersion.TLSv1_2))
+    c.send(b"\x89")          # the header has begun: its deadline runs from here
+    c.obj.write(b"TCPX\r\n\x1a1 100 name\n" + b"x" * 200)
+    record = c.out.read()
+    sent = 0
+    while sent < len(record):
+        c.sock.sendall(record[sent:sent + 1])
+        sent += 1
+        if select.select([c.sock], [], [], 0.15)[0]:
+            break
+    assert sent < len(record), "the daemon waited for the whole record"
+    reply, how = c.recv_all()
+    assert (reply, how) == (b"ERR 408 header timeout\n", "close_notify"), (reply, how)
+    c.close()
+    d.wait_log(conn_line("inbox", "aborted-idle"))
+    assert d.stored_files() == []
     assert d.stop() == 0
 
 
@@ -871,6 +900,7 @@ def test_one_liners_s_client():
     assert o.d.stop() == 0
 
 
-run([test_tcpx_echo_ping_send, test_abandoned_raw_upload_not_stored, test_python_ssl_echo,
+run([test_tcpx_echo_ping_send, test_abandoned_raw_upload_not_stored, test_header_deadline_inside_tls,
+     test_python_ssl_echo,
      test_session_resumption, test_failures_then_no_leaks, test_reload_renews_certificate, test_check_config,
      test_one_liners_tcpx_socat, test_one_liners_ncat, test_one_liners_s_client])
