@@ -18,12 +18,26 @@ daemon (protocol auto), ROUNDS rounds (200; 40 outside check-stress) of:
 
 After all that the daemon is alive, serves a normal upload, has no
 sanitizer report and exits 0 on SIGTERM; every file in output_dir is one of
-the uploads that got OK or one of the receipt-lost ones the log names."""
+the uploads that got OK or one of the receipt-lost ones the log names.
+
+A second daemon takes the same kind of garbage on TLS listeners and behind
+PROXY headers, ROUNDS rounds of:
+
+  - random bytes, and a cut-off real ClientHello, to TLS echo and drop box:
+    closed without a plain-text byte (a TLS alert at most), nothing stored;
+  - random bytes, a v2 signature with random bytes, and a v1 line of junk
+    to a PROXY listener: no echo, nothing stored;
+  - a valid PROXY header followed by random bytes: echoed exactly;
+  - a real TLS echo and a TLS upload behind a PROXY header: byte-exact.
+
+Then the daemon serves, has no more threads or descriptors than after its
+first round, and exits 0."""
 
 import os
 import random
 import re
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -152,9 +166,152 @@ def test_garbage_never_crashes():
                       ", ".join("%s %d" % (k, results.count(k)) for k in sorted(set(results)))))
 
 
+def quiet_reply(addr, payload):
+    """Sends payload, half-closes, returns what came back (b"" if reset)."""
+    s = connect(addr)
+    try:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        return read_all(s)
+    except OSError:     # reset, or already closed by the daemon (ENOTCONN)
+        return b""
+    finally:
+        s.close()
+
+
+def client_hello(ctx):
+    """The first flight of a real TLS client, from memory BIOs."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def tls_upload(addr, header, data, ctx):
+    """A raw upload over TLS behind a PROXY header: close_notify then FIN ends it (the
+    ssl module's unwrap() would insist on reading the daemon's close_notify first)."""
+    with connect(addr) as raw:
+        raw.sendall(header)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+
+        def flush():
+            pending = out.read()
+            if pending:     # after our FIN only the daemon's records are left to read
+                raw.sendall(pending)
+
+        def pump(op, *args):
+            while True:
+                try:
+                    result = op(*args)
+                    flush()
+                    return result
+                except ssl.SSLWantReadError:
+                    flush()
+                    chunk = raw.recv(65536)
+                    if chunk:
+                        inc.write(chunk)
+                    else:
+                        inc.write_eof()
+
+        pump(obj.do_handshake)
+        view = memoryview(data)
+        while view:
+            view = view[pump(obj.write, view):]
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        flush()
+        raw.shutdown(socket.SHUT_WR)
+        reply = b""
+        while True:
+            try:
+                chunk = pump(obj.read, 65536)
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+            if not chunk:
+                break
+            reply += chunk
+        return reply.decode()
+
+
+def test_tls_and_proxy_garbage():
+    from tls_certs import CertDir
+    d = Daemon([], workdir=stresslib.fast_dir("tcpxd-hostile-tls-"), start=False)
+    certs = CertDir(os.path.join(d.dir, "certs"))
+    os.mkdir(certs.path)
+    certs.make_ca("ca", "hostile input CA")
+    certs.make_cert("server", "ca", "localhost", san="IP:127.0.0.1")
+    tls = 'tls = { certificate = "%s"; key = "%s"; };' % (certs.pem("server"), certs.key("server"))
+    proxy = 'proxy_protocol = true; proxy_from = [ "127.0.0.1" ];'
+    with open(d.conf, "w") as f:
+        f.write('log_level = "info";\nmax_per_ip = 500;\nidle_timeout = 5;\nlisteners = (\n'
+                '  { name = "tls-echo"; mode = "echo"; address = "127.0.0.1"; port = 0; %s },\n'
+                '  { name = "tls-inbox"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
+                '    output_dir = "%s"; %s },\n'
+                '  { name = "proxy-echo"; mode = "echo"; address = "127.0.0.1"; port = 0; %s },\n'
+                '  { name = "proxy-tls-inbox"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
+                '    output_dir = "%s"; %s %s }\n);\n'
+                % (tls, inbox(d), tls, proxy, inbox(d), proxy, tls))
+    os.chmod(d.conf, 0o644)
+    d.start()
+    ctx = ssl.create_default_context(cafile=certs.pem("ca"))
+    hello = client_hello(ctx)
+    rnd = random.Random(4)
+    cases, alerts, acked, after_first = 0, 0, set(), None
+    for i in range(ROUNDS):
+        for name in ("tls-echo", "tls-inbox"):
+            for garbage in (rnd.randbytes(rnd.randrange(1, 20000)),
+                            hello[:rnd.randrange(1, len(hello))]):
+                reply = quiet_reply(d.addr(name), garbage)
+                # Nothing, or a TLS alert record: never plain text.
+                assert reply == b"" or reply[:2] == b"\x15\x03", reply[:40]
+                alerts += reply != b""
+        junk_v1 = b"PROXY " + bytes(rnd.choice(b"TCP46 .:0123456789abcdef") for _ in range(
+            rnd.randrange(1, 120))) + b"\r\n"
+        for garbage in (rnd.randbytes(rnd.randrange(1, 2000)),
+                        b"\r\n\r\n\x00\r\nQUIT\n" + rnd.randbytes(rnd.randrange(0, 2000)),
+                        junk_v1):
+            reply = quiet_reply(d.addr("proxy-echo"), garbage)
+            # A random v1 line may happen to be a valid header: then the rest is echoed.
+            assert reply == b"" or garbage.startswith(b"PROXY "), reply[:40]
+        data = rnd.randbytes(rnd.randrange(1, 50000))
+        header = b"PROXY TCP4 198.51.100.%d 192.0.2.1 %d 7007\r\n" % (i % 250 + 1, 1000 + i)
+        assert quiet_reply(d.addr("proxy-echo"), header + data) == data
+        with ctx.wrap_socket(connect(d.addr("tls-echo")), server_hostname="localhost") as s:
+            s.sendall(data)
+            got = b""
+            while len(got) < len(data):
+                got += s.recv(65536)
+            assert got == data
+        acked.add(check_ok(d, tls_upload(d.addr("proxy-tls-inbox"), header, data, ctx), data))
+        cases += 11
+        if after_first is None:
+            time.sleep(3)   # the drain thread's 2 s and the last threads: the baseline
+            after_first = stresslib.proc_counts(d.proc.pid)[:2]
+    assert d.proc.poll() is None, "tcpxd died"
+    time.sleep(3)
+    fds, threads = stresslib.proc_counts(d.proc.pid)[:2]
+    assert fds <= after_first[0] and threads <= after_first[1], ((fds, threads), after_first)
+    assert set(d.stored_files()) == acked, sorted(set(d.stored_files()) - acked)[:5]
+    results = stresslib.conn_results(d)
+    assert d.stop() == 0
+    FIGURES.append("hostile TLS and PROXY input: %d connections (random bytes and cut-off "
+                   "ClientHellos to TLS listeners, junk and bad PROXY headers): 0 crashes, "
+                   "0 plain-text replies on TLS ports (%d TLS alerts), %d TLS uploads behind PROXY headers "
+                   "byte-exact and nothing else stored, descriptors %d and threads %d at the "
+                   "end (%d and %d after round 1); results logged: %s"
+                   % (cases, alerts, len(acked), fds, threads, after_first[0], after_first[1],
+                      ", ".join("%s %d" % (k, results.count(k)) for k in sorted(set(results)))))
+
+
 t0 = time.monotonic()
 try:
-    run([test_garbage_never_crashes])
+    run([test_garbage_never_crashes, test_tls_and_proxy_garbage])
 finally:
     for line in FIGURES:
         print("FIGURE " + line)
