@@ -18,8 +18,11 @@
  * --tls runs stream, pingpong, churn, upload and upload8 inside TLS (1.2 or
  * later, OpenSSL's defaults otherwise) with the same verification; every
  * connection ends with close_notify in both directions, and a peer that
- * ends without one fails the run (it may have been cut short).  The client
- * code is its own, a few OpenSSL calls; it does not use the daemon's.
+ * ends without one fails the run (it may have been cut short).  hold --tls
+ * handshakes every connection and verifies one echo inside TLS on each
+ * while all are open; at the end it sends its close_notify without waiting
+ * for the server's, and frees them.  The client code is its own, a few OpenSSL
+ * calls; it does not use the daemon's.
  *
  * Build: cc -O2 -pthread -o tcpx-load tcpx-load.c -lssl -lcrypto
  */
@@ -969,22 +972,135 @@ static long tree_pss_kib(long root, long *tasks)
 	return found ? total : -1;
 }
 
+/* With --tls, hold opens its connections from several threads: a blocking
+ * handshake takes a round trip or two through a busy server, and opening
+ * them one by one would pace the run by that latency instead of --rate. */
+#define HOLD_TLS_THREADS 16
+
+struct hold_open {
+	pthread_mutex_t lock;
+	long next;              /* the next connection to open */
+	double t0;
+	int nsrc;
+	int *fds;
+	SSL **ssl;              /* --tls only */
+};
+
+/* Opens connection i (its due time first): 0, or dies. */
+static void hold_open_one(struct hold_open *h, long i)
+{
+	double due = h->t0 + (double)i / opt_rate;
+	double w = due - now();
+	if (w > 0)
+		usleep((useconds_t)(w * 1e6));
+	struct link l;
+	if (link_open(&l, h->nsrc ? (int)(i % h->nsrc) : -1, 1) < 0)   /* --tls: handshake too */
+		die("hold: connection %ld of %ld: %s", i + 1, opt_conns, l.why);
+	set_timeouts(l.fd, opt_io_timeout);
+	h->fds[i] = l.fd;
+	if (h->ssl)
+		h->ssl[i] = l.ssl;
+	/* a server that stops accepting must not stall the run for long */
+	if (now() - due > opt_lag)
+		die("hold: the server accepted only %ld connections: opening fell %.0f s behind %.0f/s",
+		    i + 1, opt_lag, opt_rate);
+}
+
+static void *hold_opener(void *arg)
+{
+	struct hold_open *h = arg;
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		long i = h->next < opt_conns ? h->next++ : -1;
+		pthread_mutex_unlock(&h->lock);
+		if (i < 0)
+			return NULL;
+		hold_open_one(h, i);
+	}
+}
+
+/* --tls: one full connection (handshake, verified echo, close_notify both
+ * ways) before the first memory sample, so that what OpenSSL sets up once
+ * in either process (providers, algorithm caches, code pages of libssl and
+ * libcrypto that the client would otherwise share late) is not counted as
+ * per-connection cost; the server's thread for it is gone before sampling. */
+static void hold_tls_warmup(const unsigned char *pat)
+{
+	struct link l;
+	unsigned char buf[4096];
+	const unsigned char *msg = pat + 7u;
+	if (link_open(&l, -1, 1) < 0)
+		die("hold: warm-up connection: %s", l.why);
+	if (link_write_all(&l, msg, opt_size) < 0 || link_read_exact(&l, buf, opt_size))
+		die("hold: warm-up connection: %s", l.why);
+	if (memcmp(buf, msg, opt_size))
+		die("hold: warm-up connection: echo differs");
+	if (link_shutdown_wr(&l) < 0 || link_expect_end(&l) < 0)
+		die("hold: warm-up connection: no clean end: %s", l.why);
+	link_close(&l);
+	usleep(200 * 1000);
+}
+
+/* Reads what the server echoed on connection i into got[i] and checks it. */
+static void hold_read(long i, int fd, SSL *ssl, const unsigned char *pat, size_t *got)
+{
+	const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
+	unsigned char buf[4096];
+	while (got[i] < opt_size) {
+		ssize_t n;
+		if (!ssl) {
+			n = recv(fd, buf, opt_size - got[i], MSG_DONTWAIT);
+			if (n == 0)
+				die("hold: connection %ld closed by the server while held", i + 1);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n < 0)
+				die("hold: connection %ld: recv: %s", i + 1, strerror(errno));
+		} else {
+			/* the socket is non-blocking now; TLS 1.3 session tickets
+			 * come before the echo and are taken here too */
+			ERR_clear_error();
+			errno = 0;
+			int rc = SSL_read(ssl, buf, (int)(opt_size - got[i]));
+			if (rc <= 0) {
+				int e = errno, k = SSL_get_error(ssl, rc);
+				if (k == SSL_ERROR_WANT_READ || k == SSL_ERROR_WANT_WRITE)
+					return;
+				if (k == SSL_ERROR_ZERO_RETURN)
+					die("hold: connection %ld closed by the server (close_notify) while held", i + 1);
+				struct link l = { .fd = fd, .ssl = ssl };
+				tls_failed(&l, "recv", rc, e);
+				die("hold: connection %ld: %s", i + 1, l.why);
+			}
+			n = rc;
+		}
+		if (memcmp(buf, msg + got[i], (size_t)n))
+			die("hold: connection %ld: echo differs", i + 1);
+		got[i] += (size_t)n;
+	}
+}
+
 static int run_hold(void)
 {
 	if (!opt_conns)
 		opt_conns = 10000;
 	if (opt_size > 4096)
 		usage_error("--size at most 4096 for hold");
-	if (opt_tls)
-		usage_error("hold has no --tls");
 	raise_nofile(opt_conns + 64);
 	unsigned char *pat = pattern_new(opt_seed);
 	int *fds = malloc(sizeof(int) * (size_t)opt_conns);
+	SSL **ssl = opt_tls ? calloc((size_t)opt_conns, sizeof *ssl) : NULL;
 	size_t *got = calloc((size_t)opt_conns, sizeof *got);
 	struct pollfd *pf = malloc(sizeof *pf * (size_t)opt_conns);
 	long *idx = malloc(sizeof(long) * (size_t)opt_conns);
-	if (!fds || !got || !pf || !idx)
+	if (!fds || !got || !pf || !idx || (opt_tls && !ssl))
 		die("out of memory");
+	if (opt_tls) {
+		/* the client's own memory: OpenSSL frees an SSL's read and write
+		 * buffers while they are empty (held connections are idle) */
+		SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+		hold_tls_warmup(pat);
+	}
 	/* the server tree is scanned with a quadratic loop: bound it */
 	long tasks0 = 0, tasks1 = 0;
 	long pss0 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks0) : -1;
@@ -993,36 +1109,43 @@ static int run_hold(void)
 	long self0 = file_field_kib("/proc/self/status", "VmRSS");
 	long avail0 = meminfo_kib("MemAvailable");
 	long kern0 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
-	int nsrc = opt_src_addrs >= 0 ? opt_src_addrs : (int)(opt_conns / 20000 + 1);
+	struct hold_open h = { .lock = PTHREAD_MUTEX_INITIALIZER, .fds = fds, .ssl = ssl,
+	                       .nsrc = opt_src_addrs >= 0 ? opt_src_addrs : (int)(opt_conns / 20000 + 1) };
 
 	dial_timeout = (int)opt_lag + 1;
-	double t0 = now();
-	for (long i = 0; i < opt_conns; i++) {
-		double due = t0 + (double)i / opt_rate;
-		double w = due - now();
-		if (w > 0)
-			usleep((useconds_t)(w * 1e6));
-		int fd = dial(nsrc ? (int)(i % nsrc) : -1, 1);
-		if (fd < 0)
-			die("hold: connection %ld of %ld: connect: %s", i + 1, opt_conns, strerror(-fd));
-		set_timeouts(fd, opt_io_timeout);
-		fds[i] = fd;
-		/* a server that stops accepting must not stall the run for long */
-		if (now() - due > opt_lag)
-			die("hold: the server accepted only %ld connections: opening fell %.0f s behind %.0f/s",
-			    i + 1, opt_lag, opt_rate);
+	h.t0 = now();
+	if (!opt_tls) {
+		for (long i = 0; i < opt_conns; i++)
+			hold_open_one(&h, i);
+	} else {
+		pthread_t th[HOLD_TLS_THREADS];
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		for (int t = 0; t < HOLD_TLS_THREADS; t++)
+			if (pthread_create(&th[t], &attr, hold_opener, &h))
+				die("hold: pthread_create failed");
+		for (int t = 0; t < HOLD_TLS_THREADS; t++)
+			pthread_join(th[t], NULL);
+		pthread_attr_destroy(&attr);
 	}
-	double t_open = now() - t0;
+	double t_open = now() - h.t0;
 	/* every connection sends its own message; then collect all echoes */
 	for (long i = 0; i < opt_conns; i++) {
 		const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
-		if (write_all(fds[i], msg, opt_size) < 0)
-			die("hold: connection %ld: send: %s", i + 1, strerror(errno));
+		struct link l = { .fd = fds[i], .ssl = opt_tls ? ssl[i] : NULL };
+		if (link_write_all(&l, msg, opt_size) < 0)
+			die("hold: connection %ld: %s", i + 1, l.why);
+		/* TLS: SSL_read on a blocking socket could wait inside a record */
+		if (opt_tls) {
+			int fl = fcntl(fds[i], F_GETFL);
+			if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
+				die("hold: fcntl: %s", strerror(errno));
+		}
 	}
 	long pending = opt_conns;
 	for (long i = 0; i < opt_conns; i++)
 		idx[i] = i;
-	unsigned char buf[4096];
 	double deadline = now() + opt_io_timeout;
 	while (pending) {
 		for (long k = 0; k < pending; k++)
@@ -1035,40 +1158,41 @@ static int run_hold(void)
 		long keep = 0;
 		for (long k = 0; k < pending; k++) {
 			long i = idx[k];
-			if (pf[k].revents) {
-				ssize_t n = recv(fds[i], buf, opt_size - got[i], MSG_DONTWAIT);
-				if (n == 0)
-					die("hold: connection %ld closed by the server while held", i + 1);
-				if (n < 0 && errno != EAGAIN && errno != EINTR)
-					die("hold: connection %ld: recv: %s", i + 1, strerror(errno));
-				if (n > 0) {
-					const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
-					if (memcmp(buf, msg + got[i], (size_t)n))
-						die("hold: connection %ld: echo differs", i + 1);
-					got[i] += (size_t)n;
-				}
-			}
+			if (pf[k].revents)
+				hold_read(i, fds[i], opt_tls ? ssl[i] : NULL, pat, got);
 			if (got[i] < opt_size)
 				idx[keep++] = i;
 		}
 		pending = keep;
 	}
-	double t_echo = now() - t0;
+	double t_echo = now() - h.t0;
 	if (opt_settle > 0)
 		usleep((useconds_t)(opt_settle * 1e6));
 	long avail1 = meminfo_kib("MemAvailable");
 	long kern1 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
 	long self1 = file_field_kib("/proc/self/status", "VmRSS");
 	long pss1 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks1) : -1;
-	for (long i = 0; i < opt_conns; i++)
+	/* TLS: our close_notify, best effort (one small record on a
+	 * non-blocking socket), not waiting for the server's; then free */
+	for (long i = 0; i < opt_conns; i++) {
+		if (opt_tls) {
+			ERR_clear_error();
+			(void)SSL_shutdown(ssl[i]);
+			ERR_clear_error();
+			SSL_free(ssl[i]);
+		}
 		close(fds[i]);
+	}
 	double n = (double)opt_conns;
 	printf("hold conns=%ld open_secs=%.2f echo_secs=%.2f sys_kib_per_conn=%.1f", opt_conns, t_open, t_echo,
 	       (double)(avail0 - avail1) / n);
 	if (pss0 >= 0 && pss1 >= 0)
 		printf(" pss_kib_per_conn=%.1f server_pss_kib=%ld server_tasks=%ld", (double)(pss1 - pss0) / n, pss1, tasks1);
-	printf(" kernel_kib_per_conn=%.1f client_kib_per_conn=%.2f verified=1\n",
-	       (double)(kern1 - kern0) / n, (double)(self1 - self0) / n);
+	/* the MemAvailable drop includes this process; without it, the server and the kernel */
+	printf(" kernel_kib_per_conn=%.1f client_kib_per_conn=%.2f sys_less_client_kib_per_conn=%.1f verified=1%s\n",
+	       (double)(kern1 - kern0) / n, (double)(self1 - self0) / n,
+	       (double)(avail0 - avail1 - (self1 - self0)) / n, tls_info);
+	free(ssl);
 	(void)tasks0;
 	return 0;
 }
@@ -1271,8 +1395,8 @@ static void usage(void)
 	     "  --no-receipt        upload: the server answers nothing, only closes\n"
 	     "  --settle SECS       hold: pause before memory is sampled (0.5)\n"
 	     "  --max-lag SECS      hold: fail when opening falls this far behind --rate (30)\n"
-	     "  --tls               TLS 1.2+ on every connection (not hold); the server's\n"
-	     "                      certificate is not verified: loopback benchmark only\n"
+	     "  --tls               TLS 1.2+ on every connection; the server's certificate\n"
+	     "                      is not verified: loopback benchmark only\n"
 	     "  --io-timeout SECS   one blocking socket operation (30)\n"
 	     "  --timeout SECS      whole run (600)");
 }
