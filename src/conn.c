@@ -122,6 +122,13 @@ ip_release(const struct in6_addr *a)
 	}
 }
 
+/* allow/deny: deny wins, and an empty allow list allows everyone not denied. */
+static bool
+rules_refuse(const struct listener_cfg *l, const struct in6_addr *a)
+{
+	return cidr_list_match(&l->deny, a) || (l->allow.count > 0 && !cidr_list_match(&l->allow, a));
+}
+
 /* Takes one of c->peer's max_per_ip slots.  Called with the lock held. */
 static enum refusal
 ip_acquire_locked(struct conn *c, unsigned max_per_ip)
@@ -260,7 +267,8 @@ conn_send_err(struct conn *c, int code, const char *reason)
 	char line[RECEIPT_MAX];
 	size_t len;
 
-	if (c->lcfg->mode != MODE_RECEIVE)
+	/* Echo has no answers; a TLS client cannot read one before its handshake. */
+	if (c->lcfg->mode != MODE_RECEIVE || (c->lcfg->tls.certificate != NULL && c->io.ssl == NULL))
 		return 0;
 	len = receipt_err(line, sizeof(line), code, reason);
 	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
@@ -285,7 +293,6 @@ set_detail(struct conn *c, const char *text)
 static bool
 read_proxy_header(struct conn *c, long long deadline_ms)
 {
-	bool plain = c->lcfg->tls.certificate == NULL;
 	struct proxy_header h;
 	const char *why = "";
 
@@ -295,13 +302,11 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	case PROXY_READ_BAD:
 		set_detail(c, why);
 		c->result = "refused-bad-proxy-header";
-		if (plain)
-			(void)conn_send_err(c, 400, "bad proxy header");
+		(void)conn_send_err(c, 400, "bad proxy header");
 		return false;
 	case PROXY_READ_TIMEOUT:
 		c->result = "aborted-proxy-timeout";
-		if (plain)
-			(void)conn_send_err(c, 408, "proxy header timeout");
+		(void)conn_send_err(c, 408, "proxy header timeout");
 		return false;
 	case PROXY_READ_CLOSED:
 		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
@@ -324,9 +329,7 @@ refuse_admitted(struct conn *c, enum refusal why)
 	atomic_fetch_sub_explicit(&stats.accepted, 1, memory_order_relaxed);
 	stats_add(&stats.refused, 1);
 	c->result = refusals[why].result;
-	/* Before a TLS handshake there is no way to send a client a readable answer. */
-	if (c->lcfg->tls.certificate == NULL)
-		(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
+	(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
 }
 
 /*
@@ -341,16 +344,17 @@ conn_prepare(struct conn *c)
 {
 	const struct listener_cfg *l = c->lcfg;
 	SSL_CTX *tls = c->gen->tls[c->listener_index];
-	long long limit = (long long)l->idle_timeout * 1000;
-	long long deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
+	long long limit = (long long)l->idle_timeout * 1000, deadline;
 	enum refusal why;
 
+	if (!l->proxy_protocol && tls == NULL)
+		return true;    /* plain TCP: nothing comes first */
+	deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
 	if (l->proxy_protocol) {
 		if (!read_proxy_header(c, deadline))
 			return false;
 		/* Checked on the accept thread for everyone else (conn_dispatch). */
-		if (cidr_list_match(&l->deny, &c->peer) ||
-		    (l->allow.count > 0 && !cidr_list_match(&l->allow, &c->peer))) {
+		if (rules_refuse(l, &c->peer)) {
 			refuse_admitted(c, REFUSE_DENIED);
 			return false;
 		}
@@ -468,8 +472,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 			refuse(fd, &addr, l, REFUSE_NOT_PROXY);
 			return;
 		}
-	} else if (cidr_list_match(&l->deny, &addr) ||
-	    (l->allow.count > 0 && !cidr_list_match(&l->allow, &addr))) {
+	} else if (rules_refuse(l, &addr)) {
 		refuse(fd, &addr, l, REFUSE_DENIED);
 		return;
 	}

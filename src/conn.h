@@ -53,9 +53,9 @@ void conn_want_wakeup(bool on);
 void conn_abort_all(void);
 bool conn_aborting(const struct conn *c);
 /*
- * Answers "ERR code reason" (receive listeners only) and half-closes; the
- * socket then lingers so the client reads it.  0, or -1 if it could not
- * be sent.
+ * Answers "ERR code reason" and half-closes; the socket then lingers so the
+ * client reads it.  Sends nothing on echo listeners, and on TLS listeners
+ * before the handshake.  0, or -1 if it could not be sent.
  */
 int conn_send_err(struct conn *c, int code, const char *reason);
 
