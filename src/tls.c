@@ -62,6 +62,29 @@ ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
 	return ctx;
 }
 
+/* A certificate chain and its key; prefix starts each message ("tls " in the daemon's). */
+static int
+load_key_pair(SSL_CTX *ctx, const char *certificate, const char *key, const char *prefix,
+    char *err, size_t errlen)
+{
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, certificate) != 1) {
+		snprintf(err, errlen, "%scertificate %s: %s", prefix, certificate,
+		    openssl_reason("cannot load"));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "%skey %s: %s", prefix, key, openssl_reason("cannot load"));
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "%skey %s does not match certificate %s: %s", prefix, key,
+		    certificate, openssl_reason("mismatch"));
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 tls_server_ctx(const struct tls_cfg *t, char *err, size_t errlen)
 {
@@ -69,21 +92,8 @@ tls_server_ctx(const struct tls_cfg *t, char *err, size_t errlen)
 
 	if (ctx == NULL)
 		return NULL;
-	ERR_clear_error();
-	if (SSL_CTX_use_certificate_chain_file(ctx, t->certificate) != 1) {
-		snprintf(err, errlen, "tls certificate %s: %s", t->certificate,
-		    openssl_reason("cannot load"));
+	if (load_key_pair(ctx, t->certificate, t->key, "tls ", err, errlen) < 0)
 		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "tls key %s: %s", t->key, openssl_reason("cannot load"));
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "tls key %s does not match certificate %s: %s", t->key,
-		    t->certificate, openssl_reason("mismatch"));
-		goto fail;
-	}
 	if (t->verify_client) {
 		STACK_OF(X509_NAME) *names;
 
@@ -113,20 +123,10 @@ tls_client_ctx(const struct tls_client_opts *o, char *err, size_t errlen)
 
 	if (ctx == NULL)
 		return NULL;
+	if (o->certificate != NULL &&
+	    load_key_pair(ctx, o->certificate, o->key ? o->key : o->certificate, "", err, errlen) < 0)
+		goto fail;
 	ERR_clear_error();
-	if (o->certificate != NULL) {
-		if (SSL_CTX_use_certificate_chain_file(ctx, o->certificate) != 1) {
-			snprintf(err, errlen, "certificate %s: %s", o->certificate,
-			    openssl_reason("cannot load"));
-			goto fail;
-		}
-		if (SSL_CTX_use_PrivateKey_file(ctx, o->key ? o->key : o->certificate,
-		    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-			snprintf(err, errlen, "key %s: %s", o->key ? o->key : o->certificate,
-			    openssl_reason("cannot load"));
-			goto fail;
-		}
-	}
 	if (o->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
