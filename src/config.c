@@ -18,8 +18,8 @@
 
 #include "size.h"
 
-enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE, T_CIDRS,
-	T_TLS };
+enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
+	T_CIDRS, T_TLS };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -55,7 +55,7 @@ static const struct key_def keys[] = {
 	{ "proxy_from",        T_CIDRS,    S_BOTH,     L(proxy_from),        0, 0, false },
 	{ "tls",               T_TLS,      S_LISTENER, L(tls),               0, 0, false },
 	{ "protocol",          T_PROTO,    S_BOTH,     L(protocol),          0, 0, true },
-	{ "output_dir",        T_STRING,   S_BOTH,     L(output_dir),        0, 0, true },
+	{ "output_dir",        T_PATH,     S_BOTH,     L(output_dir),        0, 0, true },
 	{ "buffer_size",       T_SIZE,     S_BOTH,     L(buffer_size),       KB(1), MB(64), false },
 	{ "max_file_size",     T_SIZE,     S_BOTH,     L(max_file_size),     1, LIMIT_BYTES, true },
 	{ "min_free_space",    T_SIZE,     S_BOTH,     L(min_free_space),    0, LIMIT_BYTES, true },
@@ -225,15 +225,17 @@ get_cidrs(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 	return 0;
 }
 
+/* A string setting, copied into *out; absolute: it must be an absolute path. */
 static int
-get_path(struct loader *ld, const config_setting_t *s, const char *what, char **out)
+copy_string(struct loader *ld, const config_setting_t *s, const char *what, bool absolute,
+    char **out)
 {
 	const char *text;
 	char *copy;
 
 	if (get_string(ld, s, what, &text) < 0)
 		return -1;
-	if (text[0] != '/')
+	if (absolute && text[0] != '/')
 		return fail_at(ld, s, "%s \"%s\" must be an absolute path", what, text);
 	if ((copy = strdup(text)) == NULL)
 		return fail_at(ld, s, "out of memory");
@@ -259,11 +261,11 @@ get_tls(struct loader *ld, const config_setting_t *group, struct tls_cfg *t)
 		int rc;
 
 		if (strcmp(name, "certificate") == 0)
-			rc = get_path(ld, s, "tls certificate", &t->certificate);
+			rc = copy_string(ld, s, "tls certificate", true, &t->certificate);
 		else if (strcmp(name, "key") == 0)
-			rc = get_path(ld, s, "tls key", &t->key);
+			rc = copy_string(ld, s, "tls key", true, &t->key);
 		else if (strcmp(name, "ca") == 0)
-			rc = get_path(ld, s, "tls ca", &t->ca);
+			rc = copy_string(ld, s, "tls ca", true, &t->ca);
 		else if (strcmp(name, "verify_client") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 				return fail_at(ld, s, "tls verify_client must be true or false");
@@ -301,19 +303,9 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 			return fail_at(ld, s, "%s must be true or false", k->name);
 		*(bool *)field = config_setting_get_bool(s) != 0;
 		return 0;
-	case T_STRING: {
-		char *copy;
-
-		if (get_string(ld, s, k->name, &text) < 0)
-			return -1;
-		if (strcmp(k->name, "output_dir") == 0 && text[0] != '/')
-			return fail_at(ld, s, "output_dir \"%s\" must be an absolute path", text);
-		if ((copy = strdup(text)) == NULL)
-			return fail_at(ld, s, "out of memory");
-		free(*(char **)field);
-		*(char **)field = copy;
-		return 0;
-	}
+	case T_STRING:
+	case T_PATH:
+		return copy_string(ld, s, k->name, k->type == T_PATH, field);
 	case T_LEVEL:
 		if (get_string(ld, s, k->name, &text) < 0)
 			return -1;
