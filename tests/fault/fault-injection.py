@@ -22,17 +22,14 @@ preload order and intercept the same calls."""
 
 import os
 import random
-import re
-import socket
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TCPXD_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "stress"))
 import stresslib  # noqa: E402
-from stresslib import Daemon, framed, inbox, sha  # noqa: E402
-from tcpxdtest import check_ok, echo, parse_ok, run, upload  # noqa: E402
+from stresslib import Daemon, framed, inbox  # noqa: E402
+from tcpxdtest import check_ok, echo, upload  # noqa: E402
 
 if stresslib.sanitized():
     print("daemon runs under %s: LD_PRELOAD fault injection conflicts with it; "
@@ -194,15 +191,5 @@ def test_injector_is_deterministic():
     assert logs[0] == logs[1], "same seed gave different faults"
 
 
-def report():
-    for line in FIGURES:
-        print("FIGURE " + line)
-
-
-t0 = time.monotonic()
-try:
-    run([test_injector_is_deterministic, test_file_faults_give_err_and_leave_nothing,
-         test_socket_faults_stay_byte_exact])
-finally:
-    report()
-    print("elapsed %.1f s" % (time.monotonic() - t0))
+stresslib.run_and_report([test_injector_is_deterministic, test_file_faults_give_err_and_leave_nothing,
+                          test_socket_faults_stay_byte_exact], FIGURES)

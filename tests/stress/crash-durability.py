@@ -33,7 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, framed, inbox  # noqa: E402
-from tcpxdtest import WAIT, parse_ok, read_all, run  # noqa: E402
+from tcpxdtest import WAIT, parse_ok, read_all  # noqa: E402
 
 ROUNDS = int(os.environ.get("TCPXD_STRESS_ROUNDS", "20" if stresslib.LONG else "3"))
 CLIENTS = 100
@@ -194,10 +194,4 @@ def test_kill9_rounds():
                       total["lost"], total["dup"]))
 
 
-t0 = time.monotonic()
-try:
-    run([test_kill9_rounds])
-finally:
-    for line in FIGURES:
-        print("FIGURE " + line)
-    print("elapsed %.1f s" % (time.monotonic() - t0))
+stresslib.run_and_report([test_kill9_rounds], FIGURES)

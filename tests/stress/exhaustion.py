@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, inbox  # noqa: E402
-from tcpxdtest import SANITIZER, check_ok, connect, echo, pids_cgroup, run, upload  # noqa: E402
+from tcpxdtest import SANITIZER, check_ok, connect, echo, pids_cgroup, upload  # noqa: E402
 
 FIGURES = []
 CLIENTS = 500
@@ -104,8 +104,4 @@ def test_thread_exhaustion():
             pass
 
 
-try:
-    run([test_descriptor_exhaustion, test_thread_exhaustion])
-finally:
-    for line in FIGURES:
-        print("FIGURE " + line)
+stresslib.run_and_report([test_descriptor_exhaustion, test_thread_exhaustion], FIGURES)

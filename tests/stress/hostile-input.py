@@ -45,7 +45,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import SIG, Daemon, framed, inbox  # noqa: E402
-from tcpxdtest import check_ok, connect, echo, read_all, run, upload  # noqa: E402
+from tcpxdtest import check_ok, connect, echo, read_all, upload  # noqa: E402
 
 ROUNDS = int(os.environ.get("TCPXD_STRESS_ROUNDS", "200" if stresslib.LONG else "40"))
 FIGURES = []
@@ -156,14 +156,14 @@ def test_garbage_never_crashes():
             body = f.read()
         assert body == b"" or re.fullmatch(rb"no reader \d+", body), (name, body[:40])
     unread = len(stored - acked)
-    results = stresslib.conn_results(d)
+    results = stresslib.results_text(d)
     assert d.stop() == 0      # includes the sanitizer check of the log
     FIGURES.append("hostile input: %d connections of garbage, half-open and 0-byte clients: "
                    "0 crashes; replies: %d OK (byte-exact), %d ERR 400, %d other ERR, "
                    "%d with no reply possible (reset, closed, not reading; %d of these stored "
                    "whole, receipt unread); results logged: %s"
                    % (c["cases"], c["ok"], c["err400"], c["err_other"], c["no_reply"], unread,
-                      ", ".join("%s %d" % (k, results.count(k)) for k in sorted(set(results)))))
+                      results))
 
 
 def quiet_reply(addr, payload):
@@ -298,7 +298,7 @@ def test_tls_and_proxy_garbage():
     fds, threads = stresslib.proc_counts(d.proc.pid)[:2]
     assert fds <= after_first[0] and threads <= after_first[1], ((fds, threads), after_first)
     assert set(d.stored_files()) == acked, sorted(set(d.stored_files()) - acked)[:5]
-    results = stresslib.conn_results(d)
+    results = stresslib.results_text(d)
     assert d.stop() == 0
     FIGURES.append("hostile TLS and PROXY input: %d connections (random bytes and cut-off "
                    "ClientHellos to TLS listeners, junk and bad PROXY headers): 0 crashes, "
@@ -306,13 +306,7 @@ def test_tls_and_proxy_garbage():
                    "byte-exact and nothing else stored, descriptors %d and threads %d at the "
                    "end (%d and %d after round 1); results logged: %s"
                    % (cases, alerts, len(acked), fds, threads, after_first[0], after_first[1],
-                      ", ".join("%s %d" % (k, results.count(k)) for k in sorted(set(results)))))
+                      results))
 
 
-t0 = time.monotonic()
-try:
-    run([test_garbage_never_crashes, test_tls_and_proxy_garbage])
-finally:
-    for line in FIGURES:
-        print("FIGURE " + line)
-    print("elapsed %.1f s" % (time.monotonic() - t0))
+stresslib.run_and_report([test_garbage_never_crashes, test_tls_and_proxy_garbage], FIGURES)

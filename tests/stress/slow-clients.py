@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, inbox  # noqa: E402
-from tcpxdtest import check_ok, connect, echo, run, upload  # noqa: E402
+from tcpxdtest import check_ok, connect, echo, upload  # noqa: E402
 
 IDLE = 5
 N = int(os.environ.get("TCPXD_STRESS_SLOW", "500" if stresslib.LONG else "100"))
@@ -166,10 +166,4 @@ def test_slow_clients_closed_at_idle_timeout():
     assert d.stop() == 0
 
 
-t0 = time.monotonic()
-try:
-    run([test_slow_clients_closed_at_idle_timeout])
-finally:
-    for line in FIGURES:
-        print("FIGURE " + line)
-    print("elapsed %.1f s" % (time.monotonic() - t0))
+stresslib.run_and_report([test_slow_clients_closed_at_idle_timeout], FIGURES)

@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, framed, inbox  # noqa: E402
-from tcpxdtest import WAIT, check_ok, connect, echo, parse_ok, read_all, run, upload  # noqa
+from tcpxdtest import WAIT, check_ok, connect, echo, read_all, upload  # noqa
 
 FIGURES = []
 SHUTDOWN_TIMEOUT = 3
@@ -231,10 +231,4 @@ def test_sighup_storm_under_traffic():
     assert d.stop() == 0
 
 
-t0 = time.monotonic()
-try:
-    run([test_sigterm_during_50_uploads, test_sighup_storm_under_traffic])
-finally:
-    for line in FIGURES:
-        print("FIGURE " + line)
-    print("elapsed %.1f s" % (time.monotonic() - t0))
+stresslib.run_and_report([test_sigterm_during_50_uploads, test_sighup_storm_under_traffic], FIGURES)

@@ -8,6 +8,7 @@ import re
 import socket
 import sys
 import tempfile
+import time
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _src = os.environ.get("TCPXD_SRCDIR") or os.path.dirname(os.path.dirname(_here))
@@ -66,6 +67,23 @@ def raise_nofile(n):
 def conn_results(d):
     """result= words of every finished connection in the daemon's log."""
     return re.findall(r"^.*conn listener=\S+ .*result=(\S+)", d.log(), re.M)
+
+
+def results_text(d):
+    """"aborted-reset 400, ok 1021, ...": how many connections ended with each result."""
+    results = conn_results(d)
+    return ", ".join("%s %d" % (k, results.count(k)) for k in sorted(set(results)))
+
+
+def run_and_report(tests, figures):
+    """Runs the tests, then prints every FIGURE line they added and the elapsed time."""
+    t0 = time.monotonic()
+    try:
+        tcpxdtest.run(tests)
+    finally:
+        for line in figures:
+            print("FIGURE " + line)
+        print("elapsed %.1f s" % (time.monotonic() - t0))
 
 
 def sanitized():
