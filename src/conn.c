@@ -44,6 +44,7 @@ static struct {
 	struct ip_count *buckets[IP_BUCKETS];
 	int wake_fd;
 	atomic_bool want_wakeup;
+	bool last_to_leave;         /* test hook: threads outlive a stopping daemon */
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
 
 /* Refusals are logged at most once a second per reason; the rest are counted. */
@@ -71,9 +72,10 @@ static const struct {
 static struct refusal_log refusal_logs[REFUSE_COUNT];   /* accept thread only */
 
 int
-conn_init(int wake_fd)
+conn_init(int wake_fd, bool fault_hooks)
 {
 	reg.wake_fd = wake_fd;
+	reg.last_to_leave = fault_hooks;
 	return 0;
 }
 
@@ -401,13 +403,23 @@ conn_main(void *arg)
 	log_finished(c);
 	netio_tls_end(&c->io);
 	/*
-	 * Free OpenSSL's per-thread state (error queue, random generators) now:
-	 * once unregister() lets a stopping daemon exit, the thread-exit
-	 * destructors that would do it may never run.
+	 * Once unregister() lets a stopping daemon exit, its exit handlers
+	 * (OpenSSL's cleanup among them) run while this thread is still alive:
+	 * release everything shared first.  OPENSSL_thread_stop() frees
+	 * OpenSSL's per-thread state, whose thread-exit destructors may never
+	 * run; the generation's last reference may be ours, and dropping it
+	 * frees SSL_CTXs and closes the output directories.
 	 */
 	OPENSSL_thread_stop();
-	unregister(c);
 	gen_unref(c->gen);
+	unregister(c);
+	/*
+	 * Under the test hook, linger so that a stopping daemon exits while this
+	 * thread is still alive: a sanitizer run then reports anything shared
+	 * that is touched after unregister().
+	 */
+	if (reg.last_to_leave)
+		usleep(200 * 1000);
 	free(c);
 	return NULL;
 }

@@ -41,8 +41,11 @@ struct conn {
 	struct conn *prev, *next;
 };
 
-/* wake_fd (an eventfd) is written when a connection ends while conn_want_wakeup is set. */
-int conn_init(int wake_fd);
+/*
+ * wake_fd (an eventfd) is written when a connection ends while conn_want_wakeup
+ * is set.  fault_hooks: TCPXD_TEST_FAULTS is set (tests only).
+ */
+int conn_init(int wake_fd, bool fault_hooks);
 void conn_fini(void);
 /* Takes ownership of fd.  Refuses (and closes) or starts the connection's thread. */
 void conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t listener_index);

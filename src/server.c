@@ -55,7 +55,7 @@ static struct {
 	int wake_fd;
 	long long paused_until;     /* descriptor exhaustion back-off; 0 = accepting */
 	bool fd_exhausted;          /* from the first EMFILE to the next successful accept */
-	bool fault_hooks;           /* TCPXD_TEST_FAULTS set: SIGUSR2 hangs the accept loop */
+	bool fault_hooks;           /* TCPXD_TEST_FAULTS set: test-only faults (server_start) */
 	long long watchdog_ms;
 	long long next_watchdog;
 	long long next_status;
@@ -294,7 +294,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	sigaddset(&handled, SIGHUP);
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
-	/* Test-only fault: lets a watchdog test hang the accept loop on purpose. */
+	/*
+	 * Test-only faults: SIGUSR2 hangs the accept loop (watchdog test);
+	 * connection threads linger after they end (see conn_main).
+	 */
 	srv.fault_hooks = getenv("TCPXD_TEST_FAULTS") != NULL;
 	if (srv.fault_hooks)
 		sigaddset(&handled, SIGUSR2);
@@ -303,7 +306,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "signalfd/eventfd: %s", strerror(errno));
 		return -1;
 	}
-	conn_init(srv.wake_fd);
+	conn_init(srv.wake_fd, srv.fault_hooks);
 	if (drain_start() < 0) {
 		snprintf(err, errlen, "cannot start the drain thread: %s", strerror(errno));
 		return -1;

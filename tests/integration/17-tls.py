@@ -98,11 +98,11 @@ class TLSDaemon(Daemon):
         raise AssertionError("%r not in %s" % (text, self.conf))
 
 
-def daemon(listeners, **globals_):
+def daemon(listeners, env=None, **globals_):
     """listeners: a function of the daemon (for its directories) returning the list."""
     d = TLSDaemon([], start=False)
     d.write_config(listeners(d), **globals_)
-    d.start()
+    d.start(env=env)
     return d
 
 
@@ -432,6 +432,30 @@ def test_python_ssl_echo():
         s.unwrap()
     d.wait_log(conn_line("echo", "ok"), count=3)
     assert d.stop() == 0
+
+
+def test_stop_as_connections_end():
+    """A stop that begins while connection threads are still unwinding: the daemon may exit
+    (and OpenSSL clean up) before they are gone, so they must release the configuration
+    (SSL_CTX, output directories) before they let it exit.  The test hook makes every
+    thread linger past that point; a sanitizer build reports anything touched after it."""
+    d = daemon(lambda d: [echo_l(tls=tls()), recv_l(d, tls=tls())],
+               env={"TCPXD_TEST_FAULTS": "1"})
+    with client_ctx().wrap_socket(connect(d.addr("echo")), server_hostname="localhost") as s:
+        s.sendall(b"ping\n")
+        assert s.recv(100) == b"ping\n"
+        s.unwrap()
+    c = TLSConn(d.addr("inbox"), client_ctx())
+    c.send(b"last words\n")
+    c.close_notify()
+    c.fin()
+    reply, how = c.recv_all()
+    assert reply.startswith(b"OK 11 "), reply
+    c.close()
+    d.wait_log(conn_line("echo", "ok"))
+    d.wait_log(conn_line("inbox", "ok"))
+    assert d.stop() == 0
+    assert len(d.stored_files()) == 1
 
 
 def test_session_resumption():
@@ -900,6 +924,6 @@ def test_one_liners_s_client():
 
 
 run([test_tcpx_echo_ping_send, test_abandoned_raw_upload_not_stored, test_header_deadline_inside_tls,
-     test_python_ssl_echo,
+     test_python_ssl_echo, test_stop_as_connections_end,
      test_session_resumption, test_failures_then_no_leaks, test_reload_renews_certificate, test_check_config,
      test_one_liners_tcpx_socat, test_one_liners_ncat, test_one_liners_s_client])
