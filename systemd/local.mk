@@ -13,13 +13,11 @@ tcpxd_unit_edit = sed \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
 	-e 's|@sysconfdir[@]|$(sysconfdir)|g'
 
-systemd/tcpxd.service: $(srcdir)/systemd/tcpxd.service.in Makefile
+# One rule for both units (POSIX make has no pattern rules): each is made from $@.in.
+systemd/tcpxd.service systemd/tcpxd@.service: $(srcdir)/systemd/tcpxd.service.in \
+    $(srcdir)/systemd/tcpxd@.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && rm -f $@ $@.tmp && \
-	$(tcpxd_unit_edit) '$(srcdir)/systemd/tcpxd.service.in' > $@.tmp && mv $@.tmp $@
-
-systemd/tcpxd@.service: $(srcdir)/systemd/tcpxd@.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) systemd && rm -f $@ $@.tmp && \
-	$(tcpxd_unit_edit) '$(srcdir)/systemd/tcpxd@.service.in' > $@.tmp && mv $@.tmp $@
+	$(tcpxd_unit_edit) '$(srcdir)/$@.in' > $@.tmp && mv $@.tmp $@
 
 CLEANFILES = systemd/tcpxd.service systemd/tcpxd.service.tmp \
 	systemd/tcpxd@.service systemd/tcpxd@.service.tmp
