@@ -103,6 +103,7 @@ class Daemon:
         _daemons.append(self)
         if expect_ready:
             self.wait_notify("READY=1")
+            self.idle = self.resources()    # what wait_idle_resources() goes back to
             self.ports = {}
             for name, host, port in re.findall(
                     r"listener (\S+) \(\w+\) listening on \[?([0-9a-fA-F.:]+?)\]?:(\d+)$",
@@ -147,6 +148,24 @@ class Daemon:
 
     def addr(self, name):
         return self.ports[name]
+
+    def resources(self):
+        """(threads, open descriptors) of the daemon."""
+        pid = self.proc.pid
+        return len(os.listdir("/proc/%d/task" % pid)), len(os.listdir("/proc/%d/fd" % pid))
+
+    def wait_idle_resources(self):
+        """Waits until the daemon has no more threads and descriptors than when it became
+        ready: every connection's thread gone, every refused socket out of the drain thread
+        (it holds them up to 2 s).  Neither has a signal of its own, so this polls."""
+        deadline = time.monotonic() + WAIT
+        fds = "/proc/%d/fd" % self.proc.pid
+        while any(now > idle for now, idle in zip(self.resources(), self.idle)):
+            if time.monotonic() > deadline:
+                open_now = sorted(os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds))
+                raise AssertionError("threads, descriptors now %s, when ready %s; open:\n%s"
+                                     % (self.resources(), self.idle, "\n".join(open_now)))
+            time.sleep(0.05)
 
     def log(self):
         with open(self.logpath, "rb") as f:
