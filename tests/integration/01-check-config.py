@@ -5,14 +5,8 @@ daemon itself refuses to start on the same errors; bad usage exits 2."""
 
 import os
 import re
-import subprocess
 
-from tcpxdtest import TCPXD, Daemon, inbox, make_config, run
-
-
-def tcpxd(*args):
-    p = subprocess.run([TCPXD, *args], capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
+from tcpxdtest import Daemon, inbox, make_config, run, run_tcpxd
 
 
 def write(d, text, mode=0o644):
@@ -25,7 +19,7 @@ def test_good_config_prints_effective_settings():
     d = Daemon([], start=False)
     write(d, make_config([{"name": "box", "mode": "receive", "address": "127.0.0.1",
                            "port": 0, "output_dir": inbox(d)}], buffer_size="128K"))
-    rc, out, err = tcpxd("-t", "-c", d.conf)
+    rc, out, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 0, err
     assert "configuration is valid" in err
     for line in ('name = "box";', 'buffer_size = "128K";', 'max_file_size = "1G";',
@@ -34,7 +28,7 @@ def test_good_config_prints_effective_settings():
         assert line in out, (line, out)
     # The printed settings are themselves a valid configuration with the same meaning.
     write(d, out)
-    rc2, out2, _ = tcpxd("--check-config", "--config", d.conf)
+    rc2, out2, _ = run_tcpxd("--check-config", "--config", d.conf)
     assert rc2 == 0 and out2.splitlines()[1:] == out.splitlines()[1:]
 
 
@@ -57,15 +51,14 @@ def test_bad_configs_name_file_and_line():
     d = Daemon([], start=False)
     for text, line, reason in BAD:
         write(d, text)
-        rc, out, err = tcpxd("-t", "-c", d.conf)
+        rc, out, err = run_tcpxd("-t", "-c", d.conf)
         assert rc == 1, (text, rc, err)
         assert re.search(r"^tcpxd: %s:%d: %s" % (re.escape(d.conf), line, reason), err, re.M), \
             (text, err)
         assert out == ""
         # The daemon refuses to start with the same message.
-        p = subprocess.run([TCPXD, "-c", d.conf], capture_output=True, text=True, timeout=60)
-        assert p.returncode == 1 and re.search(r"%s:%d: %s" % (re.escape(d.conf), line, reason),
-                                               p.stderr), p.stderr
+        rc, _, err = run_tcpxd("-c", d.conf)
+        assert rc == 1 and re.search(r"%s:%d: %s" % (re.escape(d.conf), line, reason), err), err
 
 
 def test_unusable_output_dir():
@@ -73,7 +66,7 @@ def test_unusable_output_dir():
     missing = os.path.join(d.dir, "missing")
     write(d, 'listeners = (\n  { name = "r"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
              '    output_dir = "%s"; }\n);\n' % missing)
-    rc, _, err = tcpxd("-t", "-c", d.conf)
+    rc, _, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 1
     assert re.search(r"%s:3: listener \"r\": output_dir \"%s\": No such file or directory"
                      % (re.escape(d.conf), re.escape(missing)), err), err
@@ -81,7 +74,7 @@ def test_unusable_output_dir():
     open(afile, "w").close()
     write(d, make_config([{"name": "r", "mode": "receive", "address": "127.0.0.1", "port": 0,
                            "output_dir": afile}]))
-    rc, _, err = tcpxd("-t", "-c", d.conf)
+    rc, _, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 1 and "Not a directory" in err, err
 
 
@@ -89,22 +82,22 @@ def test_world_writable_refused():
     d = Daemon([], start=False)
     write(d, make_config([{"name": "e", "mode": "echo", "address": "127.0.0.1", "port": 0}]),
           mode=0o666)
-    rc, _, err = tcpxd("-t", "-c", d.conf)
+    rc, _, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 1 and "refusing a world-writable configuration file" in err, err
 
 
 def test_missing_file_and_usage():
-    rc, _, err = tcpxd("-t", "-c", "/nonexistent/tcpxd.conf")
+    rc, _, err = run_tcpxd("-t", "-c", "/nonexistent/tcpxd.conf")
     assert rc == 1 and "/nonexistent/tcpxd.conf: cannot open: No such file" in err, err
-    rc, _, err = tcpxd("--bogus")
+    rc, _, err = run_tcpxd("--bogus")
     assert rc == 2 and "unknown option --bogus" in err, err
-    rc, _, err = tcpxd("-c")
+    rc, _, err = run_tcpxd("-c")
     assert rc == 2 and "needs a value" in err, err
-    rc, _, err = tcpxd("extra")
+    rc, _, err = run_tcpxd("extra")
     assert rc == 2, err
-    rc, out, _ = tcpxd("-V")
+    rc, out, _ = run_tcpxd("-V")
     assert rc == 0 and re.fullmatch(r"tcpxd \d+\.\d+\.\d+\n", out), out
-    rc, out, _ = tcpxd("-h")
+    rc, out, _ = run_tcpxd("-h")
     assert rc == 0 and "--check-config" in out
 
 
@@ -116,7 +109,7 @@ def test_shipped_config_is_valid():
     text = open(src).read()
     assert '"/var/lib/tcpxd/inbox"' in text
     write(d, text.replace('"/var/lib/tcpxd/inbox"', '"%s"' % inbox(d)))
-    rc, out, err = tcpxd("-t", "-c", d.conf)
+    rc, out, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 0, err
     assert 'address = "127.0.0.1";' in out and 'address = "::1";' in out
 

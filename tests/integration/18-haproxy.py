@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from tcpxdtest import WAIT, Daemon, connect, free_port, parse_ok, read_all, run
+from tcpxdtest import WAIT, Daemon, connect, free_port, in_ci, parse_ok, read_all, run
 
 
 def find_haproxy():
@@ -42,7 +42,7 @@ def find_haproxy():
 
 HAPROXY = find_haproxy()
 if HAPROXY is None:
-    if os.environ.get("CI", "") not in ("", "0", "false"):
+    if in_ci():
         print("haproxy is not installed, and CI=%s: this test must run in CI "
               "(apt-get install haproxy)" % os.environ["CI"])
         sys.exit(1)

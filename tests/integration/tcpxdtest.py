@@ -252,6 +252,29 @@ def inbox(d, name="inbox"):
     return path
 
 
+def in_ci():
+    """CI (.ci/run) installs every tool the tests use (tests/install-deps.sh)."""
+    return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def have_tool(tool, what):
+    """True if tool is on the PATH.  Without it, what is skipped, except in CI, where a
+    missing tool fails the test rather than letting it pass untested."""
+    if shutil.which(tool):
+        return True
+    if in_ci():
+        raise AssertionError("%s is not installed, and CI=%s: %s must run"
+                             % (tool, os.environ["CI"], what))
+    print("%s is not installed: %s skipped" % (tool, what))
+    return False
+
+
+def run_tcpxd(*args):
+    """Runs tcpxd with args (such as -t -c FILE) to its end: (exit status, stdout, stderr)."""
+    p = subprocess.run([TCPXD, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
 def free_port(host="127.0.0.1"):
     """A loopback port free right now, for tests that need a fixed port (several
     daemons on one port, a restart on the same port)."""

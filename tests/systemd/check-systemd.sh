@@ -334,7 +334,7 @@ tls_echo_ok() {   # tls_echo_ok CA: tcpx verifies the service's certificate with
 }
 check "tcpx --tls echo through the service" tls_echo_ok first
 check "journal: tls=TLSv1.3 in the connection's log line" \
-      X sh -c 'journalctl -u tcpxd -o cat | grep -q "listener=echo-tls .*tls=TLSv1.3.*result=ok"'
+      wait_for 5 X sh -c 'journalctl -u tcpxd -o cat | grep -q "listener=echo-tls .*tls=TLSv1.3.*result=ok"'
 install_cert renewed
 check "systemctl reload with a renewed certificate (tcpxd -t in ExecReload reads it)" \
       X systemctl reload tcpxd.service
