@@ -39,6 +39,7 @@ struct upload_state {
 	size_t size;            /* of buf */
 	size_t pending;         /* data bytes at the start of buf, not yet stored */
 	bool framed;
+	bool empty;             /* the client closed before sending a byte */
 	struct frame_header hdr;
 	uint64_t data;          /* data bytes stored so far */
 };
@@ -104,7 +105,7 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
 
 /*
  * Reads until the first bytes say raw or framed.  Returns 0 with s->framed,
- * s->hdr and s->pending set, or -1 after replying.
+ * s->hdr, s->pending and s->empty set, or -1 after replying.
  */
 static int
 read_header(struct conn *c, struct upload_state *s)
@@ -114,13 +115,17 @@ read_header(struct conn *c, struct upload_state *s)
 	size_t have = 0;
 	const char *why = NULL;
 
-	if (proto == PROTO_RAW)
+	/*
+	 * A balancer's health check connects, sends nothing and closes: reading
+	 * first tells it from an upload before a file is created for it.
+	 */
+	if (proto == PROTO_RAW && !c->proxy_local)
 		return 0;
 	for (;;) {
 		enum frame_status st = frame_parse(s->buf, have, &s->hdr, &why);
 		ssize_t n;
 
-		if (have > 0 && st == FRAME_RAW) {
+		if (have > 0 && (proto == PROTO_RAW || st == FRAME_RAW)) {
 			if (proto == PROTO_FRAMED) {
 				reply_error(c, 400, "bad header: framed header required", "refused-bad-header");
 				return -1;
@@ -176,6 +181,7 @@ read_header(struct conn *c, struct upload_state *s)
 				return -1;
 			}
 			s->pending = have;
+			s->empty = have == 0;
 			return 0;
 		}
 		c->bytes_in += (uint64_t)n;
@@ -299,17 +305,17 @@ receive_serve(struct conn *c)
 	c->io.deadline_ms = 0;
 	if (rc < 0)
 		goto out;
+	if (c->proxy_local && s.empty) {
+		/* A balancer's health check that ended politely: not an upload. */
+		c->result = "ok-health-check";
+		goto out;
+	}
 	if (store_begin(c->store, &s.up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
 	if (check_declared(c, &s) < 0 || receive_body(c, &s) < 0)
 		goto out;
-	if (c->proxy_local && !s.framed && s.data == 0) {
-		/* A balancer's health check that ended politely: not an upload. */
-		c->result = "ok-health-check";
-		goto out;
-	}
 	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;

@@ -85,7 +85,10 @@ def refused_echo(addr, header, source=None):
     s = connect(addr, source)
     try:
         s.sendall(header + b"?")
-        s.shutdown(socket.SHUT_WR)      # so that a wrong echo comes back at once
+        try:
+            s.shutdown(socket.SHUT_WR)      # so that a wrong echo comes back at once
+        except OSError:                     # already reset by the refusal
+            pass
         return read_all(s) == b""
     except (ConnectionResetError, BrokenPipeError):
         return True
@@ -289,6 +292,30 @@ def test_local_keeps_the_balancer_address():
     assert d.stop() == 0
 
 
+def test_health_check_touches_no_storage():
+    """A health check is told from an upload before any work on the output directory:
+    one whose free space is below min_free_space refuses every upload (ERR 507) but
+    still answers health checks as healthy, raw and auto listeners alike."""
+    d = Daemon([], start=False)
+    lst = dict(proxy_protocol=True, proxy_from=BALANCERS, min_free_space="100000T")
+    d.write_config([
+        {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), **lst},
+        {"name": "raw", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), "protocol": "raw", **lst},
+    ])
+    d.start()
+    for name in ("inbox", "raw"):
+        assert send_through(d.addr(name), V2_LOCAL, b"x") == b"ERR 507 insufficient storage\n"
+        d.wait_log(conn_line(name, "127.0.0.1", result="refused-low-space"))
+        assert send_through(d.addr(name), V2_LOCAL, b"") == b""
+        assert send_through(d.addr(name), b"PROXY UNKNOWN\r\n", b"") == b""
+        d.wait_log(r"tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check"),
+                   count=2)
+    assert d.stored_files() == []
+    assert d.stop() == 0
+
+
 def tls_daemon(inbox_extra=""):
     """Echo and receive listeners with tls behind PROXY headers (the harness's
     make_config renders no groups, hence the text), and the CertDir."""
@@ -474,5 +501,5 @@ run([test_headers_name_the_client, test_uploads_named_after_the_header_client,
      test_header_split_across_writes, test_header_timeout,
      test_allow_deny_apply_to_the_header_client, test_max_per_ip_counts_the_header_client,
      test_local_keeps_the_balancer_address, test_tls_after_the_header,
-     test_tls_limits_before_the_handshake, test_check_config,
+     test_tls_limits_before_the_handshake, test_health_check_touches_no_storage, test_check_config,
      test_reuseport_shares_a_port, test_reload_cannot_toggle_reuseport])
