@@ -152,7 +152,8 @@ handshake_error(SSL *ssl, int rc, int saved_errno, char *err, size_t errlen)
 	long verify = SSL_get_verify_result(ssl);
 	unsigned long e = ERR_peek_error();
 
-	if (verify != X509_V_OK)
+	/* Without verification (tcpx --insecure) a recorded result is not why it failed. */
+	if (SSL_get_verify_mode(ssl) != SSL_VERIFY_NONE && verify != X509_V_OK)
 		snprintf(err, errlen, "certificate verification failed: %s",
 		    X509_verify_cert_error_string(verify));
 	else if (kind == SSL_ERROR_SSL && e != 0)
