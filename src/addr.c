@@ -12,8 +12,8 @@
 
 #include "addr.h"
 
-static void
-map_v4(const struct in_addr *v4, struct in6_addr *out)
+void
+addr_map_v4(const void *v4, struct in6_addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->s6_addr[10] = 0xff;
@@ -25,7 +25,7 @@ int
 addr_from_sockaddr(const struct sockaddr *sa, struct in6_addr *out)
 {
 	if (sa->sa_family == AF_INET) {
-		map_v4(&((const struct sockaddr_in *)(const void *)sa)->sin_addr, out);
+		addr_map_v4(&((const struct sockaddr_in *)(const void *)sa)->sin_addr, out);
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
@@ -63,7 +63,7 @@ cidr_parse(const char *text, struct cidr *out)
 	host[host_len] = '\0';
 
 	if (inet_pton(AF_INET, host, &v4) == 1) {
-		map_v4(&v4, &out->net);
+		addr_map_v4(&v4, &out->net);
 		max_prefix = 32;
 	} else if (inet_pton(AF_INET6, host, &out->net) == 1) {
 		max_prefix = 128;

@@ -20,6 +20,8 @@ struct cidr_list {
 	size_t count;
 };
 
+/* The v4-mapped IPv6 address of v4, 4 bytes in network order. */
+void addr_map_v4(const void *v4, struct in6_addr *out);
 /* Normalises an AF_INET or AF_INET6 sockaddr to IPv6; v4-mapped stays mapped. */
 int addr_from_sockaddr(const struct sockaddr *sa, struct in6_addr *out);
 /* Writes the address as text; v4-mapped addresses print as plain IPv4. */

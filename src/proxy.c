@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "proxy.h"
 #include "sys.h"
 
@@ -177,15 +178,6 @@ field_prefix_ok(enum v1_field kind, const unsigned char *p, size_t n)
 	return false;
 }
 
-static void
-v4_mapped(const unsigned char v4[4], struct in6_addr *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->s6_addr[10] = 0xff;
-	out->s6_addr[11] = 0xff;
-	memcpy(&out->s6_addr[12], v4, 4);
-}
-
 /*
  * Checks a whole field and decodes it: an address into *addr (IPv4
  * v4-mapped), a port into *port.
@@ -210,7 +202,7 @@ field_ok(enum v1_field kind, const unsigned char *p, size_t n, struct in6_addr *
 		return inet_pton(AF_INET6, text, addr) == 1;
 	if (inet_pton(AF_INET, text, v4) != 1)
 		return false;
-	v4_mapped(v4, addr);
+	addr_map_v4(v4, addr);
 	return true;
 }
 
@@ -448,7 +440,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_header *out, const c
 	h.length = total;
 	if (family == 0x11) {
 		h.local = false;
-		v4_mapped(buf + V2_FIXED_LEN, &h.source);
+		addr_map_v4(buf + V2_FIXED_LEN, &h.source);
 		h.source_port = be16(buf + V2_FIXED_LEN + 8);
 	} else if (family == 0x21) {
 		h.local = false;
