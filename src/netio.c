@@ -71,16 +71,20 @@ tls_retry(struct netio *io, int rc, int saved_errno)
 
 /*
  * SSL_read returns one record (16 KiB at most): take the records OpenSSL
- * already holds too, so a caller with a large buffer makes one pass (one
- * file write, one hash update) per buffer rather than per record.  Never
- * waits; any failure is left for the next SSL_read to report.
+ * already holds too, so that a caller makes one pass (one file write, one
+ * hash update) per OpenSSL read buffer (TLS_READ_BUFFER) rather than per
+ * record.  Never waits: on the daemon's non-blocking socket the rest of a
+ * started record is read if it is there; on tcpx's blocking socket only
+ * what is already decrypted is taken.  Any failure is left for the next
+ * SSL_read to report.
  */
 static size_t
 more_records(struct netio *io, char *buf, size_t len)
 {
 	size_t got = 0;
 
-	while (got < len && SSL_has_pending(io->ssl)) {
+	while (got < len && (SSL_pending(io->ssl) > 0 ||
+	    (io->timeout_ms != 0 && SSL_has_pending(io->ssl)))) {
 		size_t n = 0;
 
 		if (SSL_read_ex(io->ssl, buf + got, len - got, &n) != 1) {
