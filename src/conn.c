@@ -230,7 +230,7 @@ unregister(struct conn *c)
 static void
 log_finished(const struct conn *c)
 {
-	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", tls[sizeof(c->tls_subject) + 40] = "";
+	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", subject[256], tls[sizeof(subject) + 40] = "";
 	char detail[sizeof(c->detail) + 16] = "";
 	char line[LISTENER_NAME_MAX + sizeof(via) + sizeof(tls) + sizeof(detail) + STORE_NAME_MAX + 192];
 	/*
@@ -247,9 +247,11 @@ log_finished(const struct conn *c)
 		memcpy(via, " via=", 6);
 		addr_format(&c->via, via + 5, sizeof(via) - 5);
 	}
-	if (c->tls_version != NULL)
-		snprintf(tls, sizeof(tls), " tls=%s%s%s", c->tls_version,
-		    c->tls_subject[0] ? " subject=" : "", c->tls_subject);
+	if (c->io.ssl != NULL) {
+		tls_peer_subject(c->io.ssl, subject, sizeof(subject));
+		snprintf(tls, sizeof(tls), " tls=%s%s%s", SSL_get_version(c->io.ssl),
+		    subject[0] ? " subject=" : "", subject);
+	}
 	if (c->detail[0] != '\0')
 		snprintf(detail, sizeof(detail), " error=\"%s\"", c->detail);
 	snprintf(line, sizeof(line),
@@ -263,21 +265,20 @@ log_finished(const struct conn *c)
 		log_info("%s", line);
 }
 
-int
+void
 conn_send_err(struct conn *c, int code, const char *reason)
 {
 	char line[RECEIPT_MAX];
 	size_t len;
 
 	/* Echo has no answers; a TLS client cannot read one before its handshake. */
-	if (c->lcfg->mode != MODE_RECEIVE || (c->lcfg->tls.certificate != NULL && c->io.ssl == NULL))
-		return 0;
+	if (c->lcfg->mode != MODE_RECEIVE || (c->tls_ctx != NULL && c->io.ssl == NULL))
+		return;
 	len = receipt_err(line, sizeof(line), code, reason);
 	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
-		return -1;
+		return;
 	c->bytes_out += len;
 	c->linger = netio_shutdown_wr(&c->io) == 0;
-	return 0;
 }
 
 /* Keeps a message a single token-safe phrase inside error="...". */
@@ -304,11 +305,11 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	case PROXY_READ_BAD:
 		set_detail(c, why);
 		c->result = "refused-bad-proxy-header";
-		(void)conn_send_err(c, 400, "bad proxy header");
+		conn_send_err(c, 400, "bad proxy header");
 		return false;
 	case PROXY_READ_TIMEOUT:
 		c->result = "aborted-proxy-timeout";
-		(void)conn_send_err(c, 408, "proxy header timeout");
+		conn_send_err(c, 408, "proxy header timeout");
 		return false;
 	case PROXY_READ_CLOSED:
 		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
@@ -331,7 +332,7 @@ refuse_admitted(struct conn *c, enum refusal why)
 	atomic_fetch_sub_explicit(&stats.accepted, 1, memory_order_relaxed);
 	stats_add(&stats.refused, 1);
 	c->result = refusals[why].result;
-	(void)conn_send_err(c, refusals[why].code, refusals[why].reply);
+	conn_send_err(c, refusals[why].code, refusals[why].reply);
 }
 
 /*
@@ -345,7 +346,7 @@ static bool
 conn_prepare(struct conn *c)
 {
 	const struct listener_cfg *l = c->lcfg;
-	SSL_CTX *tls = c->gen->tls[c->listener_index];
+	SSL_CTX *tls = c->tls_ctx;
 	long long limit = (long long)l->idle_timeout * 1000, deadline;
 	enum refusal why;
 
@@ -374,8 +375,6 @@ conn_prepare(struct conn *c)
 			return false;
 		}
 		c->io.timeout_ms = (int)limit;     /* the socket is non-blocking now (tls.h) */
-		c->tls_version = SSL_get_version(c->io.ssl);
-		tls_peer_subject(c->io.ssl, c->tls_subject, sizeof(c->tls_subject));
 	}
 	return true;
 }
@@ -498,7 +497,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	    ? ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port
 	    : ((const struct sockaddr_in *)(const void *)peer)->sin_port);
 	c->lcfg = l;
-	c->listener_index = listener_index;
+	c->tls_ctx = gen->tls[listener_index];
 	c->store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();
 	atomic_init(&c->aborting, false);

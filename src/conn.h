@@ -25,16 +25,14 @@ struct conn {
 	bool proxied;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
-	size_t listener_index;
 	struct gen *gen;
+	SSL_CTX *tls_ctx;               /* the generation's, on a tls listener; else NULL */
 	const struct listener_cfg *lcfg;
 	struct store *store;            /* receive listeners */
 	long long start_ms;
 	uint64_t bytes_in, bytes_out;
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
-	const char *tls_version;        /* "TLSv1.3"; NULL on plain TCP */
-	char tls_subject[256];          /* client certificate subject (tls.h), or "" */
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */
 	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
@@ -58,8 +56,8 @@ bool conn_aborting(const struct conn *c);
 /*
  * Answers "ERR code reason" and half-closes; the socket then lingers so the
  * client reads it.  Sends nothing on echo listeners, and on TLS listeners
- * before the handshake.  0, or -1 if it could not be sent.
+ * before the handshake.  Best effort: a client that is gone needs no answer.
  */
-int conn_send_err(struct conn *c, int code, const char *reason);
+void conn_send_err(struct conn *c, int code, const char *reason);
 
 #endif

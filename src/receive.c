@@ -67,7 +67,7 @@ reply_error(struct conn *c, int code, const char *reason, const char *result)
 	c->result = result;
 	stats_add(&stats.uploads_failed, 1);
 	c->io.deadline_ms = 0;                  /* the header's, if any: not the answer's */
-	(void)conn_send_err(c, code, reason);    /* a client that is gone needs no answer */
+	conn_send_err(c, code, reason);
 }
 
 static void
