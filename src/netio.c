@@ -25,7 +25,7 @@ static int
 tls_retry(struct netio *io, int rc, int saved_errno)
 {
 	int kind = SSL_get_error(io->ssl, rc);
-	struct pollfd pfd = { .fd = io->fd };
+	long long deadline;
 
 	ERR_clear_error();
 	if (kind == SSL_ERROR_SYSCALL) {
@@ -42,30 +42,17 @@ tls_retry(struct netio *io, int rc, int saved_errno)
 		errno = EAGAIN;
 		return -1;
 	}
-	pfd.events = kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-	for (;;) {
-		int wait_ms = io->timeout_ms, n;
-
-		if (io->deadline_ms != 0) {
-			long long left = io->deadline_ms - sys_now_ms();
-
-			if (left <= 0) {
-				errno = EAGAIN;
-				return -1;
-			}
-			if (left < wait_ms)
-				wait_ms = (int)left;
-		}
-		n = poll(&pfd, 1, wait_ms);
-
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (errno != EINTR)
-			return -1;
+	deadline = sys_now_ms() + io->timeout_ms;
+	if (io->deadline_ms != 0 && io->deadline_ms < deadline)
+		deadline = io->deadline_ms;
+	switch (sys_wait(io->fd, kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+	case 1:
+		return 0;
+	case 0:
+		errno = EAGAIN;
+		return -1;
+	default:
+		return -1;
 	}
 }
 

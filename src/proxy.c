@@ -21,7 +21,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -491,32 +490,6 @@ consume(int fd, unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* 1 when fd is readable (or has an error to report), 0 at the deadline, -1 with errno. */
-static int
-wait_readable(int fd, long long deadline_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	for (;;) {
-		long long left = deadline_ms - sys_now_ms();
-		int n;
-
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n > 0 && (pfd.revents & POLLNVAL)) {
-			errno = EBADF;
-			return -1;
-		}
-		if (n > 0)
-			return 1;
-	}
-}
-
 /*
  * Peek, parse, and take only what is surely header: the bytes of an
  * incomplete header (all of them belong to it), or the rest of a complete
@@ -532,7 +505,7 @@ proxy_read(int fd, long long deadline_ms, struct proxy_header *out, const char *
 
 	for (;;) {
 		ssize_t n;
-		int ready = wait_readable(fd, deadline_ms);
+		int ready = sys_wait(fd, POLLIN, deadline_ms);
 
 		if (ready == 0) {
 			*why = "timed out before the PROXY header ended";

@@ -148,18 +148,15 @@ read_header(struct conn *c, struct upload_state *s)
 		}
 		if (have > 0) {
 			/* A header has begun: it must not take longer than HEADER_TIMEOUT_MS. */
-			struct pollfd pfd = { .fd = c->io.fd, .events = POLLIN };
-			long long left;
-
 			if (deadline == 0) {
 				long long limit = (long long)c->lcfg->idle_timeout * 1000;
 
 				deadline = sys_now_ms() + (limit < HEADER_TIMEOUT_MS ? limit : HEADER_TIMEOUT_MS);
+				/* A TLS record can arrive a byte at a time: bound SSL_read's waits too. */
+				c->io.deadline_ms = deadline;
 			}
-			/* A TLS record can arrive a byte at a time: bound SSL_read's waits too. */
-			c->io.deadline_ms = deadline;
-			left = deadline - sys_now_ms();
-			if (left <= 0 || (!netio_buffered(&c->io) && poll(&pfd, 1, (int)left) == 0)) {
+			if (sys_now_ms() >= deadline ||
+			    (!netio_buffered(&c->io) && sys_wait(c->io.fd, POLLIN, deadline) == 0)) {
 				reply_error(c, 408, "header timeout", "aborted-idle");
 				return -1;
 			}

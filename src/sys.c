@@ -4,6 +4,8 @@
  */
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -101,4 +103,29 @@ sys_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+sys_wait(int fd, short events, long long deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	for (;;) {
+		long long left = deadline_ms - sys_now_ms();
+		int n;
+
+		if (left <= 0)
+			return 0;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n > 0 && (pfd.revents & POLLNVAL)) {
+			errno = EBADF;
+			return -1;
+		}
+		if (n > 0)
+			return 1;
+	}
 }

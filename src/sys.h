@@ -17,5 +17,11 @@ void sys_close(int fd);
 int sys_set_io_timeout(int fd, unsigned seconds);
 /* Monotonic clock in milliseconds. */
 long long sys_now_ms(void);
+/*
+ * poll() for events on fd until deadline_ms (sys_now_ms() time), retried
+ * on EINTR: 1 when ready (or with an error for the next call to report),
+ * 0 at the deadline, -1 with errno.
+ */
+int sys_wait(int fd, short events, long long deadline_ms);
 
 #endif

@@ -195,8 +195,7 @@ handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadlin
 	}
 	for (;;) {
 		int rc, kind, saved_errno;
-		struct pollfd pfd = { .fd = fd };
-		long long left;
+		short events;
 
 		errno = 0;
 		rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
@@ -205,19 +204,18 @@ handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadlin
 			break;
 		kind = SSL_get_error(ssl, rc);
 		if (kind == SSL_ERROR_WANT_READ)
-			pfd.events = POLLIN;
+			events = POLLIN;
 		else if (kind == SSL_ERROR_WANT_WRITE)
-			pfd.events = POLLOUT;
+			events = POLLOUT;
 		else {
 			handshake_error(ssl, rc, saved_errno, err, errlen);
 			goto fail;
 		}
-		left = deadline_ms - sys_now_ms();
-		if (left <= 0 || (rc = poll(&pfd, 1, (int)left)) == 0) {
+		if ((rc = sys_wait(fd, events, deadline_ms)) == 0) {
 			snprintf(err, errlen, "handshake timeout");
 			goto fail;
 		}
-		if (rc < 0 && errno != EINTR) {
+		if (rc < 0) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			goto fail;
 		}
