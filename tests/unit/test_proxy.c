@@ -714,6 +714,26 @@ read_header(int fd, long long timeout_ms, struct proxy_header *h, const char **w
 	return proxy_read(fd, sys_now_ms() + timeout_ms, h, why);
 }
 
+/*
+ * Opens the pair sv, sends len bytes of first at once, and reads a header
+ * while w writes the rest from its thread; sv stays open for expect_rest().
+ */
+static enum proxy_read_status
+read_while_writing(int sv[2], struct writer *w, const void *first, size_t len,
+    long long timeout_ms, struct proxy_header *h, const char **why)
+{
+	enum proxy_read_status st;
+
+	pair(sv);
+	if (len > 0)
+		send_all(sv[1], first, len);
+	w->fd = sv[1];
+	writer_start(w);
+	st = read_header(sv[0], timeout_ms, h, why);
+	writer_join(w);
+	return st;
+}
+
 START_TEST(test_proxy_read_one_write)
 {
 	static const char v1[] = V1_HEADER "payload";
@@ -807,27 +827,17 @@ START_TEST(test_proxy_read_split)
 	close_pair(sv);
 
 	/* The second half comes later: the first is consumed, then poll waits. */
-	pair(sv);
-	send_all(sv[1], v1, 20);
-	w.fd = sv[1];
-	writer_start(&w);
-	ck_assert_int_eq(read_header(sv[0], 2000, &h, &why), PROXY_READ_OK);
-	writer_join(&w);
+	ck_assert_int_eq(read_while_writing(sv, &w, v1, 20, 2000, &h, &why), PROXY_READ_OK);
 	check_header(&h, sizeof(V1_HEADER) - 1, 1, "203.0.113.9", 40000, __LINE__);
 	expect_rest(sv, "payload", 7);
 	close_pair(sv);
 
 	/* v2, cut inside the fixed part, the payload in the same write as the end. */
-	pair(sv);
 	n = V2(0x21, 0x11, V4_BLOCK TLVS);
 	memcpy(v2buf + n, "payload", 7);
-	send_all(sv[1], v2buf, 14);
-	w.fd = sv[1];
 	w.buf = v2buf + 14;
 	w.len = n + 7 - 14;
-	writer_start(&w);
-	ck_assert_int_eq(read_header(sv[0], 2000, &h, &why), PROXY_READ_OK);
-	writer_join(&w);
+	ck_assert_int_eq(read_while_writing(sv, &w, v2buf, 14, 2000, &h, &why), PROXY_READ_OK);
 	check_header(&h, n, 2, "192.0.2.1", 51234, __LINE__);
 	expect_rest(sv, "payload", 7);
 	close_pair(sv);
@@ -843,11 +853,7 @@ START_TEST(test_proxy_read_byte_by_byte)
 	const char *why;
 	int sv[2];
 
-	pair(sv);
-	w.fd = sv[1];
-	writer_start(&w);
-	ck_assert_int_eq(read_header(sv[0], 3000, &h, &why), PROXY_READ_OK);
-	writer_join(&w);
+	ck_assert_int_eq(read_while_writing(sv, &w, NULL, 0, 3000, &h, &why), PROXY_READ_OK);
 	check_header(&h, sizeof(v1) - 1 - 7, 1, "2001:db8::7", 65535, __LINE__);
 	expect_rest(sv, "payload", 7);
 	close_pair(sv);
@@ -913,12 +919,8 @@ START_TEST(test_proxy_read_bad)
 	close_pair(sv);
 
 	/* Bad after a good start that came first. */
-	pair(sv);
-	send_all(sv[1], "PROXY TCP4 1.2.3.4 5.6.7.8 ", 27);
-	w.fd = sv[1];
-	writer_start(&w);
-	ck_assert_int_eq(read_header(sv[0], 2000, &h, &why), PROXY_READ_BAD);
-	writer_join(&w);
+	ck_assert_int_eq(read_while_writing(sv, &w, "PROXY TCP4 1.2.3.4 5.6.7.8 ", 27, 2000, &h, &why),
+	    PROXY_READ_BAD);
 	ck_assert_str_eq(why, "v1 header ends in LF without CR");
 	close_pair(sv);
 
@@ -952,12 +954,8 @@ START_TEST(test_proxy_read_closed)
 	close_pair(sv);
 
 	/* The peer closes later, having sent some more. */
-	pair(sv);
-	send_all(sv[1], "PROXY TCP4 1.2.3.4 ", 19);
-	w.fd = sv[1];
-	writer_start(&w);
-	ck_assert_int_eq(read_header(sv[0], 2000, &h, &why), PROXY_READ_CLOSED);
-	writer_join(&w);
+	ck_assert_int_eq(read_while_writing(sv, &w, "PROXY TCP4 1.2.3.4 ", 19, 2000, &h, &why),
+	    PROXY_READ_CLOSED);
 	close_pair(sv);
 
 	/* Before any byte. */
