@@ -155,6 +155,17 @@ v2_done(size_t n, const char *source, unsigned port, int at)
 /* ALPN "h2", an empty NOOP, a NOOP of 5 bytes. */
 #define TLVS "\x01\x00\x02h2" "\x04\x00\x00" "\x04\x00\x05\0\0\0\0\0"
 
+/* The longest v2 payload: addresses, then one NOOP TLV filling it to the last byte. */
+static void
+longest_payload(unsigned char payload[PROXY_V2_PAYLOAD_MAX])
+{
+	memset(payload, 0, PROXY_V2_PAYLOAD_MAX);
+	memcpy(payload, V4_BLOCK, 12);
+	payload[12] = 0x04;
+	payload[13] = (unsigned char)((PROXY_V2_PAYLOAD_MAX - 15) >> 8);
+	payload[14] = (unsigned char)(PROXY_V2_PAYLOAD_MAX - 15);
+}
+
 /* ---- v1 accepted ---------------------------------------------------- */
 
 START_TEST(test_proxy_v1_tcp4)
@@ -527,11 +538,7 @@ START_TEST(test_proxy_v2_longest)
 	size_t n;
 
 	/* Addresses, then one NOOP TLV filling the payload to exactly 1024 bytes. */
-	memset(payload, 0, sizeof(payload));
-	memcpy(payload, V4_BLOCK, 12);
-	payload[12] = 0x04;
-	payload[13] = (unsigned char)((sizeof(payload) - 15) >> 8);
-	payload[14] = (unsigned char)(sizeof(payload) - 15);
+	longest_payload(payload);
 	n = v2(0x21, 0x11, payload, sizeof(payload));
 	ck_assert_uint_eq(n, PROXY_HEADER_MAX);
 	memcpy(v2buf + n, "more", 4);
@@ -790,11 +797,7 @@ START_TEST(test_proxy_read_big_payload)
 	close_pair(sv);
 
 	/* The longest v2 header, then data that starts like another one. */
-	memset(payload, 0, sizeof(payload));
-	memcpy(payload, V4_BLOCK, 12);
-	payload[12] = 0x04;
-	payload[13] = (unsigned char)((sizeof(payload) - 15) >> 8);
-	payload[14] = (unsigned char)(sizeof(payload) - 15);
+	longest_payload(payload);
 	n = v2(0x21, 0x11, payload, sizeof(payload));
 	memcpy(data, v2buf, n);
 	pair(sv);
