@@ -316,24 +316,20 @@ def test_health_check_touches_no_storage():
     assert d.stop() == 0
 
 
-def tls_daemon(inbox_extra=""):
-    """Echo and receive listeners with tls behind PROXY headers (the harness's
-    make_config renders no groups, hence the text), and the CertDir."""
+def tls_daemon(**inbox_extra):
+    """Echo and receive listeners with tls behind PROXY headers, and the CertDir."""
     from tls_certs import CertDir
     d = Daemon([], start=False)
     certs = CertDir(os.path.join(d.dir, "certs"))
     os.mkdir(certs.path)
     certs.make_ca("ca", "proxy test CA")
     certs.make_cert("server", "ca", "localhost", san="IP:127.0.0.1")
-    group = 'tls = { certificate = "%s"; key = "%s"; };' % (certs.pem("server"),
-                                                            certs.key("server"))
-    with open(d.conf, "w") as f:
-        f.write('log_level = "debug";\nproxy_protocol = true;\nproxy_from = [ "127.0.0.1" ];\n'
-                'listeners = (\n'
-                '  { name = "echo"; mode = "echo"; address = "127.0.0.1"; port = 0; %s },\n'
-                '  { name = "inbox"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
-                '    output_dir = "%s"; deny = [ "192.0.2.66" ]; %s %s }\n);\n'
-                % (group, inbox(d), group, inbox_extra))
+    tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
+    d.write_config([
+        {"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0, "tls": tls},
+        {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), "deny": ["192.0.2.66"], "tls": tls, **inbox_extra},
+    ], proxy_protocol=True, proxy_from=["127.0.0.1"])
     d.start()
     return d, certs
 
@@ -378,7 +374,7 @@ def test_tls_limits_before_the_handshake():
     shaking hands, and one is refused at once, not when a handshake times out."""
     if not have_tool("openssl", "the TLS part (certificates)"):
         return
-    d, _ = tls_daemon("max_per_ip = 1;")
+    d, _ = tls_daemon(max_per_ip=1)
     held = [connect(d.addr("inbox")) for _ in range(2)]
     for s in held:
         s.sendall(v1("198.51.100.1", 1000))

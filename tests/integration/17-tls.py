@@ -32,9 +32,10 @@ import tempfile
 import threading
 import time
 
-from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, connect, fmt_value, have_tool,
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, connect, have_tool,
                        inbox, parse_ok, read_all, run, run_tcpxd, upload)
 from tls_certs import make_certs
+from tls_client import TLSConn
 
 TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 SRCDIR = os.environ.get("TCPXD_SRCDIR",
@@ -67,39 +68,9 @@ def tls(cert="server", ca=None, **extra):
     return group
 
 
-def render_value(v):
-    if isinstance(v, dict):
-        return "{ " + " ".join("%s = %s;" % (k, render_value(x)) for k, x in v.items()) + " }"
-    return fmt_value(v)
-
-
-class TLSDaemon(Daemon):
-    """The harness's Daemon, with group values (tls = { ... }) in listeners.  Each
-    listener is one line of the file, so FILE:LINE of an error names its listener."""
-
-    def write_config(self, listeners, **globals_):
-        globals_.setdefault("log_level", "debug")
-        lines = ["%s = %s;" % (k, render_value(v)) for k, v in globals_.items()]
-        items = ["  { " + " ".join("%s = %s;" % (k, render_value(v)) for k, v in lst.items()) + " }"
-                 for lst in listeners]
-        lines.append("listeners = (\n" + ",\n".join(items) + "\n);")
-        tmp = self.conf + ".new"
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.conf)
-
-    def line_of(self, text):
-        with open(self.conf) as f:
-            for n, line in enumerate(f, 1):
-                if text in line:
-                    return n
-        raise AssertionError("%r not in %s" % (text, self.conf))
-
-
 def daemon(listeners, env=None, **globals_):
     """listeners: a function of the daemon (for its directories) returning the list."""
-    d = TLSDaemon([], start=False)
+    d = Daemon([], start=False)
     d.write_config(listeners(d), **globals_)
     d.start(env=env)
     return d
@@ -141,83 +112,6 @@ def client_ctx(ca="ca", cert=None, version=None):
     return ctx
 
 
-class TLSConn:
-    """A TLS client over a plain socket through memory BIOs, so the test decides
-    what goes on the wire: close_notify or not, before its TCP FIN or not."""
-
-    def __init__(self, addr, ctx=None, hostname="127.0.0.1"):
-        self.sock = connect(addr)
-        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = (ctx or client_ctx()).wrap_bio(self.inc, self.out, server_hostname=hostname)
-        self._io(self.obj.do_handshake)
-
-    def _flush(self):
-        data = self.out.read()
-        if data:
-            self.sock.sendall(data)
-
-    def _io(self, op, *args):
-        while True:
-            try:
-                r = op(*args)
-                self._flush()
-                return r
-            except ssl.SSLWantReadError:
-                self._flush()
-                try:
-                    data = self.sock.recv(1 << 16)
-                except ConnectionResetError:
-                    data = b""
-                if data:
-                    self.inc.write(data)
-                else:
-                    self.inc.write_eof()
-
-    def send(self, data):
-        view = memoryview(data)
-        while view:
-            view = view[self._io(self.obj.write, view[:1 << 16]):]
-
-    def recv_exactly(self, n):
-        got = b""
-        while len(got) < n:
-            got += self._io(self.obj.read, n - len(got))
-        return got
-
-    def close_notify(self):
-        """Sends close_notify (SSL_shutdown), without waiting for the daemon's."""
-        try:
-            self.obj.unwrap()
-        except ssl.SSLWantReadError:
-            pass
-        self._flush()
-
-    def fin(self):
-        self.sock.shutdown(socket.SHUT_WR)
-
-    def recv_all(self):
-        """(bytes, how the stream ended: "close_notify", "eof" or the TLS error)."""
-        chunks = []
-        while True:
-            try:
-                data = self._io(self.obj.read, 1 << 16)
-                if not data:        # CPython's read() returns b"" for close_notify
-                    return b"".join(chunks), "close_notify"
-                chunks.append(data)
-            except ssl.SSLZeroReturnError:
-                return b"".join(chunks), "close_notify"
-            except ssl.SSLEOFError:
-                return b"".join(chunks), "eof"
-            except ssl.SSLError as e:
-                return b"".join(chunks), str(e)
-
-    def peer_fingerprint(self):
-        return hashlib.sha256(self.obj.getpeercert(binary_form=True)).hexdigest()
-
-    def close(self):
-        self.sock.close()
-
-
 def plain_attempt(addr, data):
     """Plain text sent, half-closed, and what came back; the daemon may have closed
     (even reset) the connection before the half-close."""
@@ -232,7 +126,7 @@ def plain_attempt(addr, data):
 
 def tls_upload(addr, data, end="close_notify"):
     """A raw upload over TLS ended by close_notify + FIN, or a bare FIN; returns the answer."""
-    c = TLSConn(addr)
+    c = TLSConn(addr, client_ctx())
     c.send(data)
     if end == "close_notify":
         c.close_notify()
@@ -601,11 +495,11 @@ def test_reload_renews_certificate():
         return [echo_l(tls=tls(live)), recv_l(d, tls=tls(live))]
 
     d = daemon(listeners)
-    before = TLSConn(d.addr("echo"))
+    before = TLSConn(d.addr("echo"), client_ctx())
     assert before.peer_fingerprint() == fingerprint("server")
     before.send(b"before the reload ")
     assert before.recv_exactly(18) == b"before the reload "
-    upload_in_flight = TLSConn(d.addr("inbox"))
+    upload_in_flight = TLSConn(d.addr("inbox"), client_ctx())
     first = os.urandom(256 << 10)
     upload_in_flight.send(first)
     # New files in place (each renamed over the old one), then SIGHUP.
@@ -614,7 +508,7 @@ def test_reload_renews_certificate():
         os.replace(live + ".new", live + "." + ext)
     d.send_signal(signal.SIGHUP)
     d.wait_log(r"reloaded: 2 listeners")
-    after = TLSConn(d.addr("echo"))
+    after = TLSConn(d.addr("echo"), client_ctx())
     assert after.peer_fingerprint() == fingerprint("server2")
     after.close_notify()
     after.fin()
@@ -641,7 +535,7 @@ def test_reload_renews_certificate():
     d.wait_log(r"reload failed: %s:%d: listener \"echo\": tls certificate %s: .*; keeping the "
                r"current configuration" % (re.escape(d.conf), d.line_of(missing),
                                            re.escape(missing + ".pem")))
-    c = TLSConn(d.addr("echo"))
+    c = TLSConn(d.addr("echo"), client_ctx())
     assert c.peer_fingerprint() == fingerprint("server2")
     c.send(b"still here")
     assert c.recv_exactly(10) == b"still here"
@@ -658,7 +552,7 @@ def test_reload_renews_certificate():
 
 
 def test_check_config():
-    d = TLSDaemon([], start=False)      # never started: run() does not remove its directory
+    d = Daemon([], start=False)      # never started: run() does not remove its directory
     try:
         check_config(d)
     finally:

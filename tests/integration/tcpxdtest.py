@@ -44,11 +44,14 @@ def fmt_value(v):
         return str(v)
     if isinstance(v, (list, tuple)):
         return "[ " + ", ".join(fmt_value(x) for x in v) + " ]"
+    if isinstance(v, dict):     # a group, such as tls = { ... }
+        return "{ " + " ".join("%s = %s;" % (k, fmt_value(x)) for k, x in v.items()) + " }"
     return '"%s"' % v
 
 
 def make_config(listeners, **globals_):
-    """Renders tcpxd.conf text from dicts."""
+    """Renders tcpxd.conf text from dicts.  Each listener is one line, so FILE:LINE
+    of an error names its listener."""
     lines = ["%s = %s;" % (k, fmt_value(v)) for k, v in globals_.items()]
     items = []
     for lst in listeners:
@@ -148,6 +151,14 @@ class Daemon:
 
     def addr(self, name):
         return self.ports[name]
+
+    def line_of(self, text):
+        """The number of the configuration file's first line that contains text."""
+        with open(self.conf) as f:
+            for n, line in enumerate(f, 1):
+                if text in line:
+                    return n
+        raise AssertionError("%r not in %s" % (text, self.conf))
 
     def resources(self):
         """(threads, open descriptors) of the daemon."""

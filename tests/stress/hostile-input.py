@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import SIG, Daemon, framed, inbox  # noqa: E402
 from tcpxdtest import check_ok, connect, echo, read_all, upload  # noqa: E402
+from tls_client import TLSConn  # noqa: E402
 
 ROUNDS = int(os.environ.get("TCPXD_STRESS_ROUNDS", "200" if stresslib.LONG else "40"))
 FIGURES = []
@@ -191,52 +192,15 @@ def client_hello(ctx):
 
 
 def tls_upload(addr, header, data, ctx):
-    """A raw upload over TLS behind a PROXY header: close_notify then FIN ends it (the
-    ssl module's unwrap() would insist on reading the daemon's close_notify first)."""
-    with connect(addr) as raw:
-        raw.sendall(header)
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
-
-        def flush():
-            pending = out.read()
-            if pending:     # after our FIN only the daemon's records are left to read
-                raw.sendall(pending)
-
-        def pump(op, *args):
-            while True:
-                try:
-                    result = op(*args)
-                    flush()
-                    return result
-                except ssl.SSLWantReadError:
-                    flush()
-                    chunk = raw.recv(65536)
-                    if chunk:
-                        inc.write(chunk)
-                    else:
-                        inc.write_eof()
-
-        pump(obj.do_handshake)
-        view = memoryview(data)
-        while view:
-            view = view[pump(obj.write, view):]
-        try:
-            obj.unwrap()
-        except ssl.SSLWantReadError:
-            pass
-        flush()
-        raw.shutdown(socket.SHUT_WR)
-        reply = b""
-        while True:
-            try:
-                chunk = pump(obj.read, 65536)
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                break
-            if not chunk:
-                break
-            reply += chunk
-        return reply.decode()
+    """A raw upload over TLS behind a PROXY header, ended by close_notify and FIN."""
+    c = TLSConn(addr, ctx, hostname="localhost", preamble=header)
+    try:
+        c.send(data)
+        c.close_notify()
+        c.fin()
+        return c.recv_all()[0].decode()
+    finally:
+        c.close()
 
 
 def test_tls_and_proxy_garbage():
@@ -246,18 +210,16 @@ def test_tls_and_proxy_garbage():
     os.mkdir(certs.path)
     certs.make_ca("ca", "hostile input CA")
     certs.make_cert("server", "ca", "localhost", san="IP:127.0.0.1")
-    tls = 'tls = { certificate = "%s"; key = "%s"; };' % (certs.pem("server"), certs.key("server"))
-    proxy = 'proxy_protocol = true; proxy_from = [ "127.0.0.1" ];'
-    with open(d.conf, "w") as f:
-        f.write('log_level = "info";\nmax_per_ip = 500;\nidle_timeout = 5;\nlisteners = (\n'
-                '  { name = "tls-echo"; mode = "echo"; address = "127.0.0.1"; port = 0; %s },\n'
-                '  { name = "tls-inbox"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
-                '    output_dir = "%s"; %s },\n'
-                '  { name = "proxy-echo"; mode = "echo"; address = "127.0.0.1"; port = 0; %s },\n'
-                '  { name = "proxy-tls-inbox"; mode = "receive"; address = "127.0.0.1"; port = 0;\n'
-                '    output_dir = "%s"; %s %s }\n);\n'
-                % (tls, inbox(d), tls, proxy, inbox(d), proxy, tls))
-    os.chmod(d.conf, 0o644)
+    tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
+    proxy = {"proxy_protocol": True, "proxy_from": ["127.0.0.1"]}
+    d.write_config([
+        {"name": "tls-echo", "mode": "echo", "address": "127.0.0.1", "port": 0, "tls": tls},
+        {"name": "tls-inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), "tls": tls},
+        {"name": "proxy-echo", "mode": "echo", "address": "127.0.0.1", "port": 0, **proxy},
+        {"name": "proxy-tls-inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+         "output_dir": inbox(d), "tls": tls, **proxy},
+    ], log_level="info", max_per_ip=500, idle_timeout=5)
     d.start()
     ctx = ssl.create_default_context(cafile=certs.pem("ca"))
     hello = client_hello(ctx)
