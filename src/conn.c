@@ -312,6 +312,7 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 		conn_send_err(c, 408, "proxy header timeout");
 		return false;
 	case PROXY_READ_CLOSED:
+		set_detail(c, why);     /* a FIN or a failed recv: the result alone does not say */
 		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
 		return false;
 	}

@@ -194,6 +194,10 @@ def test_missing_or_bad_header():
     # On an echo listener: closed, nothing echoed.
     assert send_through(d.addr("echo"), b"", b"hello") == b""
     d.wait_log(conn_line("echo", "127.0.0.1", result="refused-bad-proxy-header"))
+    # A balancer that closes in the middle of a header: the log says so.
+    assert send_through(addr, b"", b"PROXY TCP4 192.0.2.1") == b""
+    d.wait_log(r"conn listener=inbox peer=127\.0\.0\.1 port=\d+ in=0 out=0 ms=\d+ error=\"connection "
+               r"closed before the PROXY header ended\" result=aborted-reset$")
     assert d.stored_files() == []
     assert d.stop() == 0
 
@@ -472,6 +476,13 @@ def test_reuseport_shares_a_port():
     assert b.stop() == 0
 
 
+def echoes(addr):
+    with connect(addr) as s:
+        s.sendall(b"still")
+        s.shutdown(socket.SHUT_WR)
+        return read_all(s) == b"still"
+
+
 def test_reload_cannot_toggle_reuseport():
     for before in (False, True):
         d = Daemon(echo_listener(0, reuseport=before))
@@ -481,14 +492,12 @@ def test_reload_cannot_toggle_reuseport():
         d.wait_log(r"reload failed: %s:\d+: listener \"echo\": changing reuseport needs a restart; "
                    r"keeping the current configuration" % esc(d.conf))
         d.wait_notify("READY=1")
-        with connect(addr) as s:
-            s.sendall(b"still")
-            s.shutdown(socket.SHUT_WR)
-            assert read_all(s) == b"still"
-        # Other changes to the same listener reload fine.
+        assert echoes(addr)
+        # Other changes to the same listener reload fine, on the same socket.
         d.write_config(echo_listener(0, reuseport=before, idle_timeout=30))
         d.send_signal(signal.SIGHUP)
         d.wait_log(r"reloaded: 1 listeners")
+        assert echoes(addr)
         assert d.stop() == 0
 
 
