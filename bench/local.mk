@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Benchmark (issue 6): the load generator, and a smoke run that checks every
 # scenario (the TLS ones too) completes and verifies its data against the
 # daemon just built.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tcpx-load - loopback load generator for tcpxd and its peers.
  *
  * Scenarios (see docs/BENCHMARKS.md):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz.h - what the fuzz targets share: the libFuzzer entry point, and
  * CHECK(), an invariant test that aborts (so libFuzzer and the replay

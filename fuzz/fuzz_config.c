@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config.c - cfg_load() on any file content.  The input is written
  * to one memfd (a /dev/shm file if memfd_create or /proc is missing),

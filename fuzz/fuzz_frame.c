@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_frame.c - frame_parse() on the first bytes of a connection, and
  * frame_name_sanitise() on raw names.  Beyond "no crash", it checks that

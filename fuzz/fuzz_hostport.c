@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_hostport.c - hostport_parse() on any command-line argument of tcpx.
  * An accepted HOST:PORT fits the caller's buffer exactly (a buffer one

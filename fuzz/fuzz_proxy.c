@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_proxy.c - proxy_parse() on the first bytes of a connection.
  * Beyond "no crash", it checks what proxy_read() relies on: the answer

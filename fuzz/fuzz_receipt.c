@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_receipt.c - receipt_parse() on any answer a server might send tcpx.
  * A line it accepts must be one receipt_ok() or receipt_err() could have

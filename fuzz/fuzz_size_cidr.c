@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_size_cidr.c - the two value parsers of tcpxd.conf, size_parse()
  * and cidr_parse(), on the same text.  Whatever they accept must print

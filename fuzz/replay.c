@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay.c - a main() for a fuzz target without libFuzzer: feeds each
  * file named on the command line (or each file in a named directory) to

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # replay.sh - "make check" test: replays every fuzz target's seed corpus,
 # fuzz/corpus/<target>/, through fuzz/replay_<target> (the target's
 # LLVMFuzzerTestOneInput without libFuzzer, built like the daemon, so under

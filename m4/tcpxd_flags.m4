@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: ISC
 # TCPXD_CHECK_CFLAG(FLAG): append FLAG to TCPXD_CFLAGS when the compiler accepts it.
 AC_DEFUN([TCPXD_CHECK_CFLAG], [
   AC_MSG_CHECKING([whether $CC accepts $1])

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.c - the daemon's view of a peer address.  IPv4 peers, whether they
  * arrive on an IPv4 socket or v4-mapped on a dual-stack one, become the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* addr.h - peer addresses (IPv4 held as v4-mapped IPv6) and CIDR rules. */
 #ifndef TCPXD_ADDR_H
 #define TCPXD_ADDR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c - reads tcpxd.conf with libconfig and validates every value
  * against one key table (type, scope, range).  Global keys are defaults

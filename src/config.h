@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* config.h - tcpxd.conf: loading, validation against the key table, printing. */
 #ifndef TCPXD_CONFIG_H
 #define TCPXD_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.c - admission and lifetime of connections.  The accept loop calls
  * conn_dispatch(); every limit is checked there, before pthread_create, so

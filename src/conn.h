@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.h - accepted connections: admission (allow/deny, max_connections,
  * max_per_ip), one detached thread each, the registry used to abort them

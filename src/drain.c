@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * drain.c - one thread that holds refused sockets for up to DRAIN_MS,
  * discarding what the client still sends, then closes them.  The set is

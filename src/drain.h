@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * drain.h - lingering closes for refused connections.  After a refusal
  * line, the socket is read and discarded until the client's EOF or a short

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * echo.c - sends back every byte, in order, until the client half-closes.
  * SO_RCVTIMEO/SO_SNDTIMEO, inherited from the listening socket,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* echo.h - the echo service (RFC 862 over TCP). */
 #ifndef TCPXD_ECHO_H
 #define TCPXD_ECHO_H

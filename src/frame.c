@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame.c - pure parser and writer of the framed upload header, shared by
  * tcpxd and tcpx.  It never trusts a length: every field is bounded by

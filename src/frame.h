@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame.h - the framed upload header: a fixed signature, then
  * "1 <size> <name>\n".  See docs/PROTOCOL.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* gen.c - creates and releases configuration generations (see gen.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen.h - a generation: one loaded configuration with the resources opened
  * for it (output directories, thread attributes).  Each connection holds a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hostport.c - parses tcpx's HOST:PORT arguments and connects with a timeout. */
 #include <errno.h>
 #include <fcntl.h>

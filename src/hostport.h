@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hostport.h - "HOST:PORT" arguments of tcpx, and connecting to them. */
 #ifndef TCPXD_HOSTPORT_H
 #define TCPXD_HOSTPORT_H

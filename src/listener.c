@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listener.c - turns a listener's address and port into a listening
  * socket.  IPv6 sockets set IPV6_V6ONLY explicitly, so "::" means

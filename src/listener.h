@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* listener.h - listening sockets: resolve, bind, describe. */
 #ifndef TCPXD_LISTENER_H
 #define TCPXD_LISTENER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - the daemon's only way to say something.  Each event is formatted
  * into one buffer and written with a single write(2) so that lines from

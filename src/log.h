@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.h - one line per event on stderr, level-filtered, journal-aware. */
 #ifndef TCPXD_LOG_H
 #define TCPXD_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - command line, start-up and hand-over to the accept loop.
  * All signals are blocked before any thread exists, so every thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * netio.c - plain TCP goes straight to sys.h; TLS goes through OpenSSL.
  * The daemon runs TLS on a non-blocking socket and polls with the idle

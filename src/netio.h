@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * netio.h - a connection's byte stream, plain TCP or TLS, behind one set
  * of calls with the conventions of sys.h, so echo and receive do not care

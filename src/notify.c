@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.c - tells the service manager what tcpxd is doing.  Failures are
  * not fatal: without NOTIFY_SOCKET every call does nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* notify.h - sd_notify messages; each is a no-op without NOTIFY_SOCKET. */
 #ifndef TCPXD_NOTIFY_H
 #define TCPXD_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxy.c - the PROXY protocol header (HAProxy's proxy-protocol.txt, v1
  * text and v2 binary) that a load balancer sends before anything else, so

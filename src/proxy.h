@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxy.h - the PROXY protocol header (v1 text, v2 binary) that a load
  * balancer such as HAProxy sends first on each connection to say who the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* receipt.c - formats the receipt lines of DESIGN §4; pure, so unit-tested. */
 #include <stdio.h>
 #include <string.h>

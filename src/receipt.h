@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* receipt.h - the one-line answers a receive listener sends. */
 #ifndef TCPXD_RECEIPT_H
 #define TCPXD_RECEIPT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * receive.c - one upload per connection.  The first bytes decide the
  * protocol (frame.h): the framed signature brings a header with a name and

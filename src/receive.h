@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* receive.h - the receive-to-file service, raw protocol. */
 #ifndef TCPXD_RECEIVE_H
 #define TCPXD_RECEIVE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.c - the main thread.  It polls every listener plus a signalfd
  * (SIGHUP, SIGTERM, SIGINT: the one place signals are handled) and an

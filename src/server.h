@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* server.h - the accept loop, signals, reload and graceful stop. */
 #ifndef TCPXD_SERVER_H
 #define TCPXD_SERVER_H

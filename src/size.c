@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* size.c - parses and prints the byte sizes used by tcpxd.conf. */
 
 #include <ctype.h>

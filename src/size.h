@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* size.h - byte-size values with K/M/G/T suffixes, as written in tcpxd.conf. */
 #ifndef TCPXD_SIZE_H
 #define TCPXD_SIZE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* stats.c - the process-wide counters (see stats.h). */
 #include "stats.h"
 

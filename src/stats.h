@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* stats.h - process-wide counters shown in STATUS= and logs. */
 #ifndef TCPXD_STATS_H
 #define TCPXD_STATS_H

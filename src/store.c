@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c - the only code that touches files in an output directory.  An
  * upload is written to an unnamed O_TMPFILE (or, where the filesystem

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store.h - the output directory and the durable-write sequence of uploads. */
 #ifndef TCPXD_STORE_H
 #define TCPXD_STORE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sys.c - wrappers for the syscalls that can be interrupted or short, so
  * that no caller has to remember EINTR loops, partial transfers or SIGPIPE.

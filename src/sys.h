@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sys.h - the one layer for syscalls that can be interrupted or short. */
 #ifndef TCPXD_SYS_H
 #define TCPXD_SYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tcpx.c - the client: framed (or raw) uploads whose receipt is checked
  * against what was sent, echo probes that check what comes back, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c - OpenSSL setup shared by tcpxd and tcpx.  Handshakes run on a
  * socket switched to non-blocking for the duration, so that one deadline

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.h - OpenSSL contexts and handshakes for the daemon (per listener,
  * per configuration generation, so SIGHUP reloads certificates) and for

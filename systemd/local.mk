@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # systemd/local.mk - unit files and their tests (included by Makefile.am).
 #
 # tcpxd.service (and the per-instance tcpxd@.service, see docs/SCALING.md)

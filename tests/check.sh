@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Installs what the build needs (Debian 12, as root), builds tcpxd out of
 # tree and runs the whole test suite.  With --asan or --tsan the build is
 # instrumented with AddressSanitizer+UBSan or ThreadSanitizer; with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Installs the Debian 12 packages tcpxd needs to build and test, if missing.
 # With --systemd, also what "make check-systemd" needs: systemd-nspawn and
 # mmdebstrap for the test container, debhelper and lintian for the package.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Installs what the build needs, builds tcpxd, writes a ready configuration
 # (echo on 127.0.0.1:7007, uploads on 127.0.0.1:7008 stored in ./run/inbox of
 # the source tree) and runs the daemon in the foreground.  Ctrl-C stops it.

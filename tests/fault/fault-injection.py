@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Injected I/O faults (docs/RELIABILITY.md, check 2).  The daemon runs with
 tests/fault/libtcpxd-fault.so preloaded (LD_PRELOAD; see inject.c), seeded
 and with p = 0.3 by default:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * inject.c - an LD_PRELOAD fault injector for the tcpxd reliability tests
  * (docs/RELIABILITY.md).  Set in the environment of the daemon only:

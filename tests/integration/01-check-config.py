@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Command line and configuration checks: `tcpxd -t` prints the effective
 settings and exits 0 on a good file, prints FILE:LINE: reason and exits 1 on
 a bad one (also for an unusable output_dir and a world-writable file); the

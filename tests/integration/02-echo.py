@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Echo service: 0 B, 1 B and 10 MiB of random bytes come back byte-exact on
 IPv4 and IPv6 listeners, 200 concurrent clients are all served, and every
 connection gets its log line."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Raw uploads: 0 B, 1 B and 100 MiB are stored byte-exact with a receipt whose
 size and SHA-256 match what was sent, under a server-made name, mode 0640; 50
 concurrent uploads all land under distinct names; IPv6 peers are named with '-'."""

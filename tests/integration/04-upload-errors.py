@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Failed uploads leave nothing: over max_file_size the client reads
 "ERR 413" (even while still sending, thanks to the drain) and no file
 appears; a client that resets mid-upload leaves no file; and the next

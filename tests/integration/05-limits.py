@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Admission limits: connection N+1 over max_connections and over max_per_ip
 is refused ("ERR 503 busy" on receive listeners, a close on echo ones) while
 other peers and later connections are still served; allow/deny rules refuse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """idle_timeout in both directions: an echo client that sends nothing, an
 echo client that sends but never reads, and an uploader that stops sending
 are all closed after idle_timeout, freeing their slot; the stalled upload

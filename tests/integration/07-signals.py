@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Signals: SIGHUP with a good config applies new listeners and closes
 removed ones while an upload in flight completes under its old settings;
 SIGHUP with a bad config is reported with FILE:LINE and changes nothing;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """sd_notify: the daemon sends READY=1 once every listener is bound, STATUS=
 with live counters, RELOADING=1 with MONOTONIC_USEC and then READY=1 around
 a reload, and STOPPING=1 on SIGTERM; read from a NOTIFY_SOCKET the test binds."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Crash safety: kill -9 in the middle of uploads leaves no partial or
 temporary file visible; uploads acknowledged before the kill are intact;
 leftover temporary files are removed at the next start-up, and the

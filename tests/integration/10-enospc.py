@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A full disk: uploads into a tiny tmpfs get "ERR 507 insufficient storage",
 leave no file, and the next upload succeeds once space is freed; and
 min_free_space refuses an upload that would leave less than it free.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Resource exhaustion never becomes an outage: with RLIMIT_NOFILE = 64 the
 start-up warns in one line, accept() failing with EMFILE pauses the
 listeners instead of spinning a core (one log line per episode), and

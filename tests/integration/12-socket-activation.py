@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Socket activation without systemd: sockets passed as LISTEN_FDS with
 FileDescriptorName-style LISTEN_FDNAMES are used by the listener of the same
 name (whatever address its config names), listeners not passed are bound as

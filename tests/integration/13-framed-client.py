@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The framed protocol and the tcpx client: tcpx send stores 0 B, 1 B and
 50 MiB under the client's name and verifies the receipt (exit 0); a name in
 use gets a .1 suffix; unsafe names are reduced to their last component or

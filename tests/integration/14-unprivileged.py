@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """An unprivileged daemon without capabilities (as under systemd's
 DynamicUser=) stores uploads owned by its user: kernels before 6.10 refuse
 linkat(AT_EMPTY_PATH) without CAP_DAC_READ_SEARCH, and the store then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Order of operations, from the system calls themselves: under strace -f,
 every OK receipt the daemon sends is preceded, in the same thread, by
 fsync of the uploaded file, then the link that names it, then fsync of the

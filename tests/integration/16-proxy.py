@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """PROXY protocol and reuseport, without a real balancer: the test writes
 PROXY v1 and v2 headers itself over real sockets.  The client a header names
 is the peer of the connection for logs (peer=CLIENT via=BALANCER), raw

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """TLS listeners, with certificates the test makes with the openssl tool.
 tcpx --tls echoes, pings and uploads (framed and raw) with verified
 receipts and byte-exact files, and a raw upload it abandons is not

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A real HAProxy, run from the example configuration docs/haproxy.cfg (only
 its addresses and ports replaced), in front of two tcpxd daemons that share
 one output directory, with send-proxy-v2: echo and uploads (raw and framed,

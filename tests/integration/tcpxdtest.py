@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared harness of the integration tests: starts the real tcpxd with a
 temporary configuration on kernel-chosen loopback ports, waits for its
 READY=1 on a NOTIFY_SOCKET the test binds, and talks to it over real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Test certificates made with the openssl command line tool: a CA, server
 and client certificates it signs (one of them expired), and a second CA
 that signs nothing the daemon uses.  EC P-256 keys, so it takes

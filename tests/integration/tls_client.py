@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A TLS client for tests, over a plain socket through memory BIOs."""
 
 import hashlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Hostile configuration (docs/RELIABILITY.md, check 6a): every file in
 tests/stress/bad-configs/ is wrong in one way, said by its first line:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Crash durability (docs/RELIABILITY.md, check 1).  ROUNDS rounds (20;
 TCPXD_STRESS_ROUNDS overrides): 100 concurrent uploads, half raw, half
 framed, of random sizes from 0 B to 8 MiB (5 % exactly 0 B, 20 % uniform in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Descriptor and thread exhaustion at scale (docs/RELIABILITY.md, checks
 4 and 5).  With RLIMIT_NOFILE = 64 and 500 clients connected: the daemon
 uses under 5 % of a CPU over 10 s while saturated (no busy loop), logs one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Hostile network input (docs/RELIABILITY.md, check 6b).  Against one
 daemon (protocol auto), ROUNDS rounds (200; 40 outside check-stress) of:
 

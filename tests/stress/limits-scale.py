@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Limits at scale (docs/RELIABILITY.md, check 3): after N sequential
 connections (10,000; TCPXD_STRESS_CONNS overrides) the daemon's descriptor
 count (/proc/PID/fd) and thread count (/proc/PID/task) are back to their

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/stress/local.mk - reliability checks (docs/RELIABILITY.md), included
 # by Makefile.am.
 #

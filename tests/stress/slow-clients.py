@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Slow clients (docs/RELIABILITY.md, check 4), with idle_timeout = 5 s:
 
   - 500 slowloris uploaders: each sends 1 byte, then would send the next

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Stop and reload under load (docs/RELIABILITY.md, check 5).
 
 SIGTERM during 50 uploads (shutdown_timeout = 3): all 50 are connected and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Helpers shared by the reliability checks in tests/stress/ and tests/fault/
 (docs/RELIABILITY.md).  They build on the integration harness,
 tests/integration/tcpxdtest.py, which this module puts on sys.path."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # tests/systemd/check-systemd.sh - tcpxd's units against a REAL systemd.
 #
 # Run by "make check-systemd" (as root; CI: .ci/run).  Boots systemd as PID 1

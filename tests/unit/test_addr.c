@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_addr.c - peer addresses (v4-mapped normalisation, formatting) and CIDR rules. */
 #include <arpa/inet.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config.c - cfg_load(): parsed values, defaults and inheritance, every
  * kind of invalid file with its exact "FILE:LINE: reason", file checks, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_frame.c - the framed upload header: frame_parse() on raw data,
  * partial and complete headers, every rejection with its exact reason;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_hostport.c - hostport_parse(): the HOST:PORT forms tcpx accepts and every refusal's reason. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_proxy.c - the PROXY protocol header: proxy_parse() on every
  * accepted v1 and v2 form, every prefix of each (incomplete, never bad),

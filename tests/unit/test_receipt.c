@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_receipt.c - the exact "OK ..." and "ERR ..." lines and their short-buffer
  * behaviour; receipt_parse() of both forms, every refusal, and round trips.

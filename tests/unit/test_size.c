@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_size.c - size_parse() and size_format(): suffixes, bounds, malformed text, round trips. */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_store.c - output directory: stored names, open checks, commit/abort,
  * stale cleanup, free space, and the hidden-name fallback without O_TMPFILE.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* unit.h - the Check suites of the unit test binary. */
 #ifndef TCPXD_UNIT_H
 #define TCPXD_UNIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* unit_main.c - runs every Check suite of the daemon's pure functions. */
 #include <stdlib.h>
 
