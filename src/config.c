@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "cfgscan.h"
 #include "size.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
@@ -70,6 +70,7 @@ static const struct key_def keys[] = {
 
 struct loader {
 	const char *path;
+	struct cfgscan *scan;
 	char *err;
 	size_t errlen;
 };
@@ -84,6 +85,19 @@ key_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The path of the file libconfig names (NULL: the main file) as it can be
+ * opened from the working directory: libconfig names an included file as
+ * written after @include, relative to the main file's directory.
+ */
+static const char *
+source_path(const struct loader *ld, const char *name)
+{
+	const struct cfgscan_file *f = ld->scan ? cfgscan_file(ld->scan, name) : NULL;
+
+	return f != NULL ? f->path : name != NULL ? name : ld->path;
+}
+
 static int __attribute__((format(printf, 3, 4)))
 fail_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
@@ -91,10 +105,8 @@ fail_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 	int n = 0;
 
 	if (s != NULL) {
-		const char *file = config_setting_source_file(s);
-
-		n = snprintf(ld->err, ld->errlen, "%s:%d: ", file ? file : ld->path,
-		    config_setting_source_line(s));
+		n = snprintf(ld->err, ld->errlen, "%s:%d: ",
+		    source_path(ld, config_setting_source_file(s)), config_setting_source_line(s));
 	} else {
 		n = snprintf(ld->err, ld->errlen, "%s: ", ld->path);
 	}
@@ -121,18 +133,35 @@ type_name(int type)
 	}
 }
 
+/* The integer as written, which cfg_load attached to every integer setting. */
+static const struct cfgscan_int *
+literal(const config_setting_t *s)
+{
+	return config_setting_get_hook(s);
+}
+
+/* An integer literal within min..max: its exact value. */
+static bool
+literal_in_range(const struct cfgscan_int *i, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (i->overflow || (i->negative && i->magnitude != 0) || i->magnitude < min ||
+	    i->magnitude > max)
+		return false;
+	*out = i->magnitude;
+	return true;
+}
+
 static int
 get_uint(struct loader *ld, const config_setting_t *s, const struct key_def *k, unsigned *out)
 {
-	long long v;
+	uint64_t v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
 		return fail_at(ld, s, "%s must be an integer, not %s", k->name,
 		    type_name(config_setting_type(s)));
-	v = config_setting_get_int64(s);
-	if (v < (long long)k->min || (unsigned long long)v > k->max)
-		return fail_at(ld, s, "%s = %lld is out of range (%llu..%llu)", k->name, v,
-		    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (!literal_in_range(literal(s), k->min, k->max, &v))
+		return fail_at(ld, s, "%s = %s is out of range (%llu..%llu)", k->name,
+		    literal(s)->text, (unsigned long long)k->min, (unsigned long long)k->max);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -140,33 +169,36 @@ get_uint(struct loader *ld, const config_setting_t *s, const struct key_def *k, 
 static int
 get_size(struct loader *ld, const config_setting_t *s, const struct key_def *k, uint64_t *out)
 {
-	char lo[32], hi[32];
+	char lo[32], hi[32], as_written[64];
 	uint64_t v;
+	bool ok;
 
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: {
-		long long raw = config_setting_get_int64(s);
+	case CONFIG_TYPE_INT64:
+		ok = literal_in_range(literal(s), k->min, k->max, &v);
+		snprintf(as_written, sizeof(as_written), "%s", literal(s)->text);
+		break;
+	case CONFIG_TYPE_STRING: {
+		const char *text = config_setting_get_string(s);
+		int rc = size_parse_checked(text, &v);
 
-		if (raw < 0)
-			return fail_at(ld, s, "%s must not be negative", k->name);
-		v = (uint64_t)raw;
+		if (rc == SIZE_MALFORMED)
+			return fail_at(ld, s, "%s = \"%s\" is not a size (examples: 4096, \"64K\", \"1G\")",
+			    k->name, text);
+		ok = rc == 0 && v >= k->min && v <= k->max;
+		snprintf(as_written, sizeof(as_written), "\"%.40s%s\"", text,
+		    strlen(text) > 40 ? "..." : "");
 		break;
 	}
-	case CONFIG_TYPE_STRING:
-		if (size_parse(config_setting_get_string(s), &v) < 0)
-			return fail_at(ld, s, "%s = \"%s\" is not a size (examples: 4096, \"64K\", \"1G\")",
-			    k->name, config_setting_get_string(s));
-		break;
 	default:
 		return fail_at(ld, s, "%s must be a size (integer or string such as \"64K\"), not %s",
 		    k->name, type_name(config_setting_type(s)));
 	}
-	if (v < k->min || v > k->max) {
+	if (!ok) {
 		size_format(k->min, lo, sizeof(lo));
 		size_format(k->max, hi, sizeof(hi));
-		return fail_at(ld, s, "%s = %llu is out of range (%s..%s)", k->name,
-		    (unsigned long long)v, lo, hi);
+		return fail_at(ld, s, "%s = %s is out of range (%s..%s)", k->name, as_written, lo, hi);
 	}
 	*out = v;
 	return 0;
@@ -374,7 +406,8 @@ listener_cfg_free(struct listener_cfg *l)
 	free(l->name);
 	free(l->address);
 	free(l->output_dir);
-	l->name = l->address = l->output_dir = NULL;
+	free(l->file);
+	l->name = l->address = l->output_dir = l->file = NULL;
 	cidr_list_free(&l->allow);
 	cidr_list_free(&l->deny);
 	cidr_list_free(&l->proxy_from);
@@ -407,6 +440,7 @@ listener_cfg_from_defaults(struct listener_cfg *dst, const struct listener_cfg *
 	dst->name = NULL;
 	dst->address = NULL;
 	dst->output_dir = NULL;
+	dst->file = NULL;
 	memset(&dst->tls, 0, sizeof(dst->tls));     /* listener scope only */
 	if ((defaults->output_dir && (dst->output_dir = strdup(defaults->output_dir)) == NULL) ||
 	    cidr_list_dup(&dst->allow) < 0 || cidr_list_dup(&dst->deny) < 0 ||
@@ -450,7 +484,8 @@ load_listener(struct loader *ld, const config_setting_t *group,
 		    type_name(config_setting_type(group)));
 	if (listener_cfg_from_defaults(l, defaults) < 0)
 		return fail_at(ld, group, "out of memory");
-	l->file = ld->path;
+	if ((l->file = strdup(source_path(ld, config_setting_source_file(group)))) == NULL)
+		return fail_at(ld, group, "out of memory");
 	l->line = config_setting_source_line(group);
 
 	/* The mode decides which keys make sense, so read it first. */
@@ -606,59 +641,95 @@ one_line(char *msg)
 	}
 }
 
+/* Settings of a libconfig type that holds an integer, in document order. */
+static bool
+is_integer(const config_setting_t *s)
+{
+	return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
+}
+
+/*
+ * Pairs every integer setting with its literal as scanned from the text,
+ * the n-th integer of a file with its n-th literal.  The value libconfig
+ * stored must be what libconfig makes of that literal: any other pairing
+ * is refused rather than a number used that the user did not write.
+ */
+static int
+attach_literals(struct loader *ld, config_setting_t *s)
+{
+	int n;
+
+	if (is_integer(s)) {
+		struct cfgscan_file *f = cfgscan_file(ld->scan, config_setting_source_file(s));
+		const struct cfgscan_int *i = f != NULL ? cfgscan_next_int(f) : NULL;
+
+		if (i == NULL || i->line < (int)config_setting_source_line(s) ||
+		    i->libconfig != config_setting_get_int64(s))
+			return fail_at(ld, s, "%s: this integer cannot be read exactly as written",
+			    config_setting_name(s) ? config_setting_name(s) : "list entry");
+		config_setting_set_hook(s, (void *)i);
+		return 0;
+	}
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		if (attach_literals(ld, config_setting_get_elem(s, (unsigned)i)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* libconfig's parse error, with the key named where libconfig only says "duplicate". */
+static void
+parse_error(const struct loader *ld, const config_t *lc)
+{
+	const char *name = config_error_file(lc), *text = config_error_text(lc);
+	const struct cfgscan_file *f = cfgscan_file(ld->scan, name);
+	int line = config_error_line(lc);
+
+	if (f != NULL && strcmp(text, "duplicate setting name") == 0) {
+		for (size_t i = 0; i < f->n_dups; i++) {
+			if (f->dups[i].line == line) {
+				snprintf(ld->err, ld->errlen, "%s:%d: duplicate key \"%s\" (first set on "
+				    "line %d)", f->path, line, f->dups[i].name, f->dups[i].first_line);
+				return;
+			}
+		}
+	}
+	snprintf(ld->err, ld->errlen, "%s:%d: %s", source_path(ld, name), line, text);
+}
+
 int
 cfg_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	struct loader ld = { .path = path, .err = err, .errlen = errlen };
+	struct cfgscan scan;
+	struct loader ld = { .path = path, .scan = &scan, .err = err, .errlen = errlen };
 	struct config *cfg = NULL;
-	char *dir = NULL;
+	char *dir = NULL, *include_dir = NULL;
 	config_t lc;
-	struct stat st;
-	FILE *fp;
 	int rc = -1;
 
 	*out = NULL;
-	if ((fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		one_line(err);
-		return -1;
-	}
-	if (fstat(fileno(fp), &st) < 0) {
-		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		one_line(err);
-		fclose(fp);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		one_line(err);
-		fclose(fp);
-		return -1;
-	}
-	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errlen, "%s: refusing a world-writable configuration file (chmod o-w %s)",
-		    path, path);
-		one_line(err);
-		fclose(fp);
-		return -1;
-	}
-
-	config_init(&lc);
 	/* @include paths are relative to the configuration file, not to the working directory. */
-	if ((dir = strdup(path)) != NULL)
-		config_set_include_dir(&lc, dirname(dir));
-	if (config_read(&lc, fp) != CONFIG_TRUE) {
-		snprintf(err, errlen, "%s:%d: %s",
-		    config_error_file(&lc) ? config_error_file(&lc) : path,
-		    config_error_line(&lc), config_error_text(&lc));
+	if ((dir = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	include_dir = dirname(dir);
+	config_init(&lc);
+	if (cfgscan_load(&scan, path, include_dir, err, errlen) < 0)
+		goto out;
+	config_set_include_dir(&lc, include_dir);
+	if (config_read_string(&lc, scan.text) != CONFIG_TRUE) {
+		parse_error(&ld, &lc);
 		goto out;
 	}
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL || (cfg->path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	ld.path = cfg->path;    /* listeners keep pointing at it for later messages */
-	if (load_root(&ld, config_root_setting(&lc), cfg) < 0)
+	ld.path = cfg->path;
+	if (attach_literals(&ld, config_root_setting(&lc)) < 0 ||
+	    load_root(&ld, config_root_setting(&lc), cfg) < 0)
 		goto out;
 	*out = cfg;
 	cfg = NULL;
@@ -668,8 +739,8 @@ out:
 		one_line(err);
 	cfg_free(cfg);
 	config_destroy(&lc);
+	cfgscan_free(&scan);
 	free(dir);
-	fclose(fp);
 	return rc;
 }
 

@@ -47,7 +47,7 @@ struct listener_cfg {
 	unsigned idle_timeout;
 	struct cidr_list allow;
 	struct cidr_list deny;
-	const char *file;           /* where it was defined, for messages */
+	char *file;                 /* where it was defined, for messages */
 	int line;
 	int output_dir_line;
 };

@@ -2,25 +2,29 @@
 /* size.c - parses and prints the byte sizes used by tcpxd.conf. */
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "size.h"
 
 int
-size_parse(const char *text, uint64_t *out)
+size_parse_checked(const char *text, uint64_t *out)
 {
 	const char *p = text;
 	uint64_t value = 0;
 	unsigned shift = 0;
+	bool too_large = false;
 
 	if (!isdigit((unsigned char)*p))
-		return -1;
+		return SIZE_MALFORMED;
 	for (; isdigit((unsigned char)*p); p++) {
 		unsigned digit = (unsigned)(*p - '0');
 
+		/* Keeps reading: past the last digit may still be a malformed suffix. */
 		if (value > (UINT64_MAX - digit) / 10)
-			return -1;
-		value = value * 10 + digit;
+			too_large = true;
+		else
+			value = value * 10 + digit;
 	}
 	switch (*p) {
 	case '\0': break;
@@ -28,14 +32,20 @@ size_parse(const char *text, uint64_t *out)
 	case 'm': case 'M': shift = 20; p++; break;
 	case 'g': case 'G': shift = 30; p++; break;
 	case 't': case 'T': shift = 40; p++; break;
-	default: return -1;
+	default: return SIZE_MALFORMED;
 	}
 	if (*p != '\0')
-		return -1;
-	if (shift != 0 && value > (UINT64_MAX >> shift))
-		return -1;
+		return SIZE_MALFORMED;
+	if (too_large || (shift != 0 && value > (UINT64_MAX >> shift)))
+		return SIZE_TOO_LARGE;
 	*out = value << shift;
 	return 0;
+}
+
+int
+size_parse(const char *text, uint64_t *out)
+{
+	return size_parse_checked(text, out) == 0 ? 0 : -1;
 }
 
 void

@@ -8,6 +8,10 @@
 
 /* "123", "64K", "1g" (binary multiples) -> bytes.  0, or -1 if malformed/overflowing. */
 int size_parse(const char *text, uint64_t *out);
+/* The same, telling why it failed: SIZE_MALFORMED or SIZE_TOO_LARGE (above 2^64 - 1). */
+#define SIZE_MALFORMED (-1)
+#define SIZE_TOO_LARGE (-2)
+int size_parse_checked(const char *text, uint64_t *out);
 /* Formats bytes with the largest exact suffix ("64K", "1G", "1000"). */
 void size_format(uint64_t bytes, char *buf, size_t len);
 

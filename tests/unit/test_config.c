@@ -44,6 +44,9 @@ teardown(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/dir.conf", tmpdir);
 	rmdir(path);
+	snprintf(path, sizeof(path), "%s/inc.conf", tmpdir);
+	unlink(path);
+	rmdir(path);
 	rmdir(tmpdir);
 }
 
@@ -340,6 +343,131 @@ START_TEST(test_config_values)
 }
 END_TEST
 
+/* libconfig 1.5 cuts integers without L to 32 bits: every one is used as written. */
+START_TEST(test_config_exact_integers)
+{
+	static const struct { const char *text; uint64_t want; } sizes[] = {
+		{ "5000000000", 5000000000ull },
+		{ "4294967297", 4294967297ull },
+		{ "2147483648", 2147483648ull },
+		{ "4294967296", 4294967296ull },
+		{ "+4294967296", 4294967296ull },
+		{ "5000000000L", 5000000000ull },
+		{ "5000000000LL", 5000000000ull },
+		{ "0x100000000", 4294967296ull },
+		{ "0xFFFFFFFF", 4294967295ull },
+		{ "0x80000000", 2147483648ull },
+		{ "0x1FFFFFFFFL", 8589934591ull },
+		{ "4611686018427387904", (uint64_t)1 << 62 },
+		{ "007", 7 },
+	};
+	struct config *cfg;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text), L_RECV("    max_file_size = %s;\n"), sizes[i].text);
+		cfg = load_text(text);
+		ck_assert_msg(cfg->listeners[0].max_file_size == sizes[i].want, "%s -> %llu",
+		    sizes[i].text, (unsigned long long)cfg->listeners[0].max_file_size);
+		cfg_free(cfg);
+	}
+	/* Two listeners on one line: each gets its own numbers. */
+	cfg = load_text("listeners = ( { name = \"a\"; mode = \"echo\"; address = \"::1\"; "
+	    "port = 0; max_per_ip = 3; }, { name = \"b\"; mode = \"echo\"; address = \"::1\"; "
+	    "port = 0; max_per_ip = 1000000; } );\nmin_free_space = 4294967296; // 1 /* 2 */\n"
+	    "/* 3\n 4 */ shutdown_timeout = 5;\n");
+	ck_assert_uint_eq(find_listener(cfg, "a")->max_per_ip, 3);
+	ck_assert_uint_eq(find_listener(cfg, "b")->max_per_ip, 1000000);
+	ck_assert_uint_eq(cfg->shutdown_timeout, 5);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_err_big_integers)
+{
+	EXPECT_ERR("listeners = ( { name = \"a\"; mode = \"echo\"; address = \"::1\";\n"
+	    "  port = 4294967296; } );\n", 2, "port = 4294967296 is out of range (0..65535)");
+	EXPECT_ERR("listeners = ( { name = \"a\"; mode = \"echo\"; address = \"::1\";\n"
+	    "  port = 4294994303; } );\n", 2, "port = 4294994303 is out of range (0..65535)");
+	EXPECT_ERR(L_ECHO("    max_per_ip = 5000000000;\n"), 7,
+	    "max_per_ip = 5000000000 is out of range (1..1000000)");
+	EXPECT_ERR(L_ECHO("    idle_timeout = 4294967297;\n"), 7,
+	    "idle_timeout = 4294967297 is out of range (1..86400)");
+	EXPECT_ERR(L_ECHO("    idle_timeout = 0x100000001;\n"), 7,
+	    "idle_timeout = 0x100000001 is out of range (1..86400)");
+	EXPECT_ERR(L_ECHO("    idle_timeout = -4294967295;\n"), 7,
+	    "idle_timeout = -4294967295 is out of range (1..86400)");
+	EXPECT_ERR("shutdown_timeout = 4294967296;\n" LISTENERS_OK, 1,
+	    "shutdown_timeout = 4294967296 is out of range (0..3600)");
+	EXPECT_ERR("max_connections = 99999999999999999999999;\n" LISTENERS_OK, 1,
+	    "max_connections = 99999999999999999999999 is out of range (1..1000000)");
+	EXPECT_ERR("thread_stack_size = 4294967296;\n" LISTENERS_OK, 1,
+	    "thread_stack_size = 4294967296 is out of range (64K..64M)");
+	EXPECT_ERR("buffer_size = 4294968320;\n" LISTENERS_OK, 1,
+	    "buffer_size = 4294968320 is out of range (1K..64M)");
+	EXPECT_ERR(L_RECV("    max_file_size = 9223372036854775808L;\n"), 8,
+	    "max_file_size = 9223372036854775808L is out of range (1..4194304T)");
+	EXPECT_ERR(L_RECV("    min_free_space = 0xFFFFFFFFFFFFFFFFL;\n"), 8,
+	    "min_free_space = 0xFFFFFFFFFFFFFFFFL is out of range (0..4194304T)");
+	EXPECT_ERR(L_RECV("    max_file_size = 4611686018427387905;\n"), 8,
+	    "max_file_size = 4611686018427387905 is out of range (1..4194304T)");
+	EXPECT_ERR("listeners = ( { name = \"a\"; mode = \"echo\"; address = \"::1\"; port = 1; }, "
+	    "{ name = \"b\"; mode = \"echo\"; address = \"::1\"; port = 4294967298; } );\n", 1,
+	    "port = 4294967298 is out of range (0..65535)");
+}
+END_TEST
+
+/* @include: files checked before libconfig opens them, errors with openable paths. */
+START_TEST(test_config_includes)
+{
+	char inc[PATH_MAX + 32], text[PATH_MAX + 256], want[PATH_MAX * 2 + 256];
+	char err[1024];
+	struct config *cfg = (struct config *)&cfg;
+
+	snprintf(inc, sizeof(inc), "%s/inc.conf", tmpdir);
+	write_text(inc, "\nmax_file_size = 5000000000;\n", 0644);
+	cfg = load_text("@include \"inc.conf\"\n" L_RECV(""));
+	ck_assert_uint_eq(cfg->listeners[0].max_file_size, 5000000000ull);
+	cfg_free(cfg);
+
+	/* An error inside the included file names the file as it can be opened. */
+	write_text(inc, "\nport = 4294967296;\n", 0644);
+	write_text(conf_path, "listeners = ( { name = \"a\"; mode = \"echo\"; address = \"::1\";\n"
+	    "@include \"inc.conf\"\n} );\n", 0644);
+	snprintf(want, sizeof(want), "%s/inc.conf:2: port = 4294967296 is out of range", tmpdir);
+	ck_assert_int_eq(cfg_load(conf_path, &cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got %s", err);
+	write_text(inc, "\nport = ;\n", 0644);
+	snprintf(want, sizeof(want), "%s/inc.conf:2: syntax error", tmpdir);
+	ck_assert_int_eq(cfg_load(conf_path, &cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got %s", err);
+	unlink(inc);
+
+	/* Missing, a directory, a FIFO, world-writable, absolute. */
+	EXPECT_ERR("\n@include \"nope.conf\"\n" LISTENERS_OK, 2, "@include \"nope.conf\": ");
+	snprintf(want, sizeof(want), "@include \"nope.conf\": %s/nope.conf: cannot open: %s", tmpdir,
+	    strerror(ENOENT));
+	EXPECT_ERR("\n@include \"nope.conf\"\n" LISTENERS_OK, 2, want);
+	ck_assert_int_eq(mkdir(inc, 0755), 0);
+	snprintf(want, sizeof(want), "@include \"inc.conf\": %s: not a regular file", inc);
+	EXPECT_ERR("@include \"inc.conf\"\n" LISTENERS_OK, 1, want);
+	ck_assert_int_eq(rmdir(inc), 0);
+	ck_assert_int_eq(mkfifo(inc, 0644), 0);
+	EXPECT_ERR("@include \"inc.conf\"\n" LISTENERS_OK, 1, want);
+	ck_assert_int_eq(unlink(inc), 0);
+	write_text(inc, "\n", 0646);
+	snprintf(want, sizeof(want), "@include \"inc.conf\": %s: refusing a world-writable", inc);
+	EXPECT_ERR("@include \"inc.conf\"\n" LISTENERS_OK, 1, want);
+	unlink(inc);
+	snprintf(text, sizeof(text), "@include \"%s\"\n" LISTENERS_OK, inc);
+	snprintf(want, sizeof(want), "@include \"%s\": the name must be relative to %s", inc, tmpdir);
+	EXPECT_ERR(text, 1, want);
+	/* Commented out or inside a string: not an include. */
+	cfg = load_text("# @include \"nope.conf\"\n/*\n@include \"nope.conf\"\n*/\n" LISTENERS_OK);
+	cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config_same_port_ok)
 {
 	struct config *cfg;
@@ -381,7 +509,11 @@ START_TEST(test_config_err_syntax)
 	EXPECT_ERR("# comment\nmax_connections = ;\n" LISTENERS_OK, 2, "syntax error");
 	EXPECT_ERR(LISTENERS_OK "\n\nlisteners2 = ( { ;\n", 4, "syntax error");
 	EXPECT_ERR("max_connections = 10\n" "max_connections = 11;\n" LISTENERS_OK, 2,
-	    "duplicate setting name");
+	    "duplicate key \"max_connections\" (first set on line 1)");
+	EXPECT_ERR(L_ECHO("    idle_timeout = 5; idle_timeout = 6;\n"), 7,
+	    "duplicate key \"idle_timeout\" (first set on line 7)");
+	EXPECT_ERR(L_ECHO("    tls = { key = \"/k\";\n key = \"/k\"; };\n"), 8,
+	    "duplicate key \"key\" (first set on line 7)");
 }
 END_TEST
 
@@ -438,7 +570,7 @@ START_TEST(test_config_err_range)
 	EXPECT_ERR("max_connections = 1000001;\n" LISTENERS_OK, 1,
 	    "max_connections = 1000001 is out of range (1..1000000)");
 	EXPECT_ERR("max_connections = 4294967297L;\n" LISTENERS_OK, 1,
-	    "max_connections = 4294967297 is out of range (1..1000000)");
+	    "max_connections = 4294967297L is out of range (1..1000000)");
 	EXPECT_ERR("shutdown_timeout = 3601;\n" LISTENERS_OK, 1,
 	    "shutdown_timeout = 3601 is out of range (0..3600)");
 	EXPECT_ERR("shutdown_timeout = -1;\n" LISTENERS_OK, 1,
@@ -460,18 +592,19 @@ START_TEST(test_config_err_range)
 	EXPECT_ERR(L_ECHO("    max_per_ip = 0;\n"), 7,
 	    "max_per_ip = 0 is out of range (1..1000000)");
 	EXPECT_ERR("buffer_size = \"100\";\n" LISTENERS_OK, 1,
-	    "buffer_size = 100 is out of range (1K..64M)");
+	    "buffer_size = \"100\" is out of range (1K..64M)");
 	EXPECT_ERR(L_ECHO("    buffer_size = \"65537K\";\n"), 7,
-	    "buffer_size = 67109888 is out of range (1K..64M)");
-	EXPECT_ERR("buffer_size = -4096;\n" LISTENERS_OK, 1, "buffer_size must not be negative");
+	    "buffer_size = \"65537K\" is out of range (1K..64M)");
+	EXPECT_ERR("buffer_size = -4096;\n" LISTENERS_OK, 1,
+	    "buffer_size = -4096 is out of range (1K..64M)");
 	EXPECT_ERR("thread_stack_size = \"16K\";\n" LISTENERS_OK, 1,
-	    "thread_stack_size = 16384 is out of range (64K..64M)");
+	    "thread_stack_size = \"16K\" is out of range (64K..64M)");
 	EXPECT_ERR("thread_stack_size = 65535;\n" LISTENERS_OK, 1,
 	    "thread_stack_size = 65535 is out of range (64K..64M)");
 	EXPECT_ERR(L_RECV("    max_file_size = 0;\n"), 8,
 	    "max_file_size = 0 is out of range (1..4194304T)");
 	EXPECT_ERR(L_RECV("    max_file_size = \"4194305T\";\n"), 8,
-	    "max_file_size = 4611687117939015680 is out of range (1..4194304T)");
+	    "max_file_size = \"4194305T\" is out of range (1..4194304T)");
 }
 END_TEST
 
@@ -484,7 +617,9 @@ START_TEST(test_config_err_bad_values)
 	EXPECT_ERR("buffer_size = \"\";\n" LISTENERS_OK, 1, "buffer_size = \"\" is not a size");
 	EXPECT_ERR("buffer_size = \"1.5M\";\n" LISTENERS_OK, 1, "buffer_size = \"1.5M\" is not a size");
 	EXPECT_ERR("buffer_size = \"99999999999999999999\";\n" LISTENERS_OK, 1,
-	    "buffer_size = \"99999999999999999999\" is not a size");
+	    "buffer_size = \"99999999999999999999\" is out of range (1K..64M)");
+	EXPECT_ERR("buffer_size = \"99999999999999999999x\";\n" LISTENERS_OK, 1,
+	    "buffer_size = \"99999999999999999999x\" is not a size");
 	EXPECT_ERR("\n\nlog_level = \"verbose\";\n" LISTENERS_OK, 3,
 	    "log_level \"verbose\" is not one of error, warning, info, debug");
 	EXPECT_ERR("log_level = \"INFO \";\n" LISTENERS_OK, 1, "log_level \"INFO \" is not one of");
@@ -988,6 +1123,8 @@ config_suite(void)
 	tcase_add_test(ok, test_config_defaults);
 	tcase_add_test(ok, test_config_values);
 	tcase_add_test(ok, test_config_same_port_ok);
+	tcase_add_test(ok, test_config_exact_integers);
+	tcase_add_test(ok, test_config_includes);
 	tcase_add_test(ok, test_config_shipped);
 	tcase_add_test(ok, test_config_file_outlives_path);
 	tcase_add_test(ok, test_config_proxy_tls);
@@ -998,6 +1135,7 @@ config_suite(void)
 	tcase_add_test(bad, test_config_err_unknown_keys);
 	tcase_add_test(bad, test_config_err_types);
 	tcase_add_test(bad, test_config_err_range);
+	tcase_add_test(bad, test_config_err_big_integers);
 	tcase_add_test(bad, test_config_err_bad_values);
 	tcase_add_test(bad, test_config_err_file_mode);
 	tcase_add_test(bad, test_config_err_cidr);
