@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,22 @@
 #include "server.h"
 
 #define EXIT_USAGE 2
+
+/*
+ * Every error line tcpxd writes, at start-up, with -t and on the command
+ * line, starts "tcpxd: error: ", the form of the log's error lines.
+ */
+static void __attribute__((format(printf, 1, 2)))
+error_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tcpxd: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 static void
 usage(FILE *fp)
@@ -39,7 +56,7 @@ check_config(const char *path)
 	char err[1024];
 
 	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tcpxd: %s\n", err);
+		error_line("%s", err);
 		return 1;
 	}
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
@@ -47,14 +64,13 @@ check_config(const char *path)
 		char reason[512];
 
 		if (listener_resolve_check(l, reason, sizeof(reason)) < 0) {
-			fprintf(stderr, "tcpxd: %s:%d: listener \"%s\": %s\n", l->file, l->line, l->name,
-			    reason);
+			error_line("%s:%d: listener \"%s\": %s", l->file, l->line, l->name, reason);
 			cfg_free(cfg);
 			return 1;
 		}
 	}
 	if ((g = gen_create(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "tcpxd: %s\n", err);
+		error_line("%s", err);
 		return 1;
 	}
 	cfg_print(g->cfg, stdout);
@@ -77,26 +93,39 @@ main(int argc, char **argv)
 	struct config *cfg;
 	char err[1024];
 	sigset_t all;
-	int opt, check = 0;
+	int opt, check = 0, version = 0, help = 0;
 
 	opterr = 0;
+	/* Options are all read before any is acted on: an extra operand anywhere is an error. */
 	while ((opt = getopt_long(argc, argv, ":c:tVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': check = 1; break;
-		case 'V': printf("tcpxd %s\n", PACKAGE_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
+		case 'V': version = 1; break;
+		case 'h': help = 1; break;
 		case ':':
-			fprintf(stderr, "tcpxd: option %s needs a value (try tcpxd --help)\n", argv[optind - 1]);
+			error_line("option %s needs a value (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "tcpxd: unknown option %s (try tcpxd --help)\n", argv[optind - 1]);
+			error_line("unknown option %s (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "tcpxd: unexpected argument \"%s\" (try tcpxd --help)\n", argv[optind]);
+		error_line("unexpected argument \"%s\" (try tcpxd --help)", argv[optind]);
 		return EXIT_USAGE;
+	}
+	if (*path == '\0') {
+		error_line("option --config needs a file name, not an empty string (try tcpxd --help)");
+		return EXIT_USAGE;
+	}
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (version) {
+		printf("tcpxd %s\n", PACKAGE_VERSION);
+		return 0;
 	}
 	if (check)
 		return check_config(path);

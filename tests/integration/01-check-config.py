@@ -45,6 +45,15 @@ BAD = [
     ('log_level = "loud";\nlisteners = ();\n', 1, r'log_level "loud" is not one of'),
     ('listeners = ({ name = "r"; mode = "receive"; address = "127.0.0.1"; port = 1; });\n',
      1, r'receive listener "r" has no output_dir'),
+    # libconfig 1.5 would cut these to 32 bits: 0, 27007, 1.
+    ('listeners = ({ name = "e"; mode = "echo"; address = "127.0.0.1";\n port = 4294967296; });\n',
+     2, r"port = 4294967296 is out of range \(0\.\.65535\)"),
+    ('listeners = ({ name = "e"; mode = "echo"; address = "127.0.0.1";\n port = 4294994303; });\n',
+     2, r"port = 4294994303 is out of range \(0\.\.65535\)"),
+    ('max_per_ip = 4294967297;\nlisteners = ({ name = "e"; mode = "echo"; address = "127.0.0.1"; '
+     'port = 1; });\n', 1, r"max_per_ip = 4294967297 is out of range \(1\.\.1000000\)"),
+    ('max_connections = 1;\nmax_connections = 2;\nlisteners = ();\n', 2,
+     r'duplicate key "max_connections" \(first set on line 1\)'),
 ]
 
 
@@ -54,12 +63,13 @@ def test_bad_configs_name_file_and_line():
         write(d, text)
         rc, out, err = run_tcpxd("-t", "-c", d.conf)
         assert rc == 1, (text, rc, err)
-        assert re.search(r"^tcpxd: %s:%d: %s" % (re.escape(d.conf), line, reason), err, re.M), \
-            (text, err)
+        want = r"^tcpxd: error: %s:%d: %s" % (re.escape(d.conf), line, reason)
+        assert re.search(want, err, re.M), (text, err)
         assert out == ""
-        # The daemon refuses to start with the same message.
-        rc, _, err = run_tcpxd("-c", d.conf)
-        assert rc == 1 and re.search(r"%s:%d: %s" % (re.escape(d.conf), line, reason), err), err
+        # The daemon refuses to start with the same line, prefix included.
+        rc, _, err2 = run_tcpxd("-c", d.conf)
+        assert rc == 1 and re.search(want, err2, re.M), err2
+        assert err2 == err, (err, err2)
 
 
 def test_unusable_output_dir():
@@ -100,6 +110,52 @@ def test_missing_file_and_usage():
     assert rc == 0 and re.fullmatch(r"tcpxd \d+\.\d+\.\d+\n", out), out
     rc, out, _ = run_tcpxd("-h")
     assert rc == 0 and "--check-config" in out
+    # An operand anywhere, with any option, is a usage error: one line, exit 2, nothing done.
+    for argv in (["-V", "extra"], ["--version", "extra"], ["extra", "-V"], ["-h", "extra"],
+                 ["--help", "x"], ["-t", "extra"], ["-t", "-c", "/nonexistent", "extra"],
+                 ["--check-config", "--config=/nonexistent", "x"], ["-c", "/nonexistent", "x"]):
+        rc, out, err = run_tcpxd(*argv)
+        assert rc == 2 and out == "" and err.count("\n") == 1, (argv, rc, out, err)
+        assert re.fullmatch(r'tcpxd: error: unexpected argument "(extra|x)" \(try tcpxd --help\)\n',
+                            err), (argv, err)
+    for argv in (["-c", ""], ["-t", "-c", ""], ["--config="], ["-t", "--config", ""]):
+        rc, out, err = run_tcpxd(*argv)
+        assert rc == 2 and out == "" and re.fullmatch(
+            r"tcpxd: error: option --config needs a file name, not an empty string "
+            r"\(try tcpxd --help\)\n", err), (argv, rc, err)
+    for argv in (["--bogus"], ["-x"], ["-c"], ["--config"]):
+        rc, _, err = run_tcpxd(*argv)
+        assert rc == 2 and err.startswith("tcpxd: error: ") and err.count("\n") == 1, (argv, err)
+
+
+def test_not_a_regular_file():
+    """A FIFO is refused at once, not opened for reading (which waits for a writer)."""
+    d = Daemon([], start=False)
+    fifo = os.path.join(d.dir, "fifo.conf")
+    os.mkfifo(fifo)
+    for argv in (("-t", "-c", fifo), ("-c", fifo)):
+        rc, out, err = run_tcpxd(*argv)     # run_tcpxd's timeout fails the test on a hang
+        assert rc == 1 and err == "tcpxd: error: %s: not a regular file\n" % fifo, (argv, err)
+    write(d, '@include "fifo.conf"\nlisteners = ();\n')
+    rc, _, err = run_tcpxd("-t", "-c", d.conf)
+    assert rc == 1 and err == 'tcpxd: error: %s:1: @include "fifo.conf": %s: not a regular file\n' \
+        % (d.conf, fifo), err
+    os.mkdir(os.path.join(d.dir, "dir.conf"))
+    write(d, 'listeners = ();\n@include "dir.conf"\n')
+    rc, _, err = run_tcpxd("-t", "-c", d.conf)
+    assert rc == 1 and err == 'tcpxd: error: %s:2: @include "dir.conf": %s/dir.conf: not a ' \
+        'regular file\n' % (d.conf, d.dir), err
+
+
+def test_exact_integers():
+    """Integers beyond 32 bits without L are used exactly as written."""
+    d = Daemon([], start=False)
+    write(d, make_config([{"name": "r", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                           "output_dir": inbox(d), "max_file_size": 5000000000}],
+                         min_free_space=4294967297))
+    rc, out, err = run_tcpxd("-t", "-c", d.conf)
+    assert rc == 0, err
+    assert 'max_file_size = "5000000000";' in out and 'min_free_space = "4294967297";' in out, out
 
 
 def test_shipped_config_is_valid():
@@ -117,4 +173,4 @@ def test_shipped_config_is_valid():
 
 run([test_good_config_prints_effective_settings, test_bad_configs_name_file_and_line,
      test_unusable_output_dir, test_world_writable_refused, test_missing_file_and_usage,
-     test_shipped_config_is_valid])
+     test_not_a_regular_file, test_exact_integers, test_shipped_config_is_valid])

@@ -422,7 +422,7 @@ def test_check_config():
     ]
     for text, where in bad:
         conf, rc, _, err = check_config(text)
-        assert rc == 1 and re.search(r"^tcpxd: %s%s" % (esc(conf), where), err, re.M), err
+        assert rc == 1 and re.search(r"^tcpxd: error: %s%s" % (esc(conf), where), err, re.M), err
     # Defaults at the top level, inherited by every listener.
     conf, rc, out, err = check_config(
         'proxy_protocol = true;\nproxy_from = [ "192.0.2.10", "2001:db8::/64" ];\n'
