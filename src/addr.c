@@ -7,6 +7,7 @@
  */
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,21 @@ addr_format(const struct in6_addr *a, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+static int __attribute__((format(printf, 3, 4)))
+refuse(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 int
-cidr_parse(const char *text, struct cidr *out)
+cidr_parse_why(const char *text, struct cidr *out, char *why, size_t whylen)
 {
 	char host[INET6_ADDRSTRLEN];
 	const char *slash = strchr(text, '/');
@@ -58,40 +72,51 @@ cidr_parse(const char *text, struct cidr *out)
 	struct in_addr v4;
 	unsigned max_prefix, prefix;
 
-	if (host_len == 0 || host_len >= sizeof(host))
-		return -1;
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-
+	if (host_len == 0)
+		return refuse(why, whylen, "no address before the prefix");
+	if (host_len >= sizeof(host) || (memcpy(host, text, host_len), host[host_len] = '\0',
+	    inet_pton(AF_INET, host, &v4) != 1 && inet_pton(AF_INET6, host, &out->net) != 1))
+		return refuse(why, whylen, "not a numeric IPv4 or IPv6 address (host names and "
+		    "shorthands such as 127.1 are not accepted)");
 	if (inet_pton(AF_INET, host, &v4) == 1) {
 		addr_map_v4(&v4, &out->net);
 		max_prefix = 32;
-	} else if (inet_pton(AF_INET6, host, &out->net) == 1) {
-		max_prefix = 128;
 	} else {
-		return -1;
+		max_prefix = 128;
 	}
 
 	prefix = max_prefix;
 	if (slash != NULL) {
 		const char *p = slash + 1;
 
-		if (*p < '0' || *p > '9' || strlen(p) > 3)
-			return -1;
-		prefix = 0;
-		for (; *p >= '0' && *p <= '9'; p++)
-			prefix = prefix * 10 + (unsigned)(*p - '0');
-		if (*p != '\0' || prefix > max_prefix)
-			return -1;
+		if (*p < '0' || *p > '9' || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p))
+			return refuse(why, whylen, "the prefix after / must be a number 0..%u", max_prefix);
+		prefix = (unsigned)atoi(p);
+		if (prefix > max_prefix)
+			return refuse(why, whylen, "prefix /%u is longer than the %u bits of an %s address",
+			    prefix, max_prefix, max_prefix == 32 ? "IPv4" : "IPv6");
 	}
 	out->prefix = prefix + (128 - max_prefix);
 
-	/* Host bits set usually means a typo in the rule: refuse it. */
+	/* Host bits set usually means a typo in the rule: refuse it, naming the network. */
 	for (unsigned bit = out->prefix; bit < 128; bit++) {
-		if (out->net.s6_addr[bit / 8] & (0x80u >> (bit % 8)))
-			return -1;
+		if (out->net.s6_addr[bit / 8] & (0x80u >> (bit % 8))) {
+			struct cidr net = *out;
+			char buf[ADDR_TEXT_MAX + 8];
+
+			for (unsigned b = out->prefix; b < 128; b++)
+				net.net.s6_addr[b / 8] &= (unsigned char)~(0x80u >> (b % 8));
+			cidr_format(&net, buf, sizeof(buf));
+			return refuse(why, whylen, "host bits are set (the network is \"%s\")", buf);
+		}
 	}
 	return 0;
+}
+
+int
+cidr_parse(const char *text, struct cidr *out)
+{
+	return cidr_parse_why(text, out, NULL, 0);
 }
 
 bool

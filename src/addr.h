@@ -29,6 +29,8 @@ int addr_from_sockaddr(const struct sockaddr *sa, struct in6_addr *out);
 void addr_format(const struct in6_addr *a, char *buf, size_t len);
 /* "10.0.0.0/8", "::1/128" or a bare address.  Host bits must be zero.  0 or -1. */
 int cidr_parse(const char *text, struct cidr *out);
+/* The same; on failure writes why (one phrase, no address) to why when not NULL. */
+int cidr_parse_why(const char *text, struct cidr *out, char *why, size_t whylen);
 bool cidr_match(const struct cidr *c, const struct in6_addr *a);
 bool cidr_list_match(const struct cidr_list *list, const struct in6_addr *a);
 void cidr_format(const struct cidr *c, char *buf, size_t len);

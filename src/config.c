@@ -229,6 +229,7 @@ get_cidrs(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 {
 	int type = config_setting_type(s), n;
 	struct cidr *items;
+	char why[128];
 
 	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
 		return fail_at(ld, s, "%s must be a list of CIDR strings such as [ \"10.0.0.0/8\" ]",
@@ -246,10 +247,10 @@ get_cidrs(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 			return fail_at(ld, e, "%s entries must be strings", k->name);
 		}
 		text = config_setting_get_string(e);
-		if (cidr_parse(text, &items[i]) < 0) {
+		if (cidr_parse_why(text, &items[i], why, sizeof(why)) < 0) {
 			free(items);
-			return fail_at(ld, e, "%s: \"%s\" is not a valid address or CIDR "
-			    "(host bits must be zero, e.g. \"10.0.0.0/8\")", k->name, text);
+			return fail_at(ld, e, "%s: \"%s\" is not a valid address or CIDR: %s", k->name,
+			    text, why);
 		}
 	}
 	free(out->items);

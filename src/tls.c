@@ -63,10 +63,42 @@ ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
 	return ctx;
 }
 
-/* A certificate chain and its key; prefix starts each message ("tls " in the daemon's). */
+/*
+ * What is wrong with a key file OpenSSL could not load, when its PEM
+ * headers tell: OpenSSL's own reasons ("interrupted or cancelled" for an
+ * encrypted key, "unsupported" for a file without a key) do not say.
+ * NULL when the headers look right or the file cannot be read.
+ */
+static const char *
+key_file_problem(const char *key)
+{
+	bool encrypted = false, has_key = false;
+	char line[256];
+	FILE *fp = fopen(key, "re");
+
+	if (fp == NULL)
+		return NULL;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, "-----BEGIN ", 11) == 0 && strstr(line, "PRIVATE KEY-----") != NULL)
+			has_key = true;
+		if (strncmp(line, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) == 0 ||
+		    strncmp(line, "Proc-Type: 4,ENCRYPTED", 22) == 0)
+			encrypted = true;
+	}
+	fclose(fp);
+	if (encrypted)
+		return "encrypted";
+	return has_key ? NULL : "missing";
+}
+
+/*
+ * A certificate chain and its key; prefix starts each message ("tls " in
+ * the daemon's), program names who needs the key.  key_in_certificate:
+ * no key file was given, the key is looked for in the certificate's file.
+ */
 static int
-load_key_pair(SSL_CTX *ctx, const char *certificate, const char *key, const char *prefix,
-    char *err, size_t errlen)
+load_key_pair(SSL_CTX *ctx, const char *certificate, const char *key, bool key_in_certificate,
+    const char *prefix, const char *program, char *err, size_t errlen)
 {
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(ctx, certificate) != 1) {
@@ -75,7 +107,20 @@ load_key_pair(SSL_CTX *ctx, const char *certificate, const char *key, const char
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "%skey %s: %s", prefix, key, openssl_reason("cannot load"));
+		const char *problem = key_file_problem(key);
+
+		if (problem != NULL && strcmp(problem, "encrypted") == 0)
+			snprintf(err, errlen, "%skey %s is encrypted: %s needs an unencrypted key "
+			    "(openssl pkey -in %s -out plain.pem writes one)", prefix, key, program, key);
+		else if (problem != NULL && key_in_certificate)
+			snprintf(err, errlen, "%scertificate %s holds no private key: give the key file "
+			    "too", prefix, certificate);
+		else if (problem != NULL)
+			snprintf(err, errlen, "%skey %s holds no private key (no \"-----BEGIN ... "
+			    "PRIVATE KEY-----\" block)", prefix, key);
+		else
+			snprintf(err, errlen, "%skey %s: %s", prefix, key, openssl_reason("cannot load"));
+		ERR_clear_error();
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -93,7 +138,7 @@ tls_server_ctx(const struct tls_cfg *t, char *err, size_t errlen)
 
 	if (ctx == NULL)
 		return NULL;
-	if (load_key_pair(ctx, t->certificate, t->key, "tls ", err, errlen) < 0)
+	if (load_key_pair(ctx, t->certificate, t->key, false, "tls ", "tcpxd", err, errlen) < 0)
 		goto fail;
 	if (t->verify_client) {
 		STACK_OF(X509_NAME) *names;
@@ -125,7 +170,8 @@ tls_client_ctx(const struct tls_client_opts *o, char *err, size_t errlen)
 	if (ctx == NULL)
 		return NULL;
 	if (o->certificate != NULL &&
-	    load_key_pair(ctx, o->certificate, o->key ? o->key : o->certificate, "", err, errlen) < 0)
+	    load_key_pair(ctx, o->certificate, o->key ? o->key : o->certificate, o->key == NULL, "",
+	    "tcpx", err, errlen) < 0)
 		goto fail;
 	ERR_clear_error();
 	if (o->insecure) {

@@ -6,8 +6,11 @@ daemon itself refuses to start on the same errors; bad usage exits 2."""
 
 import os
 import re
+import subprocess
 
-from tcpxdtest import Daemon, inbox, make_config, run, run_tcpxd
+from tcpxdtest import Daemon, have_tool, inbox, make_config, run, run_tcpxd
+
+TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 
 
 def write(d, text, mode=0o644):
@@ -147,6 +150,39 @@ def test_not_a_regular_file():
         'regular file\n' % (d.conf, d.dir), err
 
 
+def test_tls_key_messages():
+    """An encrypted key, and a file without a key, are named as such (OpenSSL says
+    "interrupted or cancelled" and "unsupported")."""
+    if not have_tool("openssl", "TLS key messages"):
+        return
+    d = Daemon([], start=False)
+    cert, key = os.path.join(d.dir, "cert.pem"), os.path.join(d.dir, "key.pem")
+    enc, trad = os.path.join(d.dir, "enc.key"), os.path.join(d.dir, "trad.key")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost")
+    openssl("pkey", "-in", key, "-aes128", "-passout", "pass:secret", "-out", enc)
+    openssl("ec", "-in", key, "-aes128", "-passout", "pass:secret", "-out", trad)
+    for k, why in ((enc, "is encrypted: tcpxd needs an unencrypted key"),
+                   (trad, "is encrypted: tcpxd needs an unencrypted key"),
+                   (cert, 'holds no private key (no "-----BEGIN ... PRIVATE KEY-----" block)')):
+        write(d, make_config([{"name": "t", "mode": "echo", "address": "127.0.0.1", "port": 0,
+                               "tls": {"certificate": cert, "key": k}}]))
+        rc, _, err = run_tcpxd("-t", "-c", d.conf)
+        assert rc == 1 and 'listener "t": tls key %s %s' % (k, why) in err, (k, err)
+    # The client's loader is the same: --cert without a key, an encrypted --key.
+    for args, want in ((["--cert", cert], "certificate %s holds no private key" % cert),
+                       (["--cert", cert, "--key", enc],
+                        "key %s is encrypted: tcpx needs an unencrypted key" % enc)):
+        p = subprocess.run([TCPX, "echo", "--tls", *args, "127.0.0.1:1", "x"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 6 and want in p.stderr, (args, p.returncode, p.stderr)
+
+
 def test_exact_integers():
     """Integers beyond 32 bits without L are used exactly as written."""
     d = Daemon([], start=False)
@@ -173,4 +209,4 @@ def test_shipped_config_is_valid():
 
 run([test_good_config_prints_effective_settings, test_bad_configs_name_file_and_line,
      test_unusable_output_dir, test_world_writable_refused, test_missing_file_and_usage,
-     test_not_a_regular_file, test_exact_integers, test_shipped_config_is_valid])
+     test_not_a_regular_file, test_tls_key_messages, test_exact_integers, test_shipped_config_is_valid])

@@ -665,14 +665,29 @@ END_TEST
 START_TEST(test_config_err_cidr)
 {
 	EXPECT_ERR(L_ECHO("    allow = [ \"127.0.0.0/8\", \"10.0.0.1/8\" ];\n"), 7,
-	    "allow: \"10.0.0.1/8\" is not a valid address or CIDR "
-	    "(host bits must be zero, e.g. \"10.0.0.0/8\")");
+	    "allow: \"10.0.0.1/8\" is not a valid address or CIDR: "
+	    "host bits are set (the network is \"10.0.0.0/8\")");
+	EXPECT_ERR(L_ECHO("    allow = [ \"2001:db8::1/32\" ];\n"), 7,
+	    "allow: \"2001:db8::1/32\" is not a valid address or CIDR: "
+	    "host bits are set (the network is \"2001:db8::/32\")");
 	EXPECT_ERR(L_ECHO("    deny = [ \"::/129\" ];\n"), 7,
-	    "deny: \"::/129\" is not a valid address or CIDR");
+	    "deny: \"::/129\" is not a valid address or CIDR: "
+	    "prefix /129 is longer than the 128 bits of an IPv6 address");
 	EXPECT_ERR("allow = [ \"example.com\" ];\n" LISTENERS_OK, 1,
-	    "allow: \"example.com\" is not a valid address or CIDR");
+	    "allow: \"example.com\" is not a valid address or CIDR: not a numeric IPv4 or IPv6 "
+	    "address (host names and shorthands such as 127.1 are not accepted)");
+	EXPECT_ERR("allow = [ \"localhost\" ];\n" LISTENERS_OK, 1,
+	    "allow: \"localhost\" is not a valid address or CIDR: not a numeric IPv4 or IPv6");
+	EXPECT_ERR("allow = [ \"127.1\" ];\n" LISTENERS_OK, 1,
+	    "allow: \"127.1\" is not a valid address or CIDR: not a numeric IPv4 or IPv6");
+	EXPECT_ERR("allow = [ \"/8\" ];\n" LISTENERS_OK, 1,
+	    "allow: \"/8\" is not a valid address or CIDR: no address before the prefix");
+	EXPECT_ERR("allow = [ \"10.0.0.0/8x\" ];\n" LISTENERS_OK, 1,
+	    "allow: \"10.0.0.0/8x\" is not a valid address or CIDR: the prefix after / must be "
+	    "a number 0..32");
 	EXPECT_ERR("deny = ( \"10.0.0.0/33\" );\n" LISTENERS_OK, 1,
-	    "deny: \"10.0.0.0/33\" is not a valid address or CIDR");
+	    "deny: \"10.0.0.0/33\" is not a valid address or CIDR: "
+	    "prefix /33 is longer than the 32 bits of an IPv4 address");
 	/*
 	 * A rule on a line of its own is reported on that line.  (libconfig 1.5
 	 * dates a list element by the token after it, so the bad rule is not last.)
