@@ -8,8 +8,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <net/if.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +19,11 @@
 #include <string.h>
 
 #include "cfgscan.h"
+#include "listener.h"
 #include "size.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
-	T_CIDRS, T_TLS };
+	T_CIDRS, T_TLS, T_ADDRESS };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -48,7 +51,7 @@ static const struct key_def keys[] = {
 	{ "thread_stack_size", T_SIZE,     S_GLOBAL,   G(thread_stack_size), KB(64), MB(64), false },
 	{ "name",              T_STRING,   S_LISTENER, L(name),              0, 0, false },
 	{ "mode",              T_MODE,     S_LISTENER, L(mode),              0, 0, false },
-	{ "address",           T_STRING,   S_LISTENER, L(address),           0, 0, false },
+	{ "address",           T_ADDRESS,  S_LISTENER, L(address),           0, 0, false },
 	{ "port",              T_UINT,     S_LISTENER, L(port),              0, 65535, false },
 	{ "v6only",            T_BOOL,     S_BOTH,     L(v6only),            0, 0, false },
 	{ "reuseport",         T_BOOL,     S_BOTH,     L(reuseport),         0, 0, false },
@@ -278,6 +281,65 @@ copy_string(struct loader *ld, const config_setting_t *s, const char *what, bool
 	return 0;
 }
 
+/* A label of digits, or 0x and hex digits: what inet_aton reads as a number. */
+static bool
+numeric_label(const char *label)
+{
+	bool hex = label[0] == '0' && (label[1] == 'x' || label[1] == 'X');
+	const char *digits = hex ? label + 2 : label;
+
+	return *digits != '\0' &&
+	    strspn(digits, hex ? "0123456789abcdefABCDEF" : "0123456789") == strlen(digits);
+}
+
+/*
+ * address: an IPv4 address in its standard form, an IPv6 address (bare or
+ * in brackets, as tcpx writes it), or a host name.  The forms getaddrinfo
+ * would read through inet_aton ("0", "127.1", "127.000.000.001") are
+ * refused: they bind something other than what they seem to say.  Stored
+ * without brackets.
+ */
+static int
+get_address(struct loader *ld, const config_setting_t *s, char **out)
+{
+	const char *text, *last_dot;
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 1], *copy;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t len;
+
+	if (get_string(ld, s, "address", &text) < 0)
+		return -1;
+	len = strlen(text);
+	if (strcmp(text, "*") == 0)
+		return fail_at(ld, s, "address \"*\" is not accepted: write \"::\" (every address, "
+		    "IPv4 too) or \"0.0.0.0\" (every IPv4 address)");
+	if (text[0] == '[' || strchr(text, ':') != NULL) {
+		bool bracketed = text[0] == '[';
+
+		if (bracketed && (len < 3 || text[len - 1] != ']'))
+			return fail_at(ld, s, "address \"%s\": a bracket without its pair", text);
+		snprintf(host, sizeof(host), "%.*s", (int)(bracketed ? len - 2 : len),
+		    text + bracketed);
+		/* A zone index ("fe80::1%eth0") is the kernel's business; the address is checked. */
+		host[strcspn(host, "%")] = '\0';
+		if (len - 2 * bracketed >= sizeof(host) || inet_pton(AF_INET6, host, &a6) != 1)
+			return fail_at(ld, s, "address \"%s\" is not a valid IPv6 address", text);
+		snprintf(host, sizeof(host), "%.*s", (int)(bracketed ? len - 2 : len), text + bracketed);
+		text = host;
+	} else {
+		last_dot = strrchr(text, '.');
+		if (numeric_label(last_dot ? last_dot + 1 : text) && inet_pton(AF_INET, text, &a4) != 1)
+			return fail_at(ld, s, "address \"%s\" is not a valid IPv4 address: write four "
+			    "decimal numbers 0-255 without leading zeros, such as \"127.0.0.1\"", text);
+	}
+	if ((copy = strdup(text)) == NULL)
+		return fail_at(ld, s, "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
 /* tls = { certificate = "..."; key = "..."; ca = "..."; verify_client = false; } */
 static int
 get_tls(struct loader *ld, const config_setting_t *group, struct tls_cfg *t)
@@ -388,6 +450,8 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 		return get_cidrs(ld, s, k, field);
 	case T_TLS:
 		return get_tls(ld, s, field);
+	case T_ADDRESS:
+		return get_address(ld, s, field);
 	}
 	return fail_at(ld, s, "internal error: key %s has no type", k->name);
 }
@@ -619,13 +683,11 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 				    l->name, o->line);
 				goto out;
 			}
-			if (l->port != 0 && o->port == l->port && strcmp(o->address, l->address) == 0) {
-				fail_at(ld, group, "listeners \"%s\" and \"%s\" both use %s port %u",
-				    o->name, l->name, l->address, l->port);
-				goto out;
-			}
 		}
 	}
+	/* Numeric addresses only: resolving host names is for -t and start-up, not every load. */
+	if (listener_find_conflict(cfg, true, ld->err, ld->errlen) < 0)
+		goto out;
 	rc = 0;
 out:
 	listener_cfg_free(&defaults);

@@ -11,19 +11,22 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "listener.h"
 #include "sys.h"
 
+/* flags: more AI_ flags (AI_NUMERICHOST: no name lookup). */
 static int
-resolve(const struct listener_cfg *l, struct addrinfo **res, char *err, size_t errlen)
+resolve_flags(const struct listener_cfg *l, int flags, struct addrinfo **res, char *err,
+    size_t errlen)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV | flags,
 	};
 	char port[8];
 	int rc;
@@ -35,6 +38,12 @@ resolve(const struct listener_cfg *l, struct addrinfo **res, char *err, size_t e
 		return -1;
 	}
 	return 0;
+}
+
+static int
+resolve(const struct listener_cfg *l, struct addrinfo **res, char *err, size_t errlen)
+{
+	return resolve_flags(l, 0, res, err, errlen);
 }
 
 int
@@ -126,4 +135,108 @@ listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b)
 		return 0;
 	/* A kernel-chosen port (0) has no address to match: the name is its identity. */
 	return a->port != 0 || strcmp(a->name, b->name) == 0;
+}
+
+/* What a listener's socket takes: one address, or a wildcard, of one family. */
+struct bind_target {
+	bool v4;                    /* IPv4, or IPv4 through a v4-mapped IPv6 address */
+	bool wildcard;              /* 0.0.0.0 or :: */
+	bool dual_stack;            /* :: with v6only = false: every IPv4 address too */
+	struct in6_addr addr;       /* IPv4 v4-mapped */
+	char text[ADDR_TEXT_MAX];
+};
+
+/*
+ * The address listener_open() binds first.  numeric_only: no name lookup,
+ * 1 for a host name.  0, or -1 with a reason.
+ */
+static int
+bind_target(const struct listener_cfg *l, bool numeric_only, struct bind_target *t, char *err,
+    size_t errlen)
+{
+	struct addrinfo *res;
+
+	if (resolve_flags(l, numeric_only ? AI_NUMERICHOST : 0, &res, err, errlen) < 0)
+		return numeric_only ? 1 : -1;
+	memset(t, 0, sizeof(*t));
+	if (addr_from_sockaddr(res->ai_addr, &t->addr) < 0) {
+		freeaddrinfo(res);
+		return 1;
+	}
+	t->v4 = IN6_IS_ADDR_V4MAPPED(&t->addr);
+	t->wildcard = t->v4 ? memcmp(&t->addr.s6_addr[12], "\0\0\0\0", 4) == 0 :
+	    IN6_IS_ADDR_UNSPECIFIED(&t->addr);
+	t->dual_stack = !t->v4 && t->wildcard && !l->v6only;
+	addr_format(&t->addr, t->text, sizeof(t->text));
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Why a and b cannot both bind one port, or NULL when they can. */
+static const char *
+overlap(const struct bind_target *a, const struct bind_target *b, char *buf, size_t len)
+{
+	const struct bind_target *wild = a->wildcard ? a : b;
+
+	if (a->v4 == b->v4) {
+		if (memcmp(&a->addr, &b->addr, sizeof(a->addr)) == 0)
+			snprintf(buf, len, "both bind %s", a->text);
+		else if (a->wildcard || b->wildcard)
+			snprintf(buf, len, "%s takes the port on every %s address", wild->text,
+			    wild->v4 ? "IPv4" : "IPv6");
+		else
+			return NULL;
+		return buf;
+	}
+	wild = a->v4 ? b : a;
+	if (!wild->dual_stack)
+		return NULL;
+	snprintf(buf, len, ":: (dual-stack, v6only = false) takes the port on every IPv4 address "
+	    "too");
+	return buf;
+}
+
+int
+listener_find_conflict(const struct config *cfg, bool numeric_only, char *err, size_t errlen)
+{
+	struct bind_target *t = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*t));
+	bool *known = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*known));
+	char why[128];
+	int rc = -1;
+
+	if (t == NULL || known == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *b = &cfg->listeners[i];
+		char reason[256];
+		int got;
+
+		if (b->port == 0)       /* kernel-chosen: never taken twice */
+			continue;
+		if ((got = bind_target(b, numeric_only, &t[i], reason, sizeof(reason))) < 0) {
+			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", b->file, b->line, b->name,
+			    reason);
+			goto out;
+		}
+		known[i] = got == 0;
+		for (size_t j = 0; known[i] && j < i; j++) {
+			const struct listener_cfg *a = &cfg->listeners[j];
+			const char *reason_overlap;
+
+			if (!known[j] || a->port != b->port || (a->reuseport && b->reuseport) ||
+			    (reason_overlap = overlap(&t[j], &t[i], why, sizeof(why))) == NULL)
+				continue;
+			snprintf(err, errlen, "%s:%d: listener \"%s\" (%s port %u) conflicts with listener "
+			    "\"%s\" at %s:%d (%s port %u): %s", b->file, b->line, b->name, b->address,
+			    b->port, a->name, a->file, a->line, a->address, a->port, reason_overlap);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(known);
+	free(t);
+	return rc;
 }

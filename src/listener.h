@@ -3,6 +3,7 @@
 #ifndef TCPXD_LISTENER_H
 #define TCPXD_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -17,6 +18,14 @@ int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
 int listener_configure(int fd, const struct listener_cfg *l);
 /* Checks that the address resolves (for tcpxd -t); 0 or -1 with a reason. */
 int listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen);
+/*
+ * Finds two listeners that cannot both bind (the same port on the same
+ * address, or on an address a wildcard covers, "::" covering IPv4 unless
+ * v6only; not when both set reuseport; port 0 never).  numeric_only: skip
+ * host names instead of resolving them.  0, or -1 with "FILE:LINE: reason"
+ * naming both listeners and lines.
+ */
+int listener_find_conflict(const struct config *cfg, bool numeric_only, char *err, size_t errlen);
 /* "127.0.0.1:7007" or "[::1]:7008" for a bound socket. */
 void listener_describe(int fd, char *buf, size_t len);
 /* True when two listener configurations need the same socket (port 0: same name too). */

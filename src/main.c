@@ -69,6 +69,11 @@ check_config(const char *path)
 			return 1;
 		}
 	}
+	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
+		error_line("%s", err);
+		cfg_free(cfg);
+		return 1;
+	}
 	if ((g = gen_create(cfg, err, sizeof(err))) == NULL) {
 		error_line("%s", err);
 		return 1;
@@ -135,7 +140,17 @@ main(int argc, char **argv)
 	sigdelset(&all, SIGABRT);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	log_init();
-	if (cfg_load(path, &cfg, err, sizeof(err)) < 0 || server_start(cfg, err, sizeof(err)) < 0) {
+	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return 1;
+	}
+	/* Host names resolved: two listeners that cannot both bind fail before either does. */
+	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		cfg_free(cfg);
+		return 1;
+	}
+	if (server_start(cfg, err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		return 1;
 	}

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 
-from tcpxdtest import Daemon, have_tool, inbox, make_config, run, run_tcpxd
+from tcpxdtest import Daemon, echo, free_port, have_tool, inbox, make_config, run, run_tcpxd
 
 TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 
@@ -183,6 +183,41 @@ def test_tls_key_messages():
         assert p.returncode == 6 and want in p.stderr, (args, p.returncode, p.stderr)
 
 
+def test_bind_conflicts_before_binding():
+    """-t and start-up compare listeners by what they will bind, host names resolved,
+    and refuse a pair the kernel would refuse before binding either."""
+    d = Daemon([], start=False)
+    port = free_port()
+    for a, b, why in (("127.0.0.1", "0.0.0.0", "0.0.0.0 takes the port on every IPv4 address"),
+                      ("::", "127.0.0.1", ":: (dual-stack, v6only = false) takes the port on "
+                       "every IPv4 address too"),
+                      ("127.0.0.1", "localhost", "both bind 127.0.0.1"),
+                      ("::1", "[::1]", "both bind ::1")):
+        write(d, make_config([{"name": "a", "mode": "echo", "address": a, "port": port},
+                              {"name": "b", "mode": "echo", "address": b, "port": port}]))
+        want = ('tcpxd: error: %s:3: listener "b" (%s port %d) conflicts with listener "a" at '
+                '%s:2 (%s port %d): %s\n' % (d.conf, b.strip("[]"), port, d.conf, a, port, why))
+        rc, out, err = run_tcpxd("-t", "-c", d.conf)
+        assert rc == 1 and out == "" and err == want, (a, b, err)
+        rc, _, err = run_tcpxd("-c", d.conf)
+        assert rc == 1 and err.endswith(want) and "listening on" not in err, (a, b, err)
+    # What the kernel allows passes, and starts.
+    for a, b, extra in (("::", "127.0.0.1", {"v6only": True}), ("127.0.0.1", "::1", {}),
+                        ("127.0.0.1", "0.0.0.0", {"reuseport": True})):
+        d2 = Daemon([{"name": "a", "mode": "echo", "address": a, "port": port, **extra},
+                     {"name": "b", "mode": "echo", "address": b, "port": port, **extra}])
+        assert echo(d2.addr("b"), b"x") == b"x"
+        d2.stop()
+
+
+def test_bracketed_ipv6_address():
+    """address = "[::1]", as tcpx writes it, listens on ::1."""
+    d = Daemon([{"name": "e", "mode": "echo", "address": "[::1]", "port": 0}])
+    assert d.addr("e")[0] == "::1"
+    assert echo(d.addr("e"), b"hello") == b"hello"
+    d.stop()
+
+
 def test_exact_integers():
     """Integers beyond 32 bits without L are used exactly as written."""
     d = Daemon([], start=False)
@@ -209,4 +244,5 @@ def test_shipped_config_is_valid():
 
 run([test_good_config_prints_effective_settings, test_bad_configs_name_file_and_line,
      test_unusable_output_dir, test_world_writable_refused, test_missing_file_and_usage,
-     test_not_a_regular_file, test_tls_key_messages, test_exact_integers, test_shipped_config_is_valid])
+     test_not_a_regular_file, test_tls_key_messages, test_bind_conflicts_before_binding,
+     test_bracketed_ipv6_address, test_exact_integers, test_shipped_config_is_valid])

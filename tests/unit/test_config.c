@@ -344,6 +344,91 @@ START_TEST(test_config_values)
 END_TEST
 
 /* libconfig 1.5 cuts integers without L to 32 bits: every one is used as written. */
+/* Two listeners on one line, a on line 2 and b on line 3, with extra settings. */
+static void
+expect_conflict(const char *a, const char *a_extra, const char *b, const char *b_extra,
+    const char *reason, int at)
+{
+	char text[1024], want[1024 + PATH_MAX];
+
+	snprintf(text, sizeof(text), "listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"%s\"; port = 7007; %s },\n"
+	    "  { name = \"b\"; mode = \"echo\"; address = \"%s\"; port = 7007; %s }\n);\n",
+	    a, a_extra, b, b_extra);
+	if (reason == NULL) {
+		cfg_free(load_text(text));
+		return;
+	}
+	snprintf(want, sizeof(want), "listener \"b\" (%s port 7007) conflicts with listener \"a\" "
+	    "at %s:2 (%s port 7007): %s", b, conf_path, a, reason);
+	expect_err(text, 3, want, at);
+}
+
+#define EXPECT_CONFLICT(a, ae, b, be, reason) expect_conflict(a, ae, b, be, reason, __LINE__)
+
+/* Listeners are compared by what they bind, as the kernel does, before anything binds. */
+START_TEST(test_config_bind_conflicts)
+{
+	EXPECT_CONFLICT("127.0.0.1", "", "0.0.0.0", "", "0.0.0.0 takes the port on every IPv4 address");
+	EXPECT_CONFLICT("0.0.0.0", "", "10.1.2.3", "", "0.0.0.0 takes the port on every IPv4 address");
+	EXPECT_CONFLICT("::", "", "127.0.0.1", "",
+	    ":: (dual-stack, v6only = false) takes the port on every IPv4 address too");
+	EXPECT_CONFLICT("0.0.0.0", "", "::", "",
+	    ":: (dual-stack, v6only = false) takes the port on every IPv4 address too");
+	EXPECT_CONFLICT("::1", "", "::", "v6only = true;", ":: takes the port on every IPv6 address");
+	EXPECT_CONFLICT("::1", "", "0:0:0:0:0:0:0:1", "", "both bind ::1");
+	EXPECT_ERR("listeners = (\n"
+	    "  { name = \"a\"; mode = \"echo\"; address = \"::1\"; port = 7007; },\n"
+	    "  { name = \"b\"; mode = \"echo\"; address = \"[::1]\"; port = 7007; }\n);\n", 3,
+	    "listener \"b\" (::1 port 7007) conflicts with listener \"a\" at ");
+	EXPECT_CONFLICT("0.0.0.0", "", "::ffff:127.0.0.1", "",
+	    "0.0.0.0 takes the port on every IPv4 address");
+	EXPECT_CONFLICT("127.0.0.1", "reuseport = true;", "0.0.0.0", "",
+	    "0.0.0.0 takes the port on every IPv4 address");
+	/* What the kernel allows. */
+	EXPECT_CONFLICT("::", "v6only = true;", "127.0.0.1", "", NULL);
+	EXPECT_CONFLICT("::", "v6only = true;", "0.0.0.0", "", NULL);
+	EXPECT_CONFLICT("::1", "", "127.0.0.1", "", NULL);
+	EXPECT_CONFLICT("127.0.0.1", "", "127.0.0.2", "", NULL);
+	EXPECT_CONFLICT("127.0.0.1", "reuseport = true;", "0.0.0.0", "reuseport = true;", NULL);
+	EXPECT_CONFLICT("::", "reuseport = true;", "::", "reuseport = true;", NULL);
+	/* Host names are resolved by -t and start-up only, not by every load. */
+	EXPECT_CONFLICT("127.0.0.1", "", "localhost", "", NULL);
+}
+END_TEST
+
+/* address: numeric forms exactly, brackets accepted, inet_aton shorthands and "*" refused. */
+START_TEST(test_config_address_forms)
+{
+	static const char *const ipv4[] = { "0", "127.1", "127.000.000.001", "0x7f000001",
+		"010.0.0.1", "1.2.3.04", "0x7f.0.0.1", "4294967297", "256.0.0.1" };
+	struct config *cfg;
+	char text[256], want[256];
+
+	cfg = load_text("listeners = ( { name = \"a\"; mode = \"echo\"; address = \"[::1]\"; "
+	    "port = 0; }, { name = \"b\"; mode = \"echo\"; address = \"localhost\"; port = 0; } );\n");
+	ck_assert_str_eq(cfg->listeners[0].address, "::1");
+	ck_assert_str_eq(cfg->listeners[1].address, "localhost");
+	cfg_free(cfg);
+	for (size_t i = 0; i < sizeof(ipv4) / sizeof(ipv4[0]); i++) {
+		snprintf(want, sizeof(want), "address \"%s\" is not a valid IPv4 address: write four "
+		    "decimal numbers 0-255 without leading zeros, such as \"127.0.0.1\"", ipv4[i]);
+		snprintf(text, sizeof(text), "listeners = ( { name = \"l\"; mode = \"echo\"; port = 0;\n"
+		    "  address = \"%s\"; } );\n", ipv4[i]);
+		EXPECT_ERR(text, 2, want);
+	}
+	EXPECT_ERR("listeners = ( { name = \"l\"; mode = \"echo\"; port = 0;\n address = \"*\"; } );\n",
+	    2, "address \"*\" is not accepted: write \"::\" (every address, IPv4 too) or \"0.0.0.0\" "
+	    "(every IPv4 address)");
+	EXPECT_ERR("listeners = ( { name = \"l\"; mode = \"echo\"; port = 0;\n address = \"[::1\"; } );\n",
+	    2, "address \"[::1\": a bracket without its pair");
+	EXPECT_ERR("listeners = ( { name = \"l\"; mode = \"echo\"; port = 0;\n address = \"::1::2\"; } );\n",
+	    2, "address \"::1::2\" is not a valid IPv6 address");
+	EXPECT_ERR("listeners = ( { name = \"l\"; mode = \"echo\"; port = 0;\n address = \"[127.0.0.1]\"; } );\n",
+	    2, "address \"[127.0.0.1]\" is not a valid IPv6 address");
+}
+END_TEST
+
 START_TEST(test_config_exact_integers)
 {
 	static const struct { const char *text; uint64_t want; } sizes[] = {
@@ -788,7 +873,7 @@ START_TEST(test_config_err_listeners)
 	    "  { name = \"a\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007; },\n"
 	    "  { name = \"b\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 7007;\n"
 	    "    output_dir = \"/srv\"; }\n"
-	    ");\n", 3, "listeners \"a\" and \"b\" both use 127.0.0.1 port 7007");
+	    ");\n", 3, "listener \"b\" (127.0.0.1 port 7007) conflicts with listener \"a\" at ");
 	EXPECT_ERR("max_connections = 10;\n", 0,
 	    "no listeners defined (add listeners = ( { ... } );)");
 	EXPECT_ERR("", 0, "no listeners defined");
@@ -1139,6 +1224,8 @@ config_suite(void)
 	tcase_add_test(ok, test_config_values);
 	tcase_add_test(ok, test_config_same_port_ok);
 	tcase_add_test(ok, test_config_exact_integers);
+	tcase_add_test(ok, test_config_bind_conflicts);
+	tcase_add_test(ok, test_config_address_forms);
 	tcase_add_test(ok, test_config_includes);
 	tcase_add_test(ok, test_config_shipped);
 	tcase_add_test(ok, test_config_file_outlives_path);
