@@ -4,8 +4,10 @@ settings and exits 0 on a good file, prints FILE:LINE: reason and exits 1 on
 a bad one (also for an unusable output_dir and a world-writable file); the
 daemon itself refuses to start on the same errors; bad usage exits 2."""
 
+import hashlib
 import os
 import re
+import socket
 import subprocess
 
 from tcpxdtest import Daemon, echo, free_port, have_tool, inbox, make_config, run, run_tcpxd
@@ -229,6 +231,103 @@ def test_exact_integers():
     assert 'max_file_size = "5000000000";' in out and 'min_free_space = "4294967297";' in out, out
 
 
+SRCDIR = os.environ.get("TCPXD_SRCDIR", os.path.dirname(os.path.abspath(__file__)) + "/../..")
+
+
+def shipped_listeners(text):
+    """{name: (address, port)} of the listeners in a tcpxd.conf text, one key a line."""
+    found, name = {}, None
+    for key, value in re.findall(r"^\s*(name|address|port)\s*=\s*\"?([^\";]*)\"?;", text, re.M):
+        if key == "name":
+            name = value
+        elif key == "address":
+            found[name] = (value, found.get(name, (None, None))[1])
+        else:
+            found[name] = (found[name][0], int(value))
+    return found
+
+
+def test_readme_tour_against_shipped_config():
+    """The README's tour, run as written (ports aside) against etc/tcpxd.conf as
+    installed: every HOST PORT it uses is a shipped listener, the socket units
+    and the man page's copy of the file agree, and each command gives the output
+    the README shows."""
+    shipped = open(os.path.join(SRCDIR, "etc", "tcpxd.conf")).read()
+    listeners = shipped_listeners(shipped)
+    by_endpoint = {v: k for k, v in listeners.items()}
+    assert set(listeners) == {"echo", "inbox"}, listeners
+    # The socket units hold the same addresses, by listener name.
+    for unit in ("tcpxd.socket", "tcpxd-inbox.socket"):
+        text = open(os.path.join(SRCDIR, "systemd", unit)).read()
+        stream = re.search(r"^ListenStream=\[?([^\]\s]+?)\]?:(\d+)$", text, re.M)
+        name = re.search(r"^FileDescriptorName=(\S+)$", text, re.M).group(1)
+        assert listeners[name] == (stream.group(1), int(stream.group(2))), (unit, listeners)
+    # The man page's copy of the shipped file has the same listeners and allow lists.
+    man = open(os.path.join(SRCDIR, "man", "tcpxd.conf.5")).read()
+    example = man[man.index(".SH EXAMPLE"):]
+    example = example[:example.index(".EE")].replace("\\-", "-")
+    assert shipped_listeners(example) == listeners, shipped_listeners(example)
+    for line in re.findall(r"^\s*allow = .*$", shipped, re.M):
+        assert line.strip() in example, line
+
+    readme = open(os.path.join(SRCDIR, "README.md")).read()
+    tour = readme[readme.index("## A 30-second tour"):readme.index("## How it holds up")]
+    steps = []          # (command, expected output lines)
+    for block in re.findall(r"```console\n(.*?)```", tour, re.S):
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            cmd, *out = chunk.rstrip("\n").split("\n")
+            steps.append((cmd, out))
+    endpoints = set()
+    for cmd, _ in steps:
+        endpoints |= {(h, int(p)) for h, p in re.findall(r"nc -N (\S+) (\d+)", cmd)}
+        endpoints |= {(h6 or h4, int(p)) for h6, h4, p in re.findall(
+            r"(?:\[([0-9a-f:]+)\]|(\d+\.\d+\.\d+\.\d+)):(\d+)", cmd)}
+    assert endpoints and endpoints <= set(listeners.values()), (endpoints, listeners)
+
+    d = Daemon([], start=False)
+    def free_port_on(addr):
+        if ":" not in addr:
+            return free_port(addr)
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind((addr, 0))
+            return s.getsockname()[1]
+
+    ports = {name: free_port_on(addr) for name, (addr, _) in listeners.items()}
+    text = shipped.replace('"/var/lib/tcpxd/inbox"', '"%s"' % inbox(d))
+    for name, (_, port) in listeners.items():
+        text = re.sub(r"(\bport = )%d;" % port, r"\g<1>%d;" % ports[name], text)
+    write(d, text)
+    d.start()
+    tmp = os.path.join(d.dir, "tmp")
+    os.mkdir(tmp)
+    data = open("/etc/os-release", "rb").read()
+    digest = hashlib.sha256(data).hexdigest()
+    env = dict(os.environ, PATH=os.path.dirname(TCPX) + ":" + os.environ["PATH"])
+    subprocess.run(["cp", "/etc/os-release", tmp + "/os-release"], check=True)
+    for cmd, want in steps:
+        for (host, port), name in by_endpoint.items():
+            cmd = cmd.replace("%s %d" % (host, port), "%s %d" % (host, ports[name]))
+            cmd = cmd.replace("%s:%d" % (host, port), "%s:%d" % (host, ports[name]))
+            cmd = cmd.replace("[%s]:%d" % (host, port), "[%s]:%d" % (host, ports[name]))
+        cmd = cmd.replace("/tmp/os-release", tmp + "/os-release").replace(
+            "run/inbox/", inbox(d) + "/")
+        p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60,
+                           env=env, cwd=d.dir)
+        assert p.returncode == 0, (cmd, p.returncode, p.stderr)
+        got = p.stdout.replace(tmp + "/os-release", "/tmp/os-release").replace(
+            inbox(d) + "/", "run/inbox/").splitlines()
+        if cmd.startswith("tcpx ping"):
+            assert "3 sent, 3 received" in p.stdout, p.stdout
+            continue
+        for w, g in zip(want, got):
+            w = w.split("  #")[0].replace("59a77b5f2666d9c85c489bd1911a6eebbd91ef22fe48b90a3b75f1b21f3844d4",
+                                          digest).replace("267", str(len(data)))
+            w = re.sub(r"\d{8}T\d{6}Z", "TIME", w)
+            assert re.sub(r"\d{8}T\d{6}Z", "TIME", g) == w, (cmd, g, w)
+        assert len(got) == len(want), (cmd, got, want)
+    d.stop()
+
+
 def test_shipped_config_is_valid():
     """etc/tcpxd.conf passes -t once its output_dir is swapped for a temporary one."""
     d = Daemon([], start=False)
@@ -240,9 +339,15 @@ def test_shipped_config_is_valid():
     rc, out, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 0, err
     assert 'address = "127.0.0.1";' in out and 'address = "::1";' in out
+    # No allow entry of the other family than the listener's address (it could never match).
+    for block in out.split("  {")[1:]:
+        addr = re.search(r'address = "([^"]*)";', block).group(1)
+        allow = re.search(r"allow = \[(.*)\];", block).group(1)
+        if addr != "::":
+            assert all((":" in a) == (":" in addr) for a in re.findall(r'"([^"]*)"', allow)), block
 
 
 run([test_good_config_prints_effective_settings, test_bad_configs_name_file_and_line,
      test_unusable_output_dir, test_world_writable_refused, test_missing_file_and_usage,
      test_not_a_regular_file, test_tls_key_messages, test_bind_conflicts_before_binding,
-     test_bracketed_ipv6_address, test_exact_integers, test_shipped_config_is_valid])
+     test_bracketed_ipv6_address, test_exact_integers, test_readme_tour_against_shipped_config, test_shipped_config_is_valid])
