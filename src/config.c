@@ -726,8 +726,9 @@ attach_literals(struct loader *ld, config_setting_t *s)
 		struct cfgscan_file *f = cfgscan_file(ld->scan, config_setting_source_file(s));
 		const struct cfgscan_int *i = f != NULL ? cfgscan_next_int(f) : NULL;
 
-		if (i == NULL || i->line < (int)config_setting_source_line(s) ||
-		    i->libconfig != config_setting_get_int64(s))
+		/* libconfig dates a list element by the token after it: only names are on their line. */
+		if (i == NULL || i->libconfig != config_setting_get_int64(s) ||
+		    (config_setting_name(s) != NULL && i->line < (int)config_setting_source_line(s)))
 			return fail_at(ld, s, "%s: this integer cannot be read exactly as written",
 			    config_setting_name(s) ? config_setting_name(s) : "list entry");
 		config_setting_set_hook(s, (void *)i);

@@ -112,7 +112,14 @@ main(int argc, char **argv)
 			error_line("option %s needs a value (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			error_line("unknown option %s (try tcpxd --help)", argv[optind - 1]);
+			/* getopt sets optopt to a known option's letter when "--version=x" gave it a value. */
+			if (optopt != 0 && strchr("tVh", optopt) != NULL && argv[optind - 1][1] == '-')
+				error_line("option %.*s takes no value (try tcpxd --help)",
+				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			else if (optopt != 0)
+				error_line("unknown option -%c (try tcpxd --help)", optopt);
+			else
+				error_line("unknown option %s (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
