@@ -302,6 +302,34 @@ link_named_tmp(struct upload *up, const char *name)
 	return 0;
 }
 
+/*
+ * Removes name only while it is still this upload's file: a collector may
+ * have moved the file away since the link, and another upload (a thread
+ * here or a reuseport sibling) published an acknowledged file under the
+ * same name.  Linux has no "unlink this name if it is this inode" call, so
+ * a window remains between the comparison and unlinkat(); it is a few
+ * instructions wide, against a whole directory fsync without the check.
+ * The alternatives are worse: renaming the name aside first, to check the
+ * inode in private, would hide another client's acknowledged file for a
+ * moment and lose it to a crash in between (start-up cleanup removes
+ * temporary names), and leaving the name in place would publish a file
+ * whose upload was refused.
+ */
+static void
+unlink_own(struct upload *up, const char *name)
+{
+	struct store *st = up->store;
+
+	if (!still_linked(st, name, up->fd)) {
+		log_warnx("%s: directory fsync failed; the name is no longer this upload's file, "
+		    "so it is left alone", name);
+		return;
+	}
+	if (unlinkat(st->dirfd, name, 0) < 0)
+		log_warn("%s: directory fsync failed and the unacknowledged file could not be "
+		    "removed", name);
+}
+
 /* Client names get ".1" ... ".999" appended while the name is taken. */
 #define SUFFIX_MAX 999
 
@@ -347,9 +375,7 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 		/* Not durable, so not acknowledged: take the name back. */
 		int saved = errno;
 
-		if (unlinkat(st->dirfd, name, 0) < 0)
-			log_warn("%s: directory fsync failed and the unacknowledged file could not be "
-			    "removed", name);
+		unlink_own(up, name);
 		errno = saved;
 		goto fail;
 	}
