@@ -308,6 +308,10 @@ receive_serve(struct conn *c)
 		c->result = "ok-health-check";
 		goto out;
 	}
+	if (s.framed && (rc = store_name_free(c->store, s.hdr.name)) <= 0) {
+		reply_storage_error(c, rc == 0 ? EEXIST : errno, "cannot look up a name");
+		goto out;
+	}
 	if (store_begin(c->store, &s.up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;

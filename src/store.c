@@ -353,6 +353,19 @@ next_name(char *name, size_t namelen, const char *wanted, const struct in6_addr 
 	return n > 0 && (size_t)n < namelen && n <= NAME_MAX ? 0 : -1;
 }
 
+int
+store_name_free(struct store *st, const char *wanted)
+{
+	char name[STORE_NAME_MAX];
+	struct stat sb;
+
+	for (int attempt = 0; next_name(name, sizeof(name), wanted, NULL, attempt) == 0; attempt++) {
+		if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == ENOENT ? 1 : -1;
+	}
+	return 0;
+}
+
 static int
 commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char *name,
     size_t namelen)

@@ -52,6 +52,12 @@ int store_commit(struct upload *up, const struct in6_addr *peer, char *name, siz
  * under name.1 ... name.999.  All taken: -1 with EEXIST.
  */
 int store_commit_named(struct upload *up, const char *wanted, char *name, size_t namelen);
+/*
+ * Whether store_commit_named() could store wanted now: 1 if it or one of its
+ * suffixed names is free, 0 if all are taken, -1 with errno.  Lets a client
+ * be refused before it sends the body; the link itself still decides.
+ */
+int store_name_free(struct store *st, const char *wanted);
 /* Discards an unfinished upload; nothing is left behind. */
 void store_abort(struct upload *up);
 

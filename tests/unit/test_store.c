@@ -66,6 +66,15 @@ teardown(void)
 	tmpdir[0] = '\0';
 }
 
+static int
+unlink_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return unlink(path);
+}
+
 /* Names in dir other than . and .., sorted, joined by '|'. */
 static char *
 list_dir(const char *dir)
@@ -440,6 +449,32 @@ START_TEST(test_store_never_overwrites)
 		ck_assert_str_eq(c, "precious");
 		free(c);
 	}
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_name_free)
+{
+	struct store *st = open_store(0640);
+	char name[32], longest[256];
+
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	write_file(tmpdir, "n", "");
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	for (int i = 1; i <= 999; i++) {
+		snprintf(name, sizeof(name), "n.%d", i);
+		write_file(tmpdir, name, "");
+	}
+	ck_assert_int_eq(store_name_free(st, "n"), 0);
+	ck_assert_int_eq(store_name_free(st, "n.1"), 1);    /* n.1.1 */
+	ck_assert_int_eq(unlink_in(tmpdir, "n.999"), 0);
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	/* A 255-byte name has no room for a suffix: taken means refused. */
+	memset(longest, 'x', 255);
+	longest[255] = '\0';
+	ck_assert_int_eq(store_name_free(st, longest), 1);
+	write_file(tmpdir, longest, "");
+	ck_assert_int_eq(store_name_free(st, longest), 0);
 	store_close(st);
 }
 END_TEST
@@ -996,6 +1031,7 @@ store_suite(void)
 	tcase_add_test(dir, test_store_abort);
 	tcase_add_test(dir, test_store_two_commits);
 	tcase_add_test(dir, test_store_never_overwrites);
+	tcase_add_test(dir, test_store_name_free);
 	tcase_add_test(dir, test_store_remove_stale);
 	tcase_add_test(dir, test_store_remove_stale_spares_locked);
 	tcase_add_test(dir, test_store_remove_stale_symlink);
