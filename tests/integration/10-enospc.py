@@ -1,26 +1,33 @@
 # SPDX-License-Identifier: ISC
 """A full disk: uploads into a tiny tmpfs get "ERR 507 insufficient storage",
-leave no file, and the next upload succeeds once space is freed; and
-min_free_space refuses an upload that would leave less than it free.
+leave no file, and the next upload succeeds once space is freed;
+min_free_space refuses an upload that would leave less than it free, also
+while 50 uploads run at once (the test watches the free space all along);
+and min_free_inodes holds the inode reserve under a flood of connections
+that send nothing, which store nothing unless store_empty = true.
 Needs root (mount); skipped otherwise."""
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 
-from tcpxdtest import Daemon, check_ok, run, upload
+from tcpxdtest import Daemon, check_ok, connect, read_all, run, run_tcpxd, upload
+
+SIG = b"\x89TCPX\r\n\x1a"
 
 if os.geteuid() != 0:
     print("not root: cannot mount a tmpfs; skipping")
     sys.exit(77)
 
 
-def mounted_daemon(size, **extra):
+def mounted_daemon(size, inodes=None, **extra):
     d = Daemon([], start=False)
     small = os.path.join(d.dir, "small")
     os.makedirs(small)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tcpxd-test", small],
-                   check=True)
+    options = "size=%s" % size + (",nr_inodes=%d" % inodes if inodes else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tcpxd-test", small], check=True)
     d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
                      "output_dir": small, **extra}])
     d.start()
@@ -61,4 +68,149 @@ def test_min_free_space():
         unmount(d, small)
 
 
-run([test_enospc_then_recovery, test_min_free_space])
+def free_inodes(path):
+    return os.statvfs(path).f_favail
+
+
+def free_bytes(path):
+    v = os.statvfs(path)
+    return v.f_bavail * v.f_frsize
+
+
+def probe_flood(addr, n, workers=8):
+    """n connections that send nothing and close, from several threads at once;
+    returns what each was answered."""
+    answers = []
+
+    def probe(k):
+        for _ in range(k):
+            with connect(addr) as s:
+                s.shutdown(socket.SHUT_WR)
+                answers.append(read_all(s))
+    threads = [threading.Thread(target=probe, args=(n // workers,)) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def test_empty_connections_take_no_inodes():
+    d, small = mounted_daemon("4M", inodes=64, min_free_inodes=20)
+    try:
+        before = free_inodes(small)
+        answers = probe_flood(d.addr("inbox"), 400)
+        assert set(answers) == {b""}, set(answers)
+        d.wait_log(r"result=empty$", count=400)
+        assert os.listdir(small) == [] and free_inodes(small) == before
+        print("FIGURE 400 empty connections (store_empty = false): 0 files stored, "
+              "free inodes %d before and after" % before)
+        assert d.stop() == 0
+    finally:
+        unmount(d, small)
+
+
+def test_min_free_inodes_holds_under_a_flood():
+    d, small = mounted_daemon("4M", inodes=64, min_free_inodes=20, store_empty=True, min_free_space=0)
+    try:
+        answers = probe_flood(d.addr("inbox"), 400)
+        refused = answers.count(b"ERR 507 insufficient storage\n")
+        assert refused + sum(a.startswith(b"OK 0 ") for a in answers) == 400, set(answers)
+        assert refused > 300, refused
+        d.wait_log(r"result=refused-low-inodes", count=refused)
+        left = free_inodes(small)
+        # Every check counts the upload's own inode: the reserve is never entered.
+        assert left >= 20, left
+        assert not [n for n in os.listdir(small) if n.startswith(".")]
+        assert upload(d.addr("inbox"), b"data") == "ERR 507 insufficient storage\n"
+        # One at a time, uploads fill the inodes exactly down to the reserve.
+        while upload(d.addr("inbox"), b"") != "ERR 507 insufficient storage\n":
+            pass
+        # The refused upload's own file is gone once its line is logged.
+        d.wait_log(r"result=refused-low-inodes", count=refused + 2)
+        assert free_inodes(small) == 20, free_inodes(small)
+        print("FIGURE flood of 400 empty connections, store_empty = true, tmpfs nr_inodes=64, "
+              "min_free_inodes = 20: %d stored, %d refused with ERR 507, %d inodes free "
+              "after the flood; 20 once filled one by one"
+              % (400 - refused, refused, left))
+        assert d.stop() == 0
+    finally:
+        unmount(d, small)
+
+
+def test_min_free_inodes_auto():
+    """The default keeps 1 % of the inodes free, but at least 1000."""
+    d, small = mounted_daemon("4M", inodes=1100, store_empty=True, min_free_space=0)
+    try:
+        rc, out, _ = run_tcpxd("-t", "-c", d.conf)
+        assert rc == 0 and 'min_free_inodes = "auto";' in out, out
+        while upload(d.addr("inbox"), b"") != "ERR 507 insufficient storage\n":
+            pass
+        d.wait_log(r"result=refused-low-inodes")
+        assert free_inodes(small) == 1000, free_inodes(small)
+        assert d.stop() == 0
+    finally:
+        unmount(d, small)
+
+
+def send_upload(addr, data, name=None):
+    """One upload, raw or framed; returns the answer even when refused mid-way."""
+    with connect(addr) as s:
+        try:
+            if name is not None:
+                s.sendall(SIG + b"1 %d %s\n" % (len(data), name.encode()))
+            for i in range(0, len(data), 64 << 10):
+                s.sendall(data[i:i + (64 << 10)])
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # refused early: the answer is waiting
+        return read_all(s).decode()
+
+
+def test_min_free_space_holds_under_50_concurrent_uploads():
+    """50 uploads of 1 MiB at once, half raw, half framed, into 12 MiB above a 4 MiB
+    reserve: the free space, watched all along, never drops below the reserve."""
+    reserve = 4 << 20
+    d, small = mounted_daemon("16M", min_free_space="4M", buffer_size="16K")
+    try:
+        payloads = [os.urandom(1 << 20) for _ in range(50)]
+        answers = [None] * 50
+        lowest = [free_bytes(small)]
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                lowest[0] = min(lowest[0], free_bytes(small))
+
+        def one(i):
+            answers[i] = send_upload(d.addr("inbox"), payloads[i], "f%02d" % i if i % 2 else None)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done.set()
+        watcher.join()
+        lowest[0] = min(lowest[0], free_bytes(small))
+        ok = [i for i in range(50) if answers[i].startswith("OK ")]
+        refused = [i for i in range(50) if answers[i] == "ERR 507 insufficient storage\n"]
+        assert len(ok) + len(refused) == 50, answers
+        for i in ok:
+            check_ok(d, answers[i], payloads[i], subdir="small")
+        assert len(os.listdir(small)) == len(ok)
+        assert lowest[0] >= reserve, "free space fell to %d bytes, below min_free_space %d" % (
+            lowest[0], reserve)
+        assert ok and refused, (len(ok), len(refused))
+        print("FIGURE 50 concurrent 1 MiB uploads, tmpfs size=16M, min_free_space = 4M, "
+              "buffer_size = 16K: %d OK, %d ERR 507; lowest free space seen %d KiB "
+              "(reserve 4096 KiB)" % (len(ok), len(refused), lowest[0] >> 10))
+        assert d.stop() == 0
+    finally:
+        unmount(d, small)
+
+
+run([test_enospc_then_recovery, test_min_free_space, test_empty_connections_take_no_inodes,
+     test_min_free_inodes_holds_under_a_flood, test_min_free_inodes_auto,
+     test_min_free_space_holds_under_50_concurrent_uploads])
