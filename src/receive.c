@@ -160,7 +160,7 @@ read_header(struct conn *c, struct upload_state *s)
 			}
 		}
 		n = netio_recv(&c->io, s->buf + have, s->size - have);
-		if (have == 0 && (n == 0 || (errno == ECONNRESET && !conn_aborting(c)))) {
+		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
 			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
 			s->empty = true;
 			s->reset = n < 0;
@@ -189,7 +189,6 @@ read_header(struct conn *c, struct upload_state *s)
 	}
 }
 
-/* Stores len data bytes from buf.  0, or -1 after replying. */
 /*
  * Claims room for the file to grow to size bytes (store_reserve()).  0, or
  * -1 after answering ERR 507 when the reserve would not hold.
@@ -212,6 +211,7 @@ reserve(struct conn *c, struct upload_state *s, uint64_t size)
 	}
 }
 
+/* Stores len data bytes from buf.  0, or -1 after replying. */
 static int
 store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 {
