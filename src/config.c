@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "size.h"
+#include "store.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
 	T_CIDRS, T_TLS, T_INODES };
@@ -732,6 +734,20 @@ print_cidrs(FILE *fp, const char *key, const struct cidr_list *l)
 	fprintf(fp, " ];\n");
 }
 
+/* "auto" reads back as itself; the comment says what it means on that file system now. */
+static void
+print_auto_inodes(FILE *fp, const char *dir)
+{
+	struct statvfs vfs;
+
+	fprintf(fp, "    min_free_inodes = \"auto\";    # 1 %% of the inodes, at least %d",
+	    STORE_AUTO_INODES_MIN);
+	if (statvfs(dir, &vfs) == 0 && vfs.f_files > 0)
+		fprintf(fp, ": now %llu of %llu", (unsigned long long)store_auto_inodes(vfs.f_files),
+		    (unsigned long long)vfs.f_files);
+	fprintf(fp, "\n");
+}
+
 void
 cfg_print(const struct config *cfg, FILE *fp)
 {
@@ -781,7 +797,7 @@ cfg_print(const struct config *cfg, FILE *fp)
 			size_format(l->min_free_space, size, sizeof(size));
 			fprintf(fp, "    min_free_space = \"%s\";\n", size);
 			if (l->min_free_inodes == CFG_INODES_AUTO)
-				fprintf(fp, "    min_free_inodes = \"auto\";    # 1 %% of the inodes, at least 1000\n");
+				print_auto_inodes(fp, l->output_dir);
 			else
 				fprintf(fp, "    min_free_inodes = %u;\n", l->min_free_inodes);
 			fprintf(fp, "    store_empty = %s;\n", l->store_empty ? "true" : "false");

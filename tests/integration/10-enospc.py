@@ -153,7 +153,7 @@ def test_min_free_inodes_auto():
     d, small = mounted_daemon("4M", inodes=1100, store_empty=True, min_free_space=0)
     try:
         rc, out, _ = run_tcpxd("-t", "-c", d.conf)
-        assert rc == 0 and 'min_free_inodes = "auto";' in out, out
+        assert rc == 0 and 'min_free_inodes = "auto";' in out and "now 1000 of 1100" in out, out
         while upload(d.addr("inbox"), b"") != "ERR 507 insufficient storage\n":
             pass
         d.wait_log(r"result=refused-low-inodes")
