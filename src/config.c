@@ -17,13 +17,15 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "cfgscan.h"
 #include "listener.h"
 #include "size.h"
+#include "store.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
-	T_CIDRS, T_TLS, T_ADDRESS };
+	T_CIDRS, T_TLS, T_ADDRESS, T_INODES };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -63,6 +65,8 @@ static const struct key_def keys[] = {
 	{ "buffer_size",       T_SIZE,     S_BOTH,     L(buffer_size),       KB(1), MB(64), false },
 	{ "max_file_size",     T_SIZE,     S_BOTH,     L(max_file_size),     1, LIMIT_BYTES, true },
 	{ "min_free_space",    T_SIZE,     S_BOTH,     L(min_free_space),    0, LIMIT_BYTES, true },
+	{ "min_free_inodes",   T_INODES,   S_BOTH,     L(min_free_inodes),   0, 1000000000, true },
+	{ "store_empty",       T_BOOL,     S_BOTH,     L(store_empty),       0, 0, true },
 	{ "file_mode",         T_FILEMODE, S_BOTH,     L(file_mode),         0, 0, true },
 	{ "max_per_ip",        T_UINT,     S_BOTH,     L(max_per_ip),        1, 1000000, false },
 	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
@@ -452,6 +456,15 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 		return get_tls(ld, s, field);
 	case T_ADDRESS:
 		return get_address(ld, s, field);
+	case T_INODES:
+		/* "auto" depends on the file system, so it is worked out where it is checked. */
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return get_uint(ld, s, k, field);
+		if (strcmp(config_setting_get_string(s), "auto") != 0)
+			return fail_at(ld, s, "%s = \"%s\" must be \"auto\" or an integer", k->name,
+			    config_setting_get_string(s));
+		*(unsigned *)field = CFG_INODES_AUTO;
+		return 0;
 	}
 	return fail_at(ld, s, "internal error: key %s has no type", k->name);
 }
@@ -613,6 +626,7 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 	d->buffer_size = KB(256);
 	d->max_file_size = (uint64_t)1 << 30;
 	d->min_free_space = MB(64);
+	d->min_free_inodes = CFG_INODES_AUTO;
 	d->file_mode = 0640;
 	d->max_per_ip = 64;
 	d->idle_timeout = 60;
@@ -855,6 +869,20 @@ print_cidrs(FILE *fp, const char *key, const struct cidr_list *l)
 	fprintf(fp, " ];\n");
 }
 
+/* "auto" reads back as itself; the comment says what it means on that file system now. */
+static void
+print_auto_inodes(FILE *fp, const char *dir)
+{
+	struct statvfs vfs;
+
+	fprintf(fp, "    min_free_inodes = \"auto\";    # 1 %% of the inodes, at least %d",
+	    STORE_AUTO_INODES_MIN);
+	if (statvfs(dir, &vfs) == 0 && vfs.f_files > 0)
+		fprintf(fp, ": now %llu of %llu", (unsigned long long)store_auto_inodes(vfs.f_files),
+		    (unsigned long long)vfs.f_files);
+	fprintf(fp, "\n");
+}
+
 void
 cfg_print(const struct config *cfg, FILE *fp)
 {
@@ -903,6 +931,11 @@ cfg_print(const struct config *cfg, FILE *fp)
 			fprintf(fp, "    max_file_size = \"%s\";\n", size);
 			size_format(l->min_free_space, size, sizeof(size));
 			fprintf(fp, "    min_free_space = \"%s\";\n", size);
+			if (l->min_free_inodes == CFG_INODES_AUTO)
+				print_auto_inodes(fp, l->output_dir);
+			else
+				fprintf(fp, "    min_free_inodes = %u;\n", l->min_free_inodes);
+			fprintf(fp, "    store_empty = %s;\n", l->store_empty ? "true" : "false");
 			fprintf(fp, "    file_mode = \"%04o\";\n", l->file_mode);
 		}
 		fprintf(fp, "  }%s\n", i + 1 < cfg->n_listeners ? "," : "");

@@ -3,6 +3,7 @@
 #ifndef TCPXD_CONFIG_H
 #define TCPXD_CONFIG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,9 @@
 #define LISTENER_NAME_MAX 64
 
 enum listener_mode { MODE_ECHO, MODE_RECEIVE };
+
+/* min_free_inodes = "auto": 1 % of the file system's inodes, at least 1000 (store.h). */
+#define CFG_INODES_AUTO UINT_MAX
 enum listener_protocol { PROTO_AUTO, PROTO_RAW, PROTO_FRAMED };
 
 /* A listener's tls = { ... } group; certificate == NULL means plain TCP. */
@@ -42,6 +46,8 @@ struct listener_cfg {
 	uint64_t buffer_size;
 	uint64_t max_file_size;
 	uint64_t min_free_space;
+	unsigned min_free_inodes;   /* CFG_INODES_AUTO: from the file system's size */
+	bool store_empty;           /* a connection that sends nothing stores a 0-byte file */
 	unsigned file_mode;
 	unsigned max_per_ip;
 	unsigned idle_timeout;

@@ -237,9 +237,11 @@ log_finished(const struct conn *c)
 	/*
 	 * A balancer's health checks come every few seconds: only debug output
 	 * shows them, unless one was refused (the balancer would mark us down).
+	 * So do probes that send nothing at all (port scans, TCP checks).
 	 */
-	bool health_check = c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
-	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0);
+	bool health_check = (c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
+	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0)) ||
+	    (c->result != NULL && strcmp(c->result, "empty") == 0);
 
 	if (!log_enabled(health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO))
 		return;

@@ -78,6 +78,8 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 			    l->output_dir_line ? l->output_dir_line : l->line, l->name, reason);
 			goto fail;
 		}
+		store_keep_free(g->stores[i], l->min_free_space, l->min_free_inodes == CFG_INODES_AUTO ?
+		    STORE_INODES_AUTO : l->min_free_inodes, l->buffer_size);
 	}
 	return g;
 fail:

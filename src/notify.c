@@ -42,10 +42,11 @@ notify_status(unsigned active)
 	char line[256];
 
 	snprintf(line, sizeof(line),
-	    "STATUS=%u active, %llu accepted, %llu refused; uploads %llu stored, %llu failed; "
-	    "%llu bytes in, %llu bytes out",
+	    "STATUS=%u active, %llu accepted, %llu refused; uploads %llu stored, %llu failed, "
+	    "%llu empty; %llu bytes in, %llu bytes out",
 	    active, stats_get(&stats.accepted), stats_get(&stats.refused),
 	    stats_get(&stats.uploads_stored), stats_get(&stats.uploads_failed),
+	    stats_get(&stats.connections_empty),
 	    stats_get(&stats.bytes_in), stats_get(&stats.bytes_out));
 	if (strcmp(line, last) == 0)
 		return;

@@ -28,8 +28,6 @@
 #include "store.h"
 #include "sys.h"
 
-/* Free space is re-checked each time this much more has been written. */
-#define SPACE_CHECK_BYTES ((uint64_t)8 << 20)
 /* Once a header has begun, the rest of it must arrive within this time (or idle_timeout). */
 #define HEADER_TIMEOUT_MS 10000
 
@@ -41,6 +39,7 @@ struct upload_state {
 	size_t pending;         /* data bytes at the start of buf, not yet stored */
 	bool framed;
 	bool empty;             /* the client closed before sending a byte */
+	bool reset;             /* ... and by a reset, not an orderly close */
 	struct frame_header hdr;
 	uint64_t data;          /* data bytes stored so far */
 };
@@ -117,11 +116,9 @@ read_header(struct conn *c, struct upload_state *s)
 	const char *why = NULL;
 
 	/*
-	 * A balancer's health check connects, sends nothing and closes: reading
-	 * first tells it from an upload before a file is created for it.
+	 * Port scans and health checks connect, send nothing and close: reading
+	 * first tells them from an upload before a file is created for them.
 	 */
-	if (proto == PROTO_RAW && !c->proxy_local)
-		return 0;
 	for (;;) {
 		enum frame_status st = frame_parse(s->buf, have, &s->hdr, &why);
 		ssize_t n;
@@ -163,6 +160,12 @@ read_header(struct conn *c, struct upload_state *s)
 			}
 		}
 		n = netio_recv(&c->io, s->buf + have, s->size - have);
+		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
+			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
+			s->empty = true;
+			s->reset = n < 0;
+			return 0;
+		}
 		if (n < 0) {
 			/* Over TLS the header's deadline can expire inside SSL_read (netio.h). */
 			receive_failed(c, errno, 408, have > 0 ? "header timeout" : "idle timeout");
@@ -179,11 +182,32 @@ read_header(struct conn *c, struct upload_state *s)
 				return -1;
 			}
 			s->pending = have;
-			s->empty = have == 0;
 			return 0;
 		}
 		c->bytes_in += (uint64_t)n;
 		have += (size_t)n;
+	}
+}
+
+/*
+ * Claims room for the file to grow to size bytes (store_reserve()).  0, or
+ * -1 after answering ERR 507 when the reserve would not hold.
+ */
+static int
+reserve(struct conn *c, struct upload_state *s, uint64_t size)
+{
+	switch (store_reserve(&s->up, size)) {
+	case STORE_RESERVE_OK:
+		return 0;
+	case STORE_LOW_SPACE:
+		reply_error(c, 507, "insufficient storage", "refused-low-space");
+		return -1;
+	case STORE_LOW_INODES:
+		reply_error(c, 507, "insufficient storage", "refused-low-inodes");
+		return -1;
+	default:
+		reply_storage_error(c, errno, "fstatvfs");
+		return -1;
 	}
 }
 
@@ -192,7 +216,6 @@ static int
 store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 {
 	const struct listener_cfg *l = c->lcfg;
-	uint64_t before = s->data;
 
 	s->data += len;
 	if (s->framed && s->data > s->hdr.size) {
@@ -203,6 +226,8 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 		reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
 		return -1;
 	}
+	if (reserve(c, s, s->data) < 0)
+		return -1;
 	if (store_write(&s->up, buf, len) < 0) {
 		reply_storage_error(c, errno, "write");
 		return -1;
@@ -210,18 +235,6 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 	if (EVP_DigestUpdate(s->md, buf, len) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
-	}
-	if (before / SPACE_CHECK_BYTES != s->data / SPACE_CHECK_BYTES) {
-		int low = store_low_space(&s->up, l->min_free_space);
-
-		if (low < 0) {
-			reply_storage_error(c, errno, "fstatvfs");
-			return -1;
-		}
-		if (low > 0) {
-			reply_error(c, 507, "insufficient storage", "refused-low-space");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -258,26 +271,23 @@ receive_body(struct conn *c, struct upload_state *s)
 	return 0;
 }
 
-/* Refuses at once what a framed header declares too much of.  0, or -1 after replying. */
+/*
+ * Refuses at once what a framed header asks for and cannot have: more than
+ * max_file_size, or a name with no free suffix.  0, or -1 after replying.
+ */
 static int
 check_declared(struct conn *c, struct upload_state *s)
 {
-	const struct listener_cfg *l = c->lcfg;
-	uint64_t need;
-	int low;
+	int rc;
 
-	if (s->framed && s->hdr.size > l->max_file_size) {
+	if (!s->framed)
+		return 0;
+	if (s->hdr.size > c->lcfg->max_file_size) {
 		reply_error(c, 413, "declared size exceeds max_file_size", "refused-too-large");
 		return -1;
 	}
-	need = l->min_free_space + (s->framed ? s->hdr.size : 0);
-	if (need < l->min_free_space)
-		need = UINT64_MAX;
-	if ((low = store_low_space(&s->up, need)) != 0) {
-		if (low < 0)
-			reply_storage_error(c, errno, "fstatvfs");
-		else
-			reply_error(c, 507, "insufficient storage", "refused-low-space");
+	if ((rc = store_name_free(c->store, s->hdr.name)) <= 0) {
+		reply_storage_error(c, rc == 0 ? EEXIST : errno, "cannot look up a name");
 		return -1;
 	}
 	return 0;
@@ -308,11 +318,20 @@ receive_serve(struct conn *c)
 		c->result = "ok-health-check";
 		goto out;
 	}
+	if (s.empty && (!l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
+		/* Not even a framed header: nothing asked to be stored, so nothing is answered. */
+		c->result = "empty";
+		stats_add(&stats.connections_empty, 1);
+		goto out;
+	}
+	if (check_declared(c, &s) < 0)
+		goto out;
 	if (store_begin(c->store, &s.up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
-	if (check_declared(c, &s) < 0 || receive_body(c, &s) < 0)
+	/* A framed upload claims all it declared up front; a raw one as it arrives. */
+	if (reserve(c, &s, s.framed ? s.hdr.size : 0) < 0 || receive_body(c, &s) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");

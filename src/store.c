@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,11 +30,32 @@
 #define TMP_PREFIX ".tcpxd-tmp."
 #define LINK_ATTEMPTS 1000
 
+/*
+ * The space that uploads in flight on one file system have claimed but not
+ * written yet.  Written bytes already show in f_bavail, so only the rest is
+ * counted here; stores of several listeners, and of several configuration
+ * generations, on one file system share one account.
+ */
+struct fs_account {
+	dev_t dev;
+	atomic_ullong claimed;
+	unsigned refs;                  /* under accounts_lock */
+	struct fs_account *next;
+};
+
+static pthread_mutex_t accounts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_account *accounts;
+
 struct store {
 	int dirfd;
 	unsigned file_mode;
 	int use_tmpfile;
 	atomic_int link_via_proc;   /* AT_EMPTY_PATH refused: link through /proc/self/fd */
+	struct fs_account *account;
+	uint64_t block;             /* allocation unit: claims are whole blocks */
+	uint64_t min_free_space;
+	uint64_t min_free_inodes;   /* or STORE_INODES_AUTO */
+	uint64_t claim_step;        /* a raw upload claims at least this much at a time */
 };
 
 static int link_tmpfile(struct upload *up, const char *name);
@@ -110,6 +132,62 @@ open_named_tmp(struct store *st, char *name, size_t len)
 	return -1;
 }
 
+static struct fs_account *
+account_get(dev_t dev)
+{
+	struct fs_account *a;
+
+	pthread_mutex_lock(&accounts_lock);
+	for (a = accounts; a != NULL && a->dev != dev; a = a->next)
+		continue;
+	if (a == NULL && (a = calloc(1, sizeof(*a))) != NULL) {
+		a->dev = dev;
+		atomic_init(&a->claimed, 0);
+		a->next = accounts;
+		accounts = a;
+	}
+	if (a != NULL)
+		a->refs++;
+	pthread_mutex_unlock(&accounts_lock);
+	return a;
+}
+
+static void
+account_put(struct fs_account *a)
+{
+	struct fs_account **pp;
+
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&accounts_lock);
+	if (--a->refs == 0) {
+		for (pp = &accounts; *pp != a; pp = &(*pp)->next)
+			continue;
+		*pp = a->next;
+		free(a);
+	}
+	pthread_mutex_unlock(&accounts_lock);
+}
+
+/* Finds the directory's file system account and allocation unit.  0, or -1 with a reason. */
+static int
+open_account(struct store *st, const char *path, char *err, size_t errlen)
+{
+	struct statvfs vfs;
+	struct stat sb;
+
+	if (fstat(st->dirfd, &sb) < 0 || fstatvfs(st->dirfd, &vfs) < 0) {
+		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	st->block = vfs.f_frsize > 0 ? (uint64_t)vfs.f_frsize : 1;
+	if ((st->account = account_get(sb.st_dev)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
     char *err, size_t errlen)
@@ -130,6 +208,8 @@ store_open(const char *path, unsigned file_mode, unsigned flags, struct store **
 		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
 		goto fail;
 	}
+	if (open_account(st, path, err, errlen) < 0)
+		goto fail;
 	if (flags & STORE_NO_TMPFILE) {
 		fd = -1;
 		errno = EOPNOTSUPP;
@@ -174,8 +254,18 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	account_put(st->account);
 	sys_close(st->dirfd);
 	free(st);
+}
+
+void
+store_keep_free(struct store *st, uint64_t min_free_space, uint64_t min_free_inodes,
+    uint64_t claim_step)
+{
+	st->min_free_space = min_free_space;
+	st->min_free_inodes = min_free_inodes;
+	st->claim_step = claim_step;
 }
 
 int
@@ -220,7 +310,7 @@ store_begin(struct store *st, struct upload *up)
 {
 	up->store = st;
 	up->tmpname[0] = '\0';
-	up->written = up->flushed = 0;
+	up->written = up->flushed = up->claimed = up->next_check = 0;
 	if (st->use_tmpfile)
 		up->fd = open_tmpfile(st);
 	else
@@ -233,12 +323,131 @@ store_begin(struct store *st, struct upload *up)
 /* Writeback is started each time this much more has been written. */
 #define WRITEBACK_CHUNK ((uint64_t)8 << 20)
 
+static uint64_t
+whole_blocks(const struct store *st, uint64_t bytes)
+{
+	uint64_t rest = bytes % st->block;
+
+	if (rest == 0)
+		return bytes;
+	return bytes > UINT64_MAX - (st->block - rest) ? UINT64_MAX : bytes + (st->block - rest);
+}
+
+/* What the upload has claimed and not yet written: its share of the account. */
+static uint64_t
+unwritten_claim(const struct upload *up)
+{
+	uint64_t used = whole_blocks(up->store, up->written);
+
+	return up->claimed > used ? up->claimed - used : 0;
+}
+
+/* Sets what the upload has claimed (whole blocks), keeping the account in step. */
+static void
+set_claim(struct upload *up, uint64_t claimed)
+{
+	atomic_ullong *account = &up->store->account->claimed;
+	uint64_t before = unwritten_claim(up), after;
+
+	up->claimed = claimed;
+	after = unwritten_claim(up);
+	if (after > before)
+		atomic_fetch_add(account, after - before);
+	else
+		atomic_fetch_sub(account, before - after);
+}
+
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t
+sat_mul(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/*
+ * Whether the file system still has the store's reserve free once every
+ * claim is written.  The caller has added its own claim to the account
+ * before: of two uploads claiming at once, the later one to add sees the
+ * other's claim, either still in the account or already written and so in
+ * f_bavail, which is read after the account.
+ */
+static int
+check_reserve(struct upload *up)
+{
+	struct store *st = up->store;
+	uint64_t claimed, min_inodes;
+	struct statvfs vfs;
+
+	if (st->min_free_space == 0 && st->min_free_inodes == 0)
+		return STORE_RESERVE_OK;
+	claimed = atomic_load(&st->account->claimed);
+	if (fstatvfs(up->fd, &vfs) < 0)
+		return -1;
+	/* Without a reserve, claims made ahead must not refuse what still fits: ENOSPC decides. */
+	if (st->min_free_space > 0 &&
+	    sat_mul(vfs.f_bavail, vfs.f_frsize) < sat_add(st->min_free_space, claimed))
+		return STORE_LOW_SPACE;
+	/* This upload's own inode is already taken: the reserve is what is left after it. */
+	min_inodes = st->min_free_inodes;
+	if (min_inodes == STORE_INODES_AUTO)
+		min_inodes = store_auto_inodes(vfs.f_files);
+	if (vfs.f_files > 0 && vfs.f_favail < min_inodes)
+		return STORE_LOW_INODES;
+	return STORE_RESERVE_OK;
+}
+
+uint64_t
+store_auto_inodes(uint64_t total)
+{
+	return total / 100 > STORE_AUTO_INODES_MIN ? total / 100 : STORE_AUTO_INODES_MIN;
+}
+
+/* The reserve is checked again at least this often, for what others write meanwhile. */
+#define RECHECK_BYTES ((uint64_t)8 << 20)
+
+int
+store_reserve(struct upload *up, uint64_t size)
+{
+	struct store *st = up->store;
+	bool grows = whole_blocks(st, size) > up->claimed;
+	int rc;
+
+	if (grows) {
+		uint64_t ahead = sat_add(up->written, st->claim_step);
+
+		set_claim(up, whole_blocks(st, size > ahead ? size : ahead));
+	}
+	/* Only space is claimed: a free-inode reserve alone needs no check for it. */
+	if (!(grows && st->min_free_space > 0) && up->written < up->next_check)
+		return STORE_RESERVE_OK;
+	if ((rc = check_reserve(up)) != STORE_RESERVE_OK) {
+		int saved = errno;
+
+		set_claim(up, whole_blocks(st, up->written));
+		errno = saved;
+		return rc;
+	}
+	up->next_check = sat_add(up->written, RECHECK_BYTES);
+	return STORE_RESERVE_OK;
+}
+
 int
 store_write(struct upload *up, const void *buf, size_t len)
 {
+	uint64_t before = unwritten_claim(up);
+
 	if (sys_write_all(up->fd, buf, len) < 0)
 		return -1;
 	up->written += len;
+	/* Only now do the bytes show in f_bavail: until then the claim counts them. */
+	atomic_fetch_sub(&up->store->account->claimed, before - unwritten_claim(up));
 	/*
 	 * Start writing the data to disk while the rest still arrives, so the
 	 * fsync at the end waits only for the tail instead of the whole file.
@@ -251,18 +460,6 @@ store_write(struct upload *up, const void *buf, size_t len)
 		up->flushed = up->written;
 	}
 	return 0;
-}
-
-int
-store_low_space(struct upload *up, uint64_t min_free)
-{
-	struct statvfs vfs;
-
-	if (min_free == 0)
-		return 0;
-	if (fstatvfs(up->fd, &vfs) < 0)
-		return -1;
-	return (uint64_t)vfs.f_bavail * vfs.f_frsize < min_free;
 }
 
 static int
@@ -302,6 +499,34 @@ link_named_tmp(struct upload *up, const char *name)
 	return 0;
 }
 
+/*
+ * Removes name only while it is still this upload's file: a collector may
+ * have moved the file away since the link, and another upload (a thread
+ * here or a reuseport sibling) published an acknowledged file under the
+ * same name.  Linux has no "unlink this name if it is this inode" call, so
+ * a window remains between the comparison and unlinkat(); it is a few
+ * instructions wide, against a whole directory fsync without the check.
+ * The alternatives are worse: renaming the name aside first, to check the
+ * inode in private, would hide another client's acknowledged file for a
+ * moment and lose it to a crash in between (start-up cleanup removes
+ * temporary names), and leaving the name in place would publish a file
+ * whose upload was refused.
+ */
+static void
+unlink_own(struct upload *up, const char *name)
+{
+	struct store *st = up->store;
+
+	if (!still_linked(st, name, up->fd)) {
+		log_warnx("%s: directory fsync failed; the name is no longer this upload's file, "
+		    "so it is left alone", name);
+		return;
+	}
+	if (unlinkat(st->dirfd, name, 0) < 0)
+		log_warn("%s: directory fsync failed and the unacknowledged file could not be "
+		    "removed", name);
+}
+
 /* Client names get ".1" ... ".999" appended while the name is taken. */
 #define SUFFIX_MAX 999
 
@@ -323,6 +548,19 @@ next_name(char *name, size_t namelen, const char *wanted, const struct in6_addr 
 	n = attempt == 0 ? snprintf(name, namelen, "%s", wanted) :
 	    snprintf(name, namelen, "%s.%d", wanted, attempt);
 	return n > 0 && (size_t)n < namelen && n <= NAME_MAX ? 0 : -1;
+}
+
+int
+store_name_free(struct store *st, const char *wanted)
+{
+	char name[STORE_NAME_MAX];
+	struct stat sb;
+
+	for (int attempt = 0; next_name(name, sizeof(name), wanted, NULL, attempt) == 0; attempt++) {
+		if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == ENOENT ? 1 : -1;
+	}
+	return 0;
 }
 
 static int
@@ -347,12 +585,11 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 		/* Not durable, so not acknowledged: take the name back. */
 		int saved = errno;
 
-		if (unlinkat(st->dirfd, name, 0) < 0)
-			log_warn("%s: directory fsync failed and the unacknowledged file could not be "
-			    "removed", name);
+		unlink_own(up, name);
 		errno = saved;
 		goto fail;
 	}
+	set_claim(up, 0);
 	sys_close(up->fd);
 	up->fd = -1;
 	return 0;
@@ -382,6 +619,7 @@ store_abort(struct upload *up)
 		unlinkat(up->store->dirfd, up->tmpname, 0);
 		up->tmpname[0] = '\0';
 	}
+	set_claim(up, 0);
 	sys_close(up->fd);
 	up->fd = -1;
 	errno = saved;

@@ -17,6 +17,8 @@ struct upload {
 	char tmpname[48];       /* only without O_TMPFILE */
 	uint64_t written;       /* bytes in the file */
 	uint64_t flushed;       /* bytes whose writeback has been started */
+	uint64_t claimed;       /* file size claimed against the reserve, whole blocks */
+	uint64_t next_check;    /* written bytes at which the reserve is checked again */
 };
 
 /* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
@@ -32,15 +34,35 @@ struct upload {
 int store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
     char *err, size_t errlen);
 void store_close(struct store *st);
+/* min_free_inodes = auto: 1 % of the file system's inodes, but at least this many. */
+#define STORE_AUTO_INODES_MIN 1000
+#define STORE_INODES_AUTO UINT64_MAX
+/*
+ * What uploads must leave free in the file system (0: no limit).  A raw
+ * upload claims space claim_step bytes ahead of what it writes.
+ */
+void store_keep_free(struct store *st, uint64_t min_free_space, uint64_t min_free_inodes,
+    uint64_t claim_step);
+/* The inodes min_free_inodes = auto keeps free on a file system of total inodes. */
+uint64_t store_auto_inodes(uint64_t total);
 /* Removes temporary files left by a crash (start-up only).  Returns the count. */
 int store_remove_stale(struct store *st);
 int store_uses_tmpfile(const struct store *st);
 
 /* 0, or -1 with errno. */
 int store_begin(struct store *st, struct upload *up);
+/* Appends len bytes; store_reserve() claims room for them first.  0, or -1 with errno. */
 int store_write(struct upload *up, const void *buf, size_t len);
-/* 1 if the filesystem has fewer than min_free bytes available, 0 if not, -1 with errno. */
-int store_low_space(struct upload *up, uint64_t min_free);
+enum { STORE_RESERVE_OK, STORE_LOW_SPACE, STORE_LOW_INODES };
+/*
+ * Claims room for the file to grow to size bytes, and checks that the file
+ * system keeps the store's reserve free once every upload in flight on it
+ * has written what it claimed.  Checks at the first call, whenever the
+ * claim grows (with a space reserve), and at least every 8 MiB written.  A
+ * STORE_ value (nothing more claimed unless STORE_RESERVE_OK), or -1 with
+ * errno.
+ */
+int store_reserve(struct upload *up, uint64_t size);
 /*
  * fsync(file) -> link under a new unique name -> fsync(dir).  Only after 0
  * is the upload durable.  On -1 (errno set) nothing is left in the directory.
@@ -52,6 +74,12 @@ int store_commit(struct upload *up, const struct in6_addr *peer, char *name, siz
  * under name.1 ... name.999.  All taken: -1 with EEXIST.
  */
 int store_commit_named(struct upload *up, const char *wanted, char *name, size_t namelen);
+/*
+ * Whether store_commit_named() could store wanted now: 1 if it or one of its
+ * suffixed names is free, 0 if all are taken, -1 with errno.  Lets a client
+ * be refused before it sends the body; the link itself still decides.
+ */
+int store_name_free(struct store *st, const char *wanted);
 /* Discards an unfinished upload; nothing is left behind. */
 void store_abort(struct upload *up);
 

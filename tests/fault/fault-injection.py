@@ -23,6 +23,7 @@ preload order and intercept the same calls."""
 
 import os
 import random
+import signal
 import sys
 import threading
 
@@ -30,6 +31,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TCPXD_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "stress"))
 import stresslib  # noqa: E402
 from stresslib import Daemon, framed, inbox  # noqa: E402
+import tcpxdtest  # noqa: E402
 from tcpxdtest import check_ok, echo, upload  # noqa: E402
 
 if stresslib.sanitized():
@@ -49,7 +51,7 @@ SCALE = 10 if stresslib.LONG else 1
 FIGURES = []
 
 
-def faulty_daemon(kinds):
+def faulty_daemon(kinds, p=P, env=None):
     d = Daemon([], workdir=stresslib.fast_dir("tcpxd-fault-"), start=False)
     d.write_config([
         {"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0},
@@ -59,8 +61,8 @@ def faulty_daemon(kinds):
     d.switch = os.path.join(d.dir, "faults-on")
     d.faultlog = os.path.join(d.dir, "faults.log")
     d.start(env={"LD_PRELOAD": LIB, "TCPXD_FAULT": kinds, "TCPXD_FAULT_SEED": str(SEED),
-                 "TCPXD_FAULT_P": P, "TCPXD_FAULT_SWITCH": d.switch,
-                 "TCPXD_FAULT_LOG": d.faultlog})
+                 "TCPXD_FAULT_P": p, "TCPXD_FAULT_SWITCH": d.switch,
+                 "TCPXD_FAULT_LOG": d.faultlog, **(env or {})})
     return d
 
 
@@ -82,7 +84,7 @@ def test_file_faults_give_err_and_leave_nothing():
         faults_on(d, True)
         size = rnd.choice([0, 1, rnd.randrange(1, 1 << 16), rnd.randrange(1, 300 << 10)])
         data = rnd.randbytes(size)
-        is_framed = i % 3 == 0
+        is_framed = i % 3 == 0 or size == 0     # a raw connection without a byte stores nothing
         before = os.path.getsize(d.faultlog) if os.path.exists(d.faultlog) else 0
         receipt = upload(d.addr("inbox"), framed("f%06d" % i, data) if is_framed else data)
         with open(d.faultlog) if os.path.exists(d.faultlog) else open(os.devnull) as f:
@@ -124,6 +126,53 @@ def test_file_faults_give_err_and_leave_nothing():
     assert d.stop() == 0
 
 
+def upload_held_at_dir_fsync(d, hold, data, meanwhile):
+    """Uploads data while every directory fsync fails; meanwhile(name) runs while the
+    daemon stands between linking the file as name and its failed directory fsync."""
+    box = inbox(d)
+    receipt = []
+    t = threading.Thread(target=lambda: receipt.append(upload(d.addr("inbox"), data)))
+    t.start()
+    signal.alarm(tcpxdtest.WAIT)
+    with open(hold, "w"):       # returns once the daemon waits in the faulted fsync
+        signal.alarm(0)
+        names = os.listdir(box)
+        assert len(names) == 1, names
+        meanwhile(names[0])
+    t.join(tcpxdtest.WAIT)
+    assert receipt == ["ERR 500 storage error\n"], receipt
+    return names[0]
+
+
+def test_failed_dir_fsync_removes_only_its_own_file():
+    """A failed directory fsync takes back the name the upload linked, but only while
+    it is that upload's file: a collector may have moved the file away and another
+    upload published an acknowledged file under the same name meanwhile."""
+    hold = os.path.join(stresslib.fast_dir("tcpxd-hold-"), "hold")
+    os.mkfifo(hold)
+    d = faulty_daemon("fsync-dir-eio", p="1", env={"TCPXD_FAULT_HOLD": hold})
+    box = inbox(d)
+    faults_on(d, True)
+    upload_held_at_dir_fsync(d, hold, b"not durable", lambda name: None)
+    assert os.listdir(box) == [], "the unacknowledged file was left behind"
+
+    other = b"acknowledged to another client"
+
+    def collect_and_replace(name):
+        os.rename(os.path.join(box, name), os.path.join(d.dir, "collected"))
+        with open(os.path.join(box, name), "xb") as f:
+            f.write(other)
+    name = upload_held_at_dir_fsync(d, hold, b"not durable either", collect_and_replace)
+    with open(os.path.join(box, name), "rb") as f:
+        assert f.read() == other, "another upload's file was removed"
+    d.wait_log(r"directory fsync failed; the name is no longer this upload's file")
+    faults_on(d, False)
+    data = os.urandom(1000)
+    check_ok(d, upload(d.addr("inbox"), data), data)
+    assert d.stop() == 0
+    tcpxdtest.cleanup_dir(os.path.dirname(hold))
+
+
 def test_socket_faults_stay_byte_exact():
     d = faulty_daemon("sock-eintr,sock-short")
     faults_on(d, True)
@@ -153,7 +202,7 @@ def test_socket_faults_stay_byte_exact():
         workers.append(t)
     for i in range(n_up):
         data = rnd.randbytes(rnd.choice([0, rnd.randrange(1, 1 << 16), rnd.randrange(1, 1 << 20)]))
-        if i % 2:
+        if i % 2 or not data:   # a raw connection without a byte stores nothing
             name = check_ok(d, upload(d.addr("inbox"), framed("s%06d" % i, data)), data)
             assert name == "s%06d" % i
         else:
@@ -192,5 +241,6 @@ def test_injector_is_deterministic():
     assert logs[0] == logs[1], "same seed gave different faults"
 
 
-stresslib.run_and_report([test_injector_is_deterministic, test_file_faults_give_err_and_leave_nothing,
+stresslib.run_and_report([test_injector_is_deterministic, test_failed_dir_fsync_removes_only_its_own_file,
+                          test_file_faults_give_err_and_leave_nothing,
                           test_socket_faults_stay_byte_exact], FIGURES)

@@ -11,6 +11,7 @@
  *       write-enospc  write()/pwrite() to a regular file fails with ENOSPC
  *       write-short   write()/pwrite() to a regular file writes fewer bytes
  *       fsync-eio     fsync()/fdatasync() fails with EIO (files and directories)
+ *       fsync-dir-eio fsync()/fdatasync() of a directory fails with EIO
  *       sock-eintr    recv()/read()/send()/write() on a socket fail with EINTR
  *                     (nothing transferred)
  *       sock-short    the same calls on a socket transfer fewer bytes
@@ -18,6 +19,11 @@
  *   TCPXD_FAULT_SWITCH=PATH faults fire only while PATH exists (lets a test
  *                           turn them off and on in a running daemon)
  *   TCPXD_FAULT_LOG=PATH    one line per injected fault: "<thread> <call> <fd> <fault>"
+ *   TCPXD_FAULT_HOLD=PATH   a FIFO: a faulted directory fsync first opens it for
+ *                           reading and reads it to EOF, so a test knows (its
+ *                           open for writing returns) that the daemon stands
+ *                           between link and fsync, changes the directory, and
+ *                           lets the fault go on by closing its end
  *
  * Descriptors 0-2 are never touched (the daemon logs to stderr).  Decisions
  * are deterministic for a given seed and sequence of calls: every thread
@@ -46,8 +52,10 @@ enum {
 	F_FSYNC_EIO = 1 << 3,
 	F_SOCK_EINTR = 1 << 4,
 	F_SOCK_SHORT = 1 << 5,
+	F_FSYNC_DIR_EIO = 1 << 6,
 };
 #define F_FILE (F_WRITE_EIO | F_WRITE_ENOSPC | F_WRITE_SHORT | F_FSYNC_EIO)
+#define F_ALL (F_FILE | F_SOCK | F_FSYNC_DIR_EIO)
 #define F_SOCK (F_SOCK_EINTR | F_SOCK_SHORT)
 
 static ssize_t (*real_write)(int, const void *, size_t);
@@ -62,6 +70,7 @@ static unsigned kinds;
 static uint32_t threshold;      /* fault when next() < threshold (of 2^32) */
 static uint64_t seed = 1;
 static const char *switch_path;
+static const char *hold_path;
 static int log_fd = -1;
 static atomic_uint thread_count;
 static __thread uint64_t rng;
@@ -94,6 +103,7 @@ init(void)
 		p = 0;
 	threshold = p >= 1 ? UINT32_MAX : (uint32_t)(p * 4294967296.0);
 	switch_path = getenv("TCPXD_FAULT_SWITCH");
+	hold_path = getenv("TCPXD_FAULT_HOLD");
 	if ((s = getenv("TCPXD_FAULT_LOG")) != NULL)
 		log_fd = open(s, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if ((s = getenv("TCPXD_FAULT")) != NULL) {
@@ -104,8 +114,9 @@ init(void)
 			static const struct { const char *name; unsigned bits; } names[] = {
 				{ "write-eio", F_WRITE_EIO }, { "write-enospc", F_WRITE_ENOSPC },
 				{ "write-short", F_WRITE_SHORT }, { "fsync-eio", F_FSYNC_EIO },
+				{ "fsync-dir-eio", F_FSYNC_DIR_EIO },
 				{ "sock-eintr", F_SOCK_EINTR }, { "sock-short", F_SOCK_SHORT },
-				{ "file", F_FILE }, { "sock", F_SOCK }, { "all", F_FILE | F_SOCK },
+				{ "file", F_FILE }, { "sock", F_SOCK }, { "all", F_ALL },
 			};
 			size_t i;
 
@@ -312,6 +323,20 @@ send(int fd, const void *buf, size_t len, int flags)
 	return real_send(fd, buf, len, flags);
 }
 
+/* Waits until the test has opened and closed the hold FIFO (TCPXD_FAULT_HOLD). */
+static void
+hold(void)
+{
+	char buf[64];
+	int fd;
+
+	if (hold_path == NULL || (fd = open(hold_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while (real_read(fd, buf, sizeof(buf)) > 0)
+		continue;
+	close(fd);
+}
+
 static int
 sync_fault(const char *call, int fd)
 {
@@ -319,9 +344,11 @@ sync_fault(const char *call, int fd)
 
 	if (!active() || ((t = fd_type(fd)) != S_IFREG && t != S_IFDIR))
 		return 0;
-	if (decide(F_FSYNC_EIO) == 0)
+	if (decide(t == S_IFDIR ? F_FSYNC_EIO | F_FSYNC_DIR_EIO : F_FSYNC_EIO) == 0)
 		return 0;
 	note(call, fd, t == S_IFDIR ? "EIO-dir" : "EIO");
+	if (t == S_IFDIR)
+		hold();
 	errno = EIO;
 	return 1;
 }

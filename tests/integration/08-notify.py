@@ -17,7 +17,7 @@ def test_notify_sequence():
     ready = [n for n in d.notes if n.get("READY") == "1"]
     assert ready, d.notes
     assert echo(d.addr("echo"), b"count me") == b"count me"
-    want = (r"^0 active, 1 accepted, 0 refused; uploads 0 stored, 0 failed; "
+    want = (r"^0 active, 1 accepted, 0 refused; uploads 0 stored, 0 failed, 0 empty; "
             r"8 bytes in, 8 bytes out$")
     seen = []
     # STATUS= follows the counters once a second; wait for the finished connection.

@@ -28,7 +28,7 @@ def test_upload_as_nobody():
     open(d.logpath, "ab").close()
     d.start(launcher=("setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
                       "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"))
-    for data in (b"", b"stored by nobody", os.urandom(3 << 20)):
+    for data in (b"stored by nobody", os.urandom(3 << 20)):
         name = check_ok(d, upload(d.addr("inbox"), data), data)
         st = os.stat(os.path.join(box, name))
         assert st.st_uid == nobody.pw_uid, st

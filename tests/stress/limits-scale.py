@@ -39,7 +39,7 @@ def one(d, rnd, i):
         data = rnd.randbytes(rnd.randrange(1, 4097))
         assert echo(d.addr("echo"), data) == data
     elif kind == 2:
-        data = rnd.randbytes(rnd.randrange(0, 20000))
+        data = rnd.randbytes(rnd.randrange(1, 20000))   # without a byte nothing is stored
         check_ok(d, upload(d.addr("inbox"), data), data)
     elif kind == 3:
         if i % 2:

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,15 @@ teardown(void)
 	if (tmpdir[0] != '\0')
 		remove_tree(tmpdir);
 	tmpdir[0] = '\0';
+}
+
+static int
+unlink_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return unlink(path);
 }
 
 /* Names in dir other than . and .., sorted, joined by '|'. */
@@ -444,6 +454,32 @@ START_TEST(test_store_never_overwrites)
 }
 END_TEST
 
+START_TEST(test_store_name_free)
+{
+	struct store *st = open_store(0640);
+	char name[32], longest[256];
+
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	write_file(tmpdir, "n", "");
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	for (int i = 1; i <= 999; i++) {
+		snprintf(name, sizeof(name), "n.%d", i);
+		write_file(tmpdir, name, "");
+	}
+	ck_assert_int_eq(store_name_free(st, "n"), 0);
+	ck_assert_int_eq(store_name_free(st, "n.1"), 1);    /* n.1.1 */
+	ck_assert_int_eq(unlink_in(tmpdir, "n.999"), 0);
+	ck_assert_int_eq(store_name_free(st, "n"), 1);
+	/* A 255-byte name has no room for a suffix: taken means refused. */
+	memset(longest, 'x', 255);
+	longest[255] = '\0';
+	ck_assert_int_eq(store_name_free(st, longest), 1);
+	write_file(tmpdir, longest, "");
+	ck_assert_int_eq(store_name_free(st, longest), 0);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_store_remove_stale)
 {
 	struct store *st;
@@ -513,18 +549,82 @@ START_TEST(test_store_remove_stale_symlink)
 }
 END_TEST
 
-START_TEST(test_store_low_space)
+START_TEST(test_store_reserve)
 {
 	struct store *st = open_store(0640);
 	struct upload up;
 
 	ck_assert_int_eq(store_begin(st, &up), 0);
-	ck_assert_int_eq(store_low_space(&up, 0), 0);
-	ck_assert_int_eq(store_low_space(&up, 1), 0);
-	ck_assert_int_eq(store_low_space(&up, (uint64_t)1 << 62), 1);
-	ck_assert_int_eq(store_low_space(&up, UINT64_MAX), 1);
+	ck_assert_int_eq(store_reserve(&up, 0), STORE_RESERVE_OK);
+	store_keep_free(st, 1, 0, 0);
+	ck_assert_int_eq(store_reserve(&up, 4096), STORE_RESERVE_OK);
+	store_keep_free(st, (uint64_t)1 << 62, 0, 0);
+	ck_assert_int_eq(store_reserve(&up, 1 << 20), STORE_LOW_SPACE);
+	store_keep_free(st, UINT64_MAX, 0, 0);
+	ck_assert_int_eq(store_reserve(&up, 1 << 21), STORE_LOW_SPACE);
 	store_abort(&up);
 	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_reserve_inodes)
+{
+	struct store *st = open_store(0640);
+	struct statvfs vfs;
+	struct upload up;
+
+	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
+	if (vfs.f_files == 0)
+		return;         /* a file system without an inode table (btrfs) */
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	store_keep_free(st, 0, 1, 0);
+	ck_assert_int_eq(store_reserve(&up, 0), STORE_RESERVE_OK);
+	store_abort(&up);
+	/* Inodes are checked at the first call, not at every claim. */
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	store_keep_free(st, 0, (uint64_t)vfs.f_files + 1, 0);
+	ck_assert_int_eq(store_reserve(&up, 0), STORE_LOW_INODES);
+	store_abort(&up);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_auto_inodes)
+{
+	ck_assert_uint_eq(store_auto_inodes(0), 1000);
+	ck_assert_uint_eq(store_auto_inodes(120), 1000);
+	ck_assert_uint_eq(store_auto_inodes(100099), 1000);
+	ck_assert_uint_eq(store_auto_inodes(1000000), 10000);
+}
+END_TEST
+
+/*
+ * What one upload claimed counts against another's check until it is
+ * written or given back, also between two stores of one file system.
+ */
+START_TEST(test_store_reserve_sees_other_claims)
+{
+	struct store *a = open_store(0640), *b = open_store(0640);
+	uint64_t avail, mib = 1 << 20;
+	struct upload ua, ub;
+	struct statvfs vfs;
+
+	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < 128 * mib)
+		return;
+	/* 40 MiB fit above the reserve, 80 do not; 24 MiB of room for other writers. */
+	store_keep_free(a, avail - 64 * mib, 0, 0);
+	store_keep_free(b, avail - 64 * mib, 0, 0);
+	ck_assert_int_eq(store_begin(a, &ua), 0);
+	ck_assert_int_eq(store_begin(b, &ub), 0);
+	ck_assert_int_eq(store_reserve(&ua, 40 * mib), STORE_RESERVE_OK);
+	ck_assert_int_eq(store_reserve(&ub, 40 * mib), STORE_LOW_SPACE);
+	store_abort(&ua);
+	ck_assert_int_eq(store_reserve(&ub, 40 * mib), STORE_RESERVE_OK);
+	store_abort(&ub);
+	store_close(a);
+	store_close(b);
 }
 END_TEST
 
@@ -996,10 +1096,14 @@ store_suite(void)
 	tcase_add_test(dir, test_store_abort);
 	tcase_add_test(dir, test_store_two_commits);
 	tcase_add_test(dir, test_store_never_overwrites);
+	tcase_add_test(dir, test_store_name_free);
 	tcase_add_test(dir, test_store_remove_stale);
 	tcase_add_test(dir, test_store_remove_stale_spares_locked);
 	tcase_add_test(dir, test_store_remove_stale_symlink);
-	tcase_add_test(dir, test_store_low_space);
+	tcase_add_test(dir, test_store_reserve);
+	tcase_add_test(dir, test_store_reserve_inodes);
+	tcase_add_test(dir, test_store_auto_inodes);
+	tcase_add_test(dir, test_store_reserve_sees_other_claims);
 	suite_add_tcase(s, dir);
 
 	tcase_add_checked_fixture(fallback, make_tmpdir, teardown);
