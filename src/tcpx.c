@@ -329,6 +329,7 @@ static int
 check_receipt(const char *label, const char *answer, size_t len, unsigned long long sent,
     const char *hex)
 {
+	char text[RECEIPT_SHOWN_MAX];
 	struct receipt r;
 
 	if (len == 0)
@@ -343,13 +344,15 @@ check_receipt(const char *label, const char *answer, size_t len, unsigned long l
 		shown[n] = '\0';
 		return fail(EXIT_MISMATCH, "%s: not a receipt: %s", label, shown);
 	}
+	/* The daemon chose these bytes: nothing in them may steer the terminal. */
+	receipt_text_shown(r.text, text, sizeof(text));
 	if (!r.ok)
-		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, r.text);
+		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, text);
 	if (r.bytes != sent || strcmp(r.sha256, hex) != 0)
 		return fail(EXIT_MISMATCH, "%s: receipt does not match what was sent: "
 		    "sent %llu bytes sha256:%s, daemon stored %llu bytes sha256:%s as %s",
-		    label, sent, hex, r.bytes, r.sha256, r.text);
-	printf("%s -> %s (%llu bytes, sha256:%s)\n", label, r.text, r.bytes, r.sha256);
+		    label, sent, hex, r.bytes, r.sha256, text);
+	printf("%s -> %s (%llu bytes, sha256:%s)\n", label, text, r.bytes, r.sha256);
 	return EXIT_OK;
 }
 
