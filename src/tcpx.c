@@ -82,7 +82,8 @@ usage(FILE *fp)
 	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] [TLS] HOST:PORT\n"
 	    "TLS: --tls [--ca FILE | --insecure] [--cert FILE [--key FILE]]\n"
 	    "FILE may be - for standard input (with --name NAME).  HOST may be a name,\n"
-	    "an IPv4 address or [IPv6].  See man tcpx.\n", fp);
+	    "an IPv4 address or [IPv6].  Options may also come before the command;\n"
+	    "-- ends them.  See man tcpx.\n", fp);
 }
 
 /* Remembers the alerts the daemon sends (say, "certificate required" after a TLS 1.3 handshake). */
