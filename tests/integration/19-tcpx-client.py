@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
 """tcpx never hangs and says exactly what happened: ping of the largest size
 tcpx(1) allows reads while it sends (plain and TLS); a send that tcpx gives
-up mid-file (the file shrank) resets the connection, so the daemon stores
-nothing in raw, framed and TLS modes alike; a send to an echo service exits
+up mid-file (the file shrank) or that is killed (SIGINT, SIGKILL) resets
+the connection, so the daemon stores nothing in raw, framed and TLS modes
+alike; a send to an echo service exits
 4 ("the answer is not a receipt") every time; options may come before the
 command, an unknown command is one line and exit 2, and every numeric option
 refuses what is not a plain number."""
@@ -88,10 +89,11 @@ def socket_open(pid):
     return False
 
 
-def send_shrinking(d, listener, count, *args):
-    """tcpx sends a 32 MiB file that shrinks to 16 MiB during the send.  The daemon is
-    stopped meanwhile, so tcpx cannot have sent more than its socket buffers (a few
-    MiB) when the file shrinks: it must meet the short file, deterministically."""
+def send_abandoned(d, listener, count, *args, kill=None):
+    """tcpx sends a 32 MiB file that shrinks to 16 MiB during the send (or, with kill,
+    gets that signal).  The daemon is stopped meanwhile, so tcpx cannot have sent more
+    than its socket buffers (a few MiB) by then: it meets the short file (or dies)
+    mid-upload, deterministically.  Returns the result the daemon logged."""
     path = os.path.join(d.dir, "shrinks.bin")
     with open(path, "wb") as f:
         f.write(os.urandom(32 << 20))
@@ -103,23 +105,33 @@ def send_shrinking(d, listener, count, *args):
         while not socket_open(p.pid):
             assert p.poll() is None and time.monotonic() < deadline, p.communicate()
             time.sleep(0.01)  # no readiness signal for "the client has connected"
-        os.truncate(path, 16 << 20)
+        if kill:
+            p.send_signal(kill)
+            p.wait(timeout=WAIT)
+        else:
+            os.truncate(path, 16 << 20)
     finally:
         d.send_signal(signal.SIGCONT)
     out, err = p.communicate(timeout=WAIT * 2)
-    assert p.returncode == 6 and b"file shrank while sending" in err, (p.returncode, out, err)
+    if kill:
+        assert p.returncode == -kill, (p.returncode, out, err)
+    else:
+        assert p.returncode == 6 and b"file shrank while sending" in err, (p.returncode, out, err)
     return d.wait_log(r"conn listener=%s .*result=(\S+)" % re.escape(listener), count=count)[-1]
 
 
 def test_abandoned_send_stores_nothing():
     d = daemon()
-    for count, args in enumerate((("--raw",), ()), 1):
-        result = send_shrinking(d, "inbox", count, *args)
-        assert result == "aborted-reset", (args, result)
-        assert d.stored_files() == [], (args, d.stored_files())
+    count = 0
+    for args in (("--raw",), ()):
+        for kill in (None, signal.SIGINT, signal.SIGKILL):
+            count += 1
+            result = send_abandoned(d, "inbox", count, *args, kill=kill)
+            assert result == "aborted-reset", (args, kill, result)
+            assert d.stored_files() == [], (args, kill, d.stored_files())
     if CERTS:
         for count, args in enumerate((("--raw",), ()), 1):
-            result = send_shrinking(d, "inbox-tls", count, *(args + tls_args()))
+            result = send_abandoned(d, "inbox-tls", count, *(args + tls_args()))
             assert result.startswith("aborted-"), (args, result)
             assert d.stored_files("inbox-tls") == [], d.stored_files("inbox-tls")
     assert d.stop() == 0
