@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * frame.c - pure parser and writer of the framed upload header, shared by
- * tcpxd and tcpx.  It never trusts a length: every field is bounded by
- * FRAME_HEADER_MAX before anything is copied.
+ * frame.c - pure parser and writer of the framed upload header, and the one
+ * rule for the names a client may give, shared by tcpxd and tcpx.  It never
+ * trusts a length: every field is bounded by FRAME_HEADER_MAX before
+ * anything is copied.
  */
 #include <stdbool.h>
 #include <stdio.h>
