@@ -1041,7 +1041,11 @@ parse_options(int argc, char **argv, int *count)
 		case 'h': usage(stdout); return EXIT_OK;
 		case 'V': version = true; break;
 		case ':': return fail(EXIT_USAGE, "option %s needs a value (try tcpx --help)", argv[optind - 1]);
-		default: return fail(EXIT_USAGE, "unknown option %s (try tcpx --help)", argv[optind - 1]);
+		default:
+			/* optopt names a short option, also inside a cluster such as -qz. */
+			if (optopt > 0 && optopt != '?')
+				return fail(EXIT_USAGE, "unknown option -%c (try tcpx --help)", optopt);
+			return fail(EXIT_USAGE, "unknown option %s (try tcpx --help)", argv[optind - 1]);
 		}
 	}
 	while (optind < argc)

@@ -171,6 +171,7 @@ def test_option_order_and_commands():
     for argv, want in ((("bogus",), 'tcpx: unknown command "bogus" (try tcpx --help)\n'),
                        (("-q", "bogus", "x"), 'tcpx: unknown command "bogus" (try tcpx --help)\n'),
                        (("--bogus", "send"), "tcpx: unknown option --bogus (try tcpx --help)\n"),
+                       (("send", "-zq", "f", "h:1"), "tcpx: unknown option -z (try tcpx --help)\n"),
                        (("--version", "send"),
                         "tcpx: --version takes no command or argument (try tcpx --help)\n"),
                        (("ping", "-c"), "tcpx: option -c needs a value (try tcpx --help)\n")):
