@@ -58,9 +58,13 @@ check_sanitise(const char *name, size_t len)
 	n = strlen(out);
 	CHECK(n >= 1 && n <= FRAME_NAME_MAX);
 	CHECK(n == len - (size_t)(base - name) && memcmp(out, base, n) == 0);
-	CHECK(out[0] != '.');
-	for (size_t i = 0; i < n; i++)
-		CHECK((unsigned char)out[i] >= 0x20 && out[i] != 0x7f && out[i] != '/');
+	CHECK(out[0] != '.' && out[0] != '-' && out[0] != ' ' && out[n - 1] != ' ');
+	for (size_t i = 0, step; i < n; i += step) {
+		unsigned cp;
+
+		CHECK(frame_name_char(out + i, n - i, &step, &cp) == NULL);
+		CHECK(cp >= 0x20 && cp != '/' && !(cp >= 0x7f && cp <= 0x9f));
+	}
 	CHECK(frame_name_sanitise(out, n, again, &why) == 0 && strcmp(again, out) == 0);
 }
 
@@ -80,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_header(buf, size, &h);
 		break;
 	case FRAME_BAD:
+	case FRAME_BAD_NAME:
 		CHECK(size >= FRAME_SIGNATURE_LEN);
 		CHECK(why != NULL && *why != '\0');
 		break;

@@ -3,10 +3,12 @@
  * fuzz_receipt.c - receipt_parse() on any answer a server might send tcpx.
  * A line it accepts must be one receipt_ok() or receipt_err() could have
  * written: formatting the parsed fields again and parsing that gives the
- * same struct receipt, byte for byte.
+ * same struct receipt, byte for byte.  What tcpx prints of its text
+ * (receipt_text_shown()) holds no character a name may not hold.
  */
 #include <string.h>
 
+#include "frame.h"
 #include "fuzz.h"
 #include "receipt.h"
 
@@ -19,6 +21,20 @@ unhex(char c)
 		return c - 'a' + 10;
 	CHECK(!"sha256 is not lowercase hex");
 	return 0;
+}
+
+static void
+check_shown(const char *text)
+{
+	char shown[RECEIPT_SHOWN_MAX];
+	size_t len, step;
+	unsigned cp;
+
+	receipt_text_shown(text, shown, sizeof(shown));
+	len = strlen(shown);
+	CHECK(len >= strlen(text) && len <= 4 * strlen(text));
+	for (size_t i = 0; i < len; i += step)
+		CHECK(frame_name_char(shown + i, len - i, &step, &cp) == NULL);
 }
 
 int
@@ -57,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Without its newline, the same line. */
 	CHECK(receipt_parse(again, n - 1, &r2) == 0);
 	CHECK(memcmp(&r, &r2, sizeof(r)) == 0);
+	check_shown(r.text);
 	free(line);
 	return 0;
 }

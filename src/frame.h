@@ -22,6 +22,7 @@ enum frame_status {
 	FRAME_RAW,          /* does not start with the signature: a raw upload */
 	FRAME_OK,           /* a complete, valid header */
 	FRAME_BAD,          /* the signature, then something invalid */
+	FRAME_BAD_NAME,     /* a header whose name breaks the rule of frame_name_sanitise() */
 };
 
 struct frame_header {
@@ -30,16 +31,27 @@ struct frame_header {
 	size_t length;                  /* header bytes, to skip before the data */
 };
 
-/* Looks at the first len bytes of a connection.  On FRAME_BAD, *why says why. */
+/* Looks at the first len bytes of a connection.  On FRAME_BAD and FRAME_BAD_NAME, *why says why. */
 enum frame_status frame_parse(const char *buf, size_t len, struct frame_header *out,
     const char **why);
 /*
- * Makes a client's file name safe to store: keeps what follows the last '/',
- * then refuses (returns -1 with *why) empty names, "." and "..", names
- * starting with '.', control characters, invalid UTF-8 and names over
- * FRAME_NAME_MAX bytes.  out must hold FRAME_NAME_MAX + 1 bytes.
+ * The name rule, in one place for tcpxd and tcpx (docs/PROTOCOL.md §2.4):
+ * keeps what follows the last '/', then refuses (returns -1 with *why) a
+ * name that is empty, over FRAME_NAME_MAX bytes, starts with '.' or '-',
+ * is not valid UTF-8, holds a character frame_name_char() refuses, starts
+ * or ends with a space, or has the shape of the daemon's own names
+ * (YYYYMMDDTHHMMSSZ_...).  out must hold FRAME_NAME_MAX + 1 bytes.
  */
 int frame_name_sanitise(const char *name, size_t len, char *out, const char **why);
+/*
+ * The character at s (n > 0 bytes available): *len is its length in bytes
+ * (1 for a byte that starts no valid UTF-8 sequence) and *code_point its
+ * value (that byte's).  Returns NULL if a name may hold it, else why not:
+ * invalid UTF-8, C0 and C1 controls and DEL, bidirectional controls,
+ * invisible characters, white space other than U+0020.  Also what tcpx
+ * escapes before it prints text the daemon sent.
+ */
+const char *frame_name_char(const char *s, size_t n, size_t *len, unsigned *code_point);
 /* Writes a header for size and name into buf; returns its length, or 0 if it does not fit. */
 size_t frame_header_format(char *buf, size_t len, uint64_t size, const char *name);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frame.h"
 #include "receipt.h"
 
 size_t
@@ -89,4 +90,31 @@ receipt_parse(const char *line, size_t len, struct receipt *out)
 	}
 	memcpy(out->text, p, rest);
 	return 0;
+}
+
+void
+receipt_text_shown(const char *text, char *out, size_t outlen)
+{
+	size_t at = 0, len = strlen(text);
+
+	for (size_t i = 0, n; i < len; i += n) {
+		char one[16];
+		unsigned cp;
+		const char *show = one;
+		size_t w;
+
+		if (frame_name_char(text + i, len - i, &n, &cp) == NULL) {
+			show = text + i;
+			w = n;
+		} else {
+			w = (size_t)snprintf(one, sizeof(one), n == 1 ? "\\x%02x" : cp > 0xffff ?
+			    "\\U%08x" : "\\u%04x", cp);
+		}
+		if (at + w >= outlen)
+			break;
+		memcpy(out + at, show, w);
+		at += w;
+	}
+	if (outlen > 0)
+		out[at] = '\0';
 }

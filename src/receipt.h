@@ -28,4 +28,14 @@ struct receipt {
 /* Parses one line (with or without its newline).  0, or -1 if it is neither form. */
 int receipt_parse(const char *line, size_t len, struct receipt *out);
 
+/* Room for any receipt text escaped: at most 4 bytes shown per byte, and the NUL. */
+#define RECEIPT_SHOWN_MAX (RECEIPT_MAX * 4 + 1)
+/*
+ * Copies text (a stored name or an ERR reason, both chosen by the server)
+ * into out for a terminal: every character a name may not hold
+ * (frame_name_char()) becomes \xHH (one byte) or \uHHHH / \UHHHHHHHH (the
+ * code point).  Cuts at a character boundary if out is too small.
+ */
+void receipt_text_shown(const char *text, char *out, size_t outlen);
+
 #endif

@@ -131,10 +131,11 @@ read_header(struct conn *c, struct upload_state *s)
 			s->pending = have;
 			return 0;
 		}
-		if (st == FRAME_BAD) {
+		if (st == FRAME_BAD || st == FRAME_BAD_NAME) {
 			char reason[128];
 
-			snprintf(reason, sizeof(reason), "bad header: %s", why);
+			snprintf(reason, sizeof(reason), "%s: %s",
+			    st == FRAME_BAD_NAME ? "bad name" : "bad header", why);
 			reply_error(c, 400, reason, "refused-bad-header");
 			return -1;
 		}

@@ -53,10 +53,10 @@ static struct {
 	unsigned timeout;       /* seconds, for connect and for each I/O */
 	long count;
 	size_t size;
-	double interval;
+	struct timespec interval;
 	bool tls, insecure;
 	const char *ca, *cert, *key;
-} opt = { .timeout = 30, .count = 5, .size = 64, .interval = 0.2 };
+} opt = { .timeout = 30, .count = 5, .size = 64, .interval = { 0, 200000000 } };
 
 static SSL_CTX *tls_ctx;        /* with --tls: made once, used for every connection */
 static char tls_alert[64];      /* the last TLS alert the daemon sent, for messages */
@@ -82,7 +82,8 @@ usage(FILE *fp)
 	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] [TLS] HOST:PORT\n"
 	    "TLS: --tls [--ca FILE | --insecure] [--cert FILE [--key FILE]]\n"
 	    "FILE may be - for standard input (with --name NAME).  HOST may be a name,\n"
-	    "an IPv4 address or [IPv6].  See man tcpx.\n", fp);
+	    "an IPv4 address or [IPv6].  Options may also come before the command;\n"
+	    "-- ends them.  See man tcpx.\n", fp);
 }
 
 /* Remembers the alerts the daemon sends (say, "certificate required" after a TLS 1.3 handshake). */
@@ -201,6 +202,92 @@ stdout_failed(void)
 	return fail(EXIT_LOCAL, "standard output: %s", strerror(errno));
 }
 
+/* ---- sending and receiving without blocking ------------------------------ */
+
+/*
+ * While tcpx sends, it also reads: a peer that answers early (an ERR, an
+ * echo service) must never leave both sides blocked in send() with full
+ * buffers.  So the socket is non-blocking while data moves, and every wait
+ * is a poll() bounded by --timeout.
+ */
+static int
+set_blocking(struct netio *io, bool on)
+{
+	int flags = fcntl(io->fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	return fcntl(io->fd, F_SETFL, on ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+}
+
+/*
+ * Sends what the socket takes now of buf: the bytes sent (0 when it takes
+ * none), or -1 with errno.  With TLS it is all or none, and after none the
+ * next call must pass the same buf and len (OpenSSL's rule).
+ */
+static ssize_t
+send_some(struct netio *io, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (io->ssl != NULL) {
+		if (netio_send_all(io, buf, len) == 0)
+			return (ssize_t)len;
+		return errno == EAGAIN ? 0 : -1;
+	}
+	do
+		n = send(io->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return n;
+}
+
+/*
+ * Waits up to --timeout (for ever if !bounded) until the connection is
+ * readable, or writable too if asked (POLLOUT in events), or extra (fd -1:
+ * none) is ready.  1 with the connection's events in *revents, 0 on
+ * timeout, -1 with errno.
+ */
+static int
+wait_io(struct netio *io, short events, struct pollfd *extra, bool bounded, short *revents)
+{
+	struct pollfd pfd[2] = { { .fd = io->fd, .events = POLLIN | events }, { .fd = -1 } };
+	/* TLS data decrypted already, which poll() cannot see: only look at the rest. */
+	bool buffered = netio_buffered(io);
+	int n;
+
+	if (extra != NULL) {
+		pfd[1] = *extra;
+		extra->revents = 0;
+	}
+	do
+		n = poll(pfd, 2, buffered ? 0 : bounded ? (int)opt.timeout * 1000 : -1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	*revents = pfd[0].revents | (buffered ? POLLIN : 0);
+	if (extra != NULL)
+		extra->revents = pfd[1].revents;
+	return n > 0 || buffered;
+}
+
+/*
+ * Abnormal ends of an upload reset the connection (SO_LINGER 0): a raw
+ * upload that ended with a FIN would be stored as complete.  tcpx keeps
+ * this armed from the connection on, so that even a tcpx killed by a
+ * signal resets, and disarms it only once the upload has ended as it
+ * should.
+ */
+static void
+reset_on_close(struct netio *io, bool on)
+{
+	struct linger lg = { .l_onoff = on, .l_linger = 0 };
+
+	/* Cannot fail on a connected TCP socket. */
+	(void)setsockopt(io->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 /* ---- progress bar (stderr, terminals only) ------------------------------ */
 
 struct progress {
@@ -275,33 +362,106 @@ spool_stdin(int *fd, unsigned long long *size)
 	return EXIT_OK;
 }
 
-/* True when the daemon has answered before the upload ended (an early ERR). */
+/*
+ * After the socket turned readable during an upload: true when the daemon
+ * has answered before the upload ended (an early ERR), or the connection
+ * ended.  TLS records may carry no data (TLS 1.3 session tickets follow the
+ * handshake): peek, on the non-blocking socket, to find out.
+ */
 static bool
-answer_waiting(struct netio *io)
+answer_arrived(struct netio *io)
 {
-	struct pollfd pfd = { .fd = io->fd, .events = POLLIN };
-	int flags, rc, kind;
+	int rc, kind;
 	char byte;
 
-	if (netio_buffered(io))
+	if (io->ssl == NULL || netio_buffered(io))
 		return true;
-	if (poll(&pfd, 1, 0) <= 0)
-		return false;
-	if (io->ssl == NULL)
-		return true;
-	/*
-	 * TLS records arrived, but they may carry no data: TLS 1.3 session
-	 * tickets follow the handshake.  Peek without blocking to find out.
-	 */
-	if ((flags = fcntl(io->fd, F_GETFL)) < 0 || fcntl(io->fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return true;    /* read_answer() will tell */
 	ERR_clear_error();
 	rc = SSL_peek(io->ssl, &byte, 1);
 	kind = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(io->ssl, rc);
 	ERR_clear_error();
-	if (fcntl(io->fd, F_SETFL, flags) < 0)
-		return true;
 	return kind != SSL_ERROR_WANT_READ && kind != SSL_ERROR_WANT_WRITE;
+}
+
+enum upload_end {
+	UPLOAD_SENT,            /* every byte went: half-close and read the receipt */
+	UPLOAD_ANSWERED,        /* the daemon spoke first, or the connection broke: read what came */
+	UPLOAD_FAILED,          /* tcpx gave up (file, timeout): abandon the upload */
+};
+
+struct upload {
+	struct netio *io;
+	const char *label;
+	int file;
+	unsigned long long size;
+	EVP_MD_CTX *md;
+	struct progress *prog;
+	char *buf;              /* CHUNK bytes */
+	int rc;                 /* with UPLOAD_FAILED */
+};
+
+/* The next piece of the file into u->buf: its length, or 0 after failing. */
+static size_t
+upload_read(struct upload *u, unsigned long long sent)
+{
+	unsigned long long left = u->size - sent;
+	ssize_t n;
+
+	do
+		n = read(u->file, u->buf, left < CHUNK ? (size_t)left : CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		u->rc = fail(EXIT_LOCAL, "%s: %s", u->label,
+		    n < 0 ? strerror(errno) : "file shrank while sending");
+		return 0;
+	}
+	/* A file that grows meanwhile is sent as long as the header declared. */
+	EVP_DigestUpdate(u->md, u->buf, (size_t)n);
+	return (size_t)n;
+}
+
+/*
+ * Sends the header (hlen bytes, maybe none) and then the file, on the
+ * non-blocking socket, watching the whole time for an early answer.
+ */
+static enum upload_end
+upload_send(struct upload *u, const char *header, size_t hlen)
+{
+	const char *chunk = header;
+	size_t off = 0, len = hlen;
+	unsigned long long sent = 0;
+
+	for (;;) {
+		short revents = 0;
+		ssize_t k;
+		int n;
+
+		if (off == len) {
+			if (sent == u->size)
+				return UPLOAD_SENT;
+			if ((len = upload_read(u, sent)) == 0)
+				return UPLOAD_FAILED;
+			chunk = u->buf;
+			off = 0;
+		}
+		if ((n = wait_io(u->io, POLLOUT, NULL, true, &revents)) <= 0) {
+			u->rc = fail(EXIT_NETWORK, "%s: %s while sending", u->label,
+			    n == 0 ? "timed out" : strerror(errno));
+			return UPLOAD_FAILED;
+		}
+		if ((revents & (POLLIN | POLLHUP | POLLERR)) && answer_arrived(u->io))
+			return UPLOAD_ANSWERED;
+		if (!(revents & POLLOUT))
+			continue;
+		if ((k = send_some(u->io, chunk + off, len - off)) < 0)
+			return UPLOAD_ANSWERED;
+		off += (size_t)k;
+		if (chunk == u->buf) {
+			sent += (unsigned long long)k;
+			u->prog->done = sent;
+			progress_draw(u->prog, false);
+		}
+	}
 }
 
 /* Reads the daemon's one-line answer (until newline or EOF). */
@@ -329,6 +489,7 @@ static int
 check_receipt(const char *label, const char *answer, size_t len, unsigned long long sent,
     const char *hex)
 {
+	char text[RECEIPT_SHOWN_MAX];
 	struct receipt r;
 
 	if (len == 0)
@@ -341,22 +502,24 @@ check_receipt(const char *label, const char *answer, size_t len, unsigned long l
 		for (size_t i = 0; i < len && n < sizeof(shown) - 1; i++)
 			shown[n++] = answer[i] >= 0x20 && answer[i] < 0x7f ? answer[i] : '.';
 		shown[n] = '\0';
-		return fail(EXIT_MISMATCH, "%s: not a receipt: %s", label, shown);
+		return fail(EXIT_MISMATCH, "%s: the answer is not a receipt: %s", label, shown);
 	}
+	/* The daemon chose these bytes: nothing in them may steer the terminal. */
+	receipt_text_shown(r.text, text, sizeof(text));
 	if (!r.ok)
-		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, r.text);
+		return fail(EXIT_REFUSED, "%s: refused: ERR %d %s", label, r.code, text);
 	if (r.bytes != sent || strcmp(r.sha256, hex) != 0)
 		return fail(EXIT_MISMATCH, "%s: receipt does not match what was sent: "
 		    "sent %llu bytes sha256:%s, daemon stored %llu bytes sha256:%s as %s",
-		    label, sent, hex, r.bytes, r.sha256, r.text);
-	printf("%s -> %s (%llu bytes, sha256:%s)\n", label, r.text, r.bytes, r.sha256);
+		    label, sent, hex, r.bytes, r.sha256, text);
+	printf("%s -> %s (%llu bytes, sha256:%s)\n", label, text, r.bytes, r.sha256);
 	return EXIT_OK;
 }
 
+/* Uploads path (shown as label) to target: an exit status. */
 static int
-send_one(const char *path, const char *target)
+send_one(const char *path, const char *label, const char *target)
 {
-	const char *label = strcmp(path, "-") == 0 ? (opt.name ? opt.name : "stdin") : path;
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	char hex[SHA256_LEN * 2 + 1], answer[RECEIPT_MAX + 1], header[FRAME_HEADER_MAX + 1];
 	char clean[FRAME_NAME_MAX + 1];
@@ -366,8 +529,11 @@ send_one(const char *path, const char *target)
 	EVP_MD_CTX *md = NULL;
 	char *buf = NULL;
 	struct netio io = { .fd = -1 };
+	struct upload up;
+	enum upload_end end;
+	size_t hlen = 0;
 	int file = -1, rc;
-	bool send_failed = false, ended = false;
+	bool ended = false;
 	struct stat st;
 	ssize_t got;
 
@@ -407,48 +573,45 @@ send_one(const char *path, const char *target)
 		rc = fail(EXIT_LOCAL, "out of memory");
 		goto out;
 	}
+	if (!opt.raw && (hlen = frame_header_format(header, sizeof(header), size, clean)) == 0) {
+		rc = fail(EXIT_USAGE, "%s: header too long", label);
+		goto out;
+	}
 	if ((rc = open_target(target, &io)) != EXIT_OK)
 		goto out;
-	if (!opt.raw) {
-		size_t hlen = frame_header_format(header, sizeof(header), size, clean);
-
-		if (hlen == 0 || netio_send_all(&io, header, hlen) < 0)
-			send_failed = true;
-	}
+	reset_on_close(&io, true);
 	prog = (struct progress){ .on = !opt.quiet && isatty(STDERR_FILENO), .label = label,
 	    .total = size, .start_ms = sys_now_ms() };
-	for (unsigned long long sent = 0; !send_failed && sent < size;) {
-		ssize_t n = read(file, buf, CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = fail(EXIT_LOCAL, "%s: %s", label, n < 0 ? strerror(errno) : "file shrank while sending");
-			goto out;
-		}
-		if (sent + (unsigned long long)n > size)
-			n = (ssize_t)(size - sent);     /* the file grew: send what the header declared */
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		if (netio_send_all(&io, buf, (size_t)n) < 0 || answer_waiting(&io)) {
-			send_failed = true;     /* the daemon refused early: read its answer */
-			break;
-		}
-		sent += (unsigned long long)n;
-		prog.done = sent;
-		progress_draw(&prog, false);
+	up = (struct upload){ .io = &io, .label = label, .file = file, .size = size, .md = md,
+	    .prog = &prog, .buf = buf };
+	if (set_blocking(&io, false) < 0) {
+		rc = fail(EXIT_LOCAL, "%s: %s", label, strerror(errno));
+		goto out;
 	}
-	if (!send_failed) {
+	end = upload_send(&up, header, hlen);
+	if (set_blocking(&io, true) < 0 && end != UPLOAD_FAILED) {
+		up.rc = fail(EXIT_LOCAL, "%s: %s", label, strerror(errno));
+		end = UPLOAD_FAILED;
+	}
+	if (end == UPLOAD_FAILED) {
+		rc = up.rc;
+		goto out;
+	}
+	if (end == UPLOAD_SENT) {
 		progress_draw(&prog, true);
 		/* With TLS, close_notify: a raw upload over TLS is stored only if it ends with one. */
-		(void)netio_shutdown_wr(&io);
-		ended = true;
+		if (netio_shutdown_wr(&io) == 0) {
+			ended = true;
+			reset_on_close(&io, false);
+		}
 	}
 	got = read_answer(&io, answer, sizeof(answer));
 	if (got < 0) {
 		rc = fail(EXIT_NETWORK, "%s: no receipt: %s", label, io_error(errno));
 		goto out;
 	}
-	if (send_failed && (got == 0 || strncmp(answer, "ERR ", 4) != 0)) {
+	/* Bytes that came back are the answer, receipt or not, whatever became of the connection. */
+	if (got == 0 && end == UPLOAD_ANSWERED) {
 		rc = fail(EXIT_NETWORK, "%s: connection lost while sending", label);
 		goto out;
 	}
@@ -460,7 +623,7 @@ out:
 	EVP_MD_CTX_free(md);
 	free(buf);
 	sys_close(file);
-	/* Never a close_notify for an upload cut short (say, the file shrank). */
+	/* Never a close_notify, and a reset (reset_on_close), for an upload cut short. */
 	close_target(&io, ended);
 	return rc;
 }
@@ -475,7 +638,17 @@ cmd_send(int argc, char **argv)
 	if (opt.name != NULL && argc > 2)
 		return fail(EXIT_USAGE, "send: --name applies to a single file");
 	for (int i = 0; i < argc - 1; i++) {
-		int one = send_one(argv[i], argv[argc - 1]);
+		const char *given = strcmp(argv[i], "-") == 0 ? (opt.name ? opt.name : "stdin") : argv[i];
+		size_t room = strlen(given) * 4 + 1;
+		char *label = malloc(room);
+		int one;
+
+		if (label == NULL)
+			return fail(EXIT_LOCAL, "out of memory");
+		/* A path from a listing (tcpx send *) can hold terminal escapes too. */
+		receipt_text_shown(given, label, room);
+		one = send_one(argv[i], label, argv[argc - 1]);
+		free(label);
 
 		if (rc == EXIT_OK)
 			rc = one;
@@ -485,117 +658,163 @@ cmd_send(int argc, char **argv)
 
 /* ---- echo --------------------------------------------------------------- */
 
+/* Bytes sent and not yet echoed, at most: bounds the memory, and what a slow echo holds. */
+#define EXCHANGE_WINDOW (512 * 1024)
+#define EXCHANGE_STEP (64 * 1024)
+
 /*
- * Sends input while reading the echo, and checks each byte that comes back
- * against what was sent.  Both directions progress at once, so input of any
- * size never deadlocks on full socket buffers.
+ * One exchange with an echo service: the input (data in memory, or the
+ * file descriptor in) is sent while what comes back is read and checked
+ * against it, so both directions move at once and input of any size never
+ * deadlocks on full socket buffers.
  */
+struct exchange {
+	struct netio *io;
+	const char *label;      /* "echo", "ping: seq=3": starts each message */
+	const char *data;       /* the input, or NULL to read it from in */
+	size_t data_len;
+	int in;
+	bool half_close;        /* echo: end our direction after the input, read to the end */
+	bool print;             /* echo: what comes back goes to standard output */
+	char *fifo;             /* [head, sent): sent, not yet back; [sent, tail): not yet sent */
+	size_t head, sent, tail;
+};
+
+/* Takes more input once everything read so far is sent.  0, or an exit code. */
 static int
-echo_stream(struct netio *io, int in, const char *message)
+exchange_fill(struct exchange *x, size_t *data_off, bool *in_done)
 {
-	size_t cap = 1 << 20, head = 0, tail = 0, msg_off = 0, msg_len = message ? strlen(message) : 0;
-	char *fifo = malloc(cap), buf[CHUNK / 4];
-	bool in_done = false, wr_shut = false;
+	size_t room;
+	ssize_t r;
+
+	/* Keep only what is still to come back; a TLS retry never needs moved bytes (sent == tail). */
+	if (x->tail + EXCHANGE_STEP > 2 * EXCHANGE_WINDOW) {
+		memmove(x->fifo, x->fifo + x->head, x->tail - x->head);
+		x->tail -= x->head;
+		x->sent = x->tail;
+		x->head = 0;
+	}
+	room = EXCHANGE_STEP;
+	if (x->data != NULL) {
+		r = (ssize_t)(x->data_len - *data_off < room ? x->data_len - *data_off : room);
+		memcpy(x->fifo + x->tail, x->data + *data_off, (size_t)r);
+		*data_off += (size_t)r;
+	} else {
+		do
+			r = read(x->in, x->fifo + x->tail, room);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return fail(EXIT_LOCAL, "standard input: %s", strerror(errno));
+	}
+	if (r == 0)
+		*in_done = true;
+	x->tail += (size_t)r;
+	return EXIT_OK;
+}
+
+/* Reads what came back and checks it.  EXIT_OK with *eof at the end, or an exit code. */
+static int
+exchange_read(struct exchange *x, unsigned long long *back, bool *eof)
+{
+	char buf[EXCHANGE_STEP];
+	ssize_t r = netio_recv(x->io, buf, sizeof(buf));
+
+	if (r < 0 && errno == EAGAIN)
+		return EXIT_OK;         /* TLS records without data (session tickets) */
+	if (r < 0)
+		return fail(EXIT_NETWORK, "%s: %s", x->label, io_error(errno));
+	if (r == 0) {
+		*eof = true;
+		return EXIT_OK;
+	}
+	if ((size_t)r > x->sent - x->head || memcmp(x->fifo + x->head, buf, (size_t)r) != 0)
+		return fail(EXIT_MISMATCH, "%s: byte %llu differs from what was sent", x->label, *back);
+	if (x->print && fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
+		return stdout_failed();
+	x->head += (size_t)r;
+	*back += (unsigned long long)r;
+	return EXIT_OK;
+}
+
+static int
+exchange_run(struct exchange *x)
+{
+	struct pollfd input = { .fd = -1 };
 	unsigned long long back = 0;
+	bool in_done = false, wr_shut = !x->half_close, eof = false;
+	size_t data_off = 0;
 	int rc = EXIT_OK;
 
-	if (fifo == NULL)
-		return fail(EXIT_LOCAL, "out of memory");
-	for (;;) {
-		struct pollfd pfd = { .fd = io->fd, .events = POLLIN };
-		bool can_fill = !in_done && tail - head < cap / 2;
-		bool buffered = netio_buffered(io);     /* decrypted already: poll() cannot see it */
+	x->head = x->sent = x->tail = 0;
+	while (rc == EXIT_OK) {
+		bool can_fill = !in_done && x->sent == x->tail && x->tail - x->head < EXCHANGE_WINDOW;
+		bool shut_now = in_done && x->sent == x->tail && !wr_shut;
+		short events = x->sent < x->tail || shut_now ? POLLOUT : 0, revents = 0;
 		int n;
 
-		if (can_fill)
-			pfd.events |= POLLOUT;
-		do
-			n = poll(&pfd, 1, buffered ? 0 : (int)opt.timeout * 1000);
-		while (n < 0 && errno == EINTR);
-		if (buffered && n >= 0) {
-			pfd.revents |= POLLIN;
-			n = 1;
+		if (can_fill && x->data != NULL) {
+			rc = exchange_fill(x, &data_off, &in_done);
+			continue;
 		}
+		if (eof || (in_done && wr_shut && x->head == x->tail && !x->half_close))
+			break;
+		input = (struct pollfd){ .fd = can_fill ? x->in : -1, .events = POLLIN };
+		/* Only waiting for the user to type (nothing in flight) has no time limit. */
+		n = wait_io(x->io, events, &input, !(can_fill && x->head == x->tail), &revents);
 		if (n <= 0) {
-			rc = fail(EXIT_NETWORK, "echo: %s", n == 0 ? "timed out" : strerror(errno));
+			rc = fail(EXIT_NETWORK, "%s: %s", x->label, n == 0 ? "timed out" : strerror(errno));
 			break;
 		}
-		if (can_fill && (pfd.revents & POLLOUT)) {
-			ssize_t r;
+		if (input.revents != 0)
+			rc = exchange_fill(x, &data_off, &in_done);
+		if (rc == EXIT_OK && (revents & (POLLOUT | POLLERR)) && x->sent < x->tail) {
+			size_t len = x->tail - x->sent < EXCHANGE_STEP ? x->tail - x->sent : EXCHANGE_STEP;
+			ssize_t k = send_some(x->io, x->fifo + x->sent, len);
 
-			if (message != NULL) {
-				r = (ssize_t)(msg_len - msg_off < sizeof(buf) ? msg_len - msg_off : sizeof(buf));
-				memcpy(buf, message + msg_off, (size_t)r);
-				msg_off += (size_t)r;
-			} else {
-				r = read(in, buf, sizeof(buf));
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0) {
-					rc = fail(EXIT_LOCAL, "standard input: %s", strerror(errno));
-					break;
-				}
-			}
-			if (r == 0) {
-				in_done = true;
-			} else {
-				if (tail - head + (size_t)r > cap) {
-					rc = fail(EXIT_LOCAL, "echo: internal buffer overflow");
-					break;
-				}
-				/* Keep what was sent until its echo arrives. */
-				if (head > 0 && tail + (size_t)r > cap) {
-					memmove(fifo, fifo + head, tail - head);
-					tail -= head;
-					head = 0;
-				}
-				memcpy(fifo + tail, buf, (size_t)r);
-				tail += (size_t)r;
-				if (netio_send_all(io, buf, (size_t)r) < 0) {
-					rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
-					break;
-				}
-			}
+			if (k < 0)
+				rc = fail(EXIT_NETWORK, "%s: %s", x->label, io_error(errno));
+			else
+				x->sent += (size_t)k;
 		}
-		if (in_done && !wr_shut) {
-			/* A failure shows in the next read (a reset, a TLS error). */
-			(void)netio_shutdown_wr(io);
-			wr_shut = true;
+		if (rc == EXIT_OK && shut_now && (revents & (POLLOUT | POLLERR))) {
+			/* A failure other than a full buffer shows in the next read (a reset, a TLS error). */
+			if (netio_shutdown_wr(x->io) == 0 || errno != EAGAIN)
+				wr_shut = true;
 		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = netio_recv(io, buf, sizeof(buf));
-
-			if (r < 0) {
-				rc = fail(EXIT_NETWORK, "echo: %s", io_error(errno));
-				break;
-			}
-			if (r == 0) {
-				if (head != tail)
-					rc = fail(EXIT_MISMATCH, "echo: connection closed after %llu of %llu bytes",
-					    back, back + (unsigned long long)(tail - head));
-				break;
-			}
-			if ((size_t)r > tail - head || memcmp(fifo + head, buf, (size_t)r) != 0) {
-				rc = fail(EXIT_MISMATCH, "echo: byte %llu differs from what was sent", back);
-				break;
-			}
-			if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) {
-				rc = stdout_failed();
-				break;
-			}
-			head += (size_t)r;
-			back += (unsigned long long)r;
-		}
+		if (rc == EXIT_OK && (revents & (POLLIN | POLLHUP | POLLERR)))
+			rc = exchange_read(x, &back, &eof);
 	}
-	free(fifo);
-	if (fflush(stdout) != 0 && rc == EXIT_OK)
-		rc = stdout_failed();
+	if (rc == EXIT_OK && eof && (x->head != x->tail || !in_done)) {
+		if (x->half_close && in_done)
+			rc = fail(EXIT_MISMATCH, "%s: connection closed after %llu of %llu bytes",
+			    x->label, back, back + (unsigned long long)(x->tail - x->head));
+		else
+			rc = fail(EXIT_NETWORK, "%s: connection closed after %llu bytes came back",
+			    x->label, back);
+	}
+	return rc;
+}
+
+/* Runs x on its connection made non-blocking for the while, with its buffer. */
+static int
+exchange(struct exchange *x)
+{
+	int rc;
+
+	if (x->fifo == NULL && (x->fifo = malloc(2 * EXCHANGE_WINDOW)) == NULL)
+		return fail(EXIT_LOCAL, "out of memory");
+	if (set_blocking(x->io, false) < 0)
+		return fail(EXIT_LOCAL, "%s: %s", x->label, strerror(errno));
+	rc = exchange_run(x);
+	if (set_blocking(x->io, true) < 0 && rc == EXIT_OK)
+		rc = fail(EXIT_LOCAL, "%s: %s", x->label, strerror(errno));
 	return rc;
 }
 
 static int
 cmd_echo(int argc, char **argv)
 {
+	struct exchange x;
 	struct netio io;
 	int rc;
 
@@ -603,7 +822,13 @@ cmd_echo(int argc, char **argv)
 		return fail(EXIT_USAGE, "echo: need HOST:PORT [MESSAGE]");
 	if ((rc = open_target(argv[0], &io)) != EXIT_OK)
 		return rc;
-	rc = echo_stream(&io, STDIN_FILENO, argc == 2 ? argv[1] : NULL);
+	x = (struct exchange){ .io = &io, .label = "echo", .data = argc == 2 ? argv[1] : NULL,
+	    .data_len = argc == 2 ? strlen(argv[1]) : 0, .in = STDIN_FILENO, .half_close = true,
+	    .print = true };
+	rc = exchange(&x);
+	free(x.fifo);
+	if (fflush(stdout) != 0 && rc == EXIT_OK)
+		rc = stdout_failed();
 	close_target(&io, rc == EXIT_OK);
 	return rc;
 }
@@ -630,9 +855,10 @@ now_us(void)
 static int
 cmd_ping(int argc, char **argv)
 {
-	char *out = NULL, *in = NULL;
+	char *out = NULL, label[48];
 	double *rtt = NULL, sum = 0;
 	long done = 0;
+	struct exchange x = { 0 };
 	struct netio io;
 	int one = 1, rc;
 
@@ -640,47 +866,32 @@ cmd_ping(int argc, char **argv)
 		return fail(EXIT_USAGE, "ping: need HOST:PORT");
 	if ((rc = open_target(argv[0], &io)) != EXIT_OK)
 		return rc;
-	if ((out = malloc(opt.size)) == NULL || (in = malloc(opt.size)) == NULL ||
-	    (rtt = calloc((size_t)opt.count, sizeof(*rtt))) == NULL) {
+	if ((out = malloc(opt.size)) == NULL || (rtt = calloc((size_t)opt.count, sizeof(*rtt))) == NULL) {
 		rc = fail(EXIT_LOCAL, "out of memory");
 		goto out;
 	}
 	setsockopt(io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	printf("PING %s: %zu data bytes\n", argv[0], opt.size);
+	x = (struct exchange){ .io = &io, .label = label, .data = out, .data_len = opt.size };
 	for (long seq = 0; seq < opt.count; seq++) {
 		double t0;
-		size_t have = 0;
 
 		for (size_t i = 0; i < opt.size; i++)
 			out[i] = (char)(seq + (long)i);
+		snprintf(label, sizeof(label), "ping: seq=%ld", seq);
 		t0 = now_us();
-		if (netio_send_all(&io, out, opt.size) < 0) {
-			rc = fail(EXIT_NETWORK, "ping: %s", io_error(errno));
-			break;
-		}
-		while (have < opt.size) {
-			ssize_t n = netio_recv(&io, in + have, opt.size - have);
-
-			if (n <= 0) {
-				rc = fail(EXIT_NETWORK, "ping: %s", n == 0 ? "connection closed" : io_error(errno));
-				goto summary;
-			}
-			have += (size_t)n;
-		}
-		rtt[done] = (now_us() - t0) / 1000.0;
-		if (memcmp(in, out, opt.size) != 0) {
-			rc = fail(EXIT_MISMATCH, "ping: seq=%ld came back different", seq);
+		/* Large messages are read back while they are sent (exchange()), never after. */
+		if ((rc = exchange(&x)) != EXIT_OK)
 			goto summary;
-		}
+		rtt[done] = (now_us() - t0) / 1000.0;
 		if (printf("%zu bytes from %s: seq=%ld time=%.3f ms\n", opt.size, argv[0], seq,
 		    rtt[done]) < 0) {
 			rc = stdout_failed();
 			goto out;
 		}
 		sum += rtt[done++];
-		if (opt.interval > 0 && seq + 1 < opt.count) {
-			struct timespec ts = { .tv_sec = (time_t)opt.interval,
-			    .tv_nsec = (long)((opt.interval - (double)(time_t)opt.interval) * 1e9) };
+		if (seq + 1 < opt.count) {
+			struct timespec ts = opt.interval;
 
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 				;
@@ -696,7 +907,7 @@ summary:
 	}
 out:
 	free(out);
-	free(in);
+	free(x.fifo);
 	free(rtt);
 	close_target(&io, rc == EXIT_OK);
 	return rc;
@@ -704,22 +915,73 @@ out:
 
 /* ---- main --------------------------------------------------------------- */
 
+/* A whole number written as plain decimal digits, from min to max: 0, or -1. */
 static int
-parse_number(const char *text, double min, double max, double *out)
+parse_integer(const char *text, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
 {
-	char *end;
-	double v;
+	unsigned long long v = 0;
+	const char *p = text;
 
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+	/* No sign, space, exponent, fraction or base prefix: strtoull would take some of them. */
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (max - (unsigned)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (p == text || *p != '\0' || v < min)
 		return -1;
 	*out = v;
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* Seconds as digits with at most 9 decimals ("0.25"), kept exact, up to max_secs. */
+static int
+parse_seconds(const char *text, unsigned long long max_secs, struct timespec *out)
+{
+	char whole[24];
+	const char *dot = strchr(text, '.');
+	size_t wlen = dot ? (size_t)(dot - text) : strlen(text);
+	unsigned long long secs, nsec = 0;
+	size_t digits = 0;
+
+	if (wlen == 0 || wlen >= sizeof(whole))
+		return -1;
+	memcpy(whole, text, wlen);
+	whole[wlen] = '\0';
+	if (parse_integer(whole, 0, max_secs, &secs) < 0)
+		return -1;
+	if (dot != NULL) {
+		for (const char *p = dot + 1; *p != '\0'; p++, digits++) {
+			if (*p < '0' || *p > '9' || digits == 9)
+				return -1;
+			nsec = nsec * 10 + (unsigned)(*p - '0');
+		}
+		if (digits == 0)
+			return -1;
+		for (; digits < 9; digits++)
+			nsec *= 10;
+	}
+	if (secs == max_secs && nsec > 0)
+		return -1;
+	*out = (struct timespec){ .tv_sec = (time_t)secs, .tv_nsec = (long)nsec };
+	return 0;
+}
+
+static bool
+is_command(const char *word)
+{
+	return strcmp(word, "send") == 0 || strcmp(word, "echo") == 0 || strcmp(word, "ping") == 0;
+}
+
+/*
+ * Options may come before the command, after it and between operands (as
+ * git's and ip's do), whatever POSIXLY_CORRECT says; "--" ends them.  -1
+ * with the command and its operands moved, in order, to argv[0..*count),
+ * or an exit status to leave with (after --help, --version or an error).
+ */
+static int
+parse_options(int argc, char **argv, int *count)
 {
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
@@ -738,50 +1000,38 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd;
-	double v;
-	int o, rc;
+	unsigned long long v;
+	bool version = false;
+	int o, n = 0;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		usage(stdout);
-		return EXIT_OK;
-	}
-	if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
-		printf("tcpx %s\n", PACKAGE_VERSION);
-		return EXIT_OK;
-	}
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	cmd = argv[1];
-	argc--;
-	argv++;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":qc:s:i:hV", opts, NULL)) != -1) {
+	/* "-": each operand comes back as option 1, in place, so none can be taken for an option. */
+	while ((o = getopt_long(argc, argv, "-:qc:s:i:hV", opts, NULL)) != -1) {
 		switch (o) {
+		case 1: argv[n++] = optarg; break;      /* n < optind: never overwrites what is unread */
 		case 'q': opt.quiet = true; break;
 		case 'r': opt.raw = true; break;
 		case 'n': opt.name = optarg; break;
 		case 't':
-			if (parse_number(optarg, 1, 86400, &v) < 0)
-				return fail(EXIT_USAGE, "--timeout: seconds from 1 to 86400");
+			if (parse_integer(optarg, 1, 86400, &v) < 0)
+				return fail(EXIT_USAGE, "--timeout \"%s\": not whole seconds from 1 to 86400", optarg);
 			opt.timeout = (unsigned)v;
 			break;
 		case 'c':
-			if (parse_number(optarg, 1, 10000000, &v) < 0)
-				return fail(EXIT_USAGE, "-c: a count from 1 to 10000000");
+			if (parse_integer(optarg, 1, 10000000, &v) < 0)
+				return fail(EXIT_USAGE, "-c \"%s\": not a whole number from 1 to 10000000", optarg);
 			opt.count = (long)v;
 			break;
 		case 's':
-			if (parse_number(optarg, 1, 1 << 24, &v) < 0)
-				return fail(EXIT_USAGE, "-s: a size from 1 to 16777216 bytes");
+			if (parse_integer(optarg, 1, 1 << 24, &v) < 0)
+				return fail(EXIT_USAGE, "-s \"%s\": not a whole number of bytes from 1 to 16777216",
+				    optarg);
 			opt.size = (size_t)v;
 			break;
 		case 'i':
-			if (parse_number(optarg, 0, 3600, &v) < 0)
-				return fail(EXIT_USAGE, "-i: seconds from 0 to 3600");
-			opt.interval = v;
+			if (parse_seconds(optarg, 3600, &opt.interval) < 0)
+				return fail(EXIT_USAGE, "-i \"%s\": not seconds from 0 to 3600 "
+				    "(digits, at most 9 after a decimal point)", optarg);
 			break;
 		case 'T': opt.tls = true; break;
 		case 'A': opt.ca = optarg; break;
@@ -789,17 +1039,45 @@ main(int argc, char **argv)
 		case 'C': opt.cert = optarg; break;
 		case 'K': opt.key = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		case 'V': printf("tcpx %s\n", PACKAGE_VERSION); return EXIT_OK;
-		case ':': return fail(EXIT_USAGE, "option %s needs a value", argv[optind - 1]);
-		default: return fail(EXIT_USAGE, "unknown option %s (try tcpx --help)", argv[optind - 1]);
+		case 'V': version = true; break;
+		case ':': return fail(EXIT_USAGE, "option %s needs a value (try tcpx --help)", argv[optind - 1]);
+		default:
+			/* optopt names a short option, also inside a cluster such as -qz. */
+			if (optopt > 0 && optopt != '?')
+				return fail(EXIT_USAGE, "unknown option -%c (try tcpx --help)", optopt);
+			return fail(EXIT_USAGE, "unknown option %s (try tcpx --help)", argv[optind - 1]);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "echo") != 0 && strcmp(cmd, "ping") != 0) {
-		usage(stderr);
-		return fail(EXIT_USAGE, "unknown command \"%s\"", cmd);
+	while (optind < argc)
+		argv[n++] = argv[optind++];     /* after "--" */
+	if (version) {
+		if (n > 0)
+			return fail(EXIT_USAGE, "--version takes no command or argument (try tcpx --help)");
+		printf("tcpx %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
 	}
+	if (n == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!is_command(argv[0]))
+		return fail(EXIT_USAGE, "unknown command \"%s\" (try tcpx --help)", argv[0]);
+	*count = n;
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+	int count = 0, rc;
+
+	/* argv[0] is the program; from argv + 1, the operands replace what was parsed. */
+	if ((rc = parse_options(argc, argv, &count)) >= 0)
+		return rc;
+	cmd = argv[0];
+	argc = count - 1;
+	argv++;
 	if (!opt.tls && (opt.ca || opt.insecure || opt.cert || opt.key))
 		return fail(EXIT_USAGE, "%s needs --tls", opt.ca ? "--ca" : opt.insecure ? "--insecure" :
 		    opt.cert ? "--cert" : "--key");

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import threading
 
-from tcpxdtest import Daemon, WAIT, check_ok, connect, inbox, read_all, run
+from tcpxdtest import Daemon, WAIT, check_ok, connect, free_port, inbox, read_all, run
 
 TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 SIG = b"\x89TCPX\r\n\x1a"
@@ -92,14 +92,32 @@ def test_unsafe_names():
         b".hidden": "name starts with a dot",
         b"..": "name starts with a dot",
         b"dir/": "empty name",
-        b"x" * 300: "bad header: name longer than 255 bytes",
+        b"x" * 300: "name longer than 255 bytes",
         b"bell\x07": "control character in name",
         b"tab\there": "control character in name",
         b"\xff\xfe": "name is not valid UTF-8",
+        b"csi\x9b2J": "name is not valid UTF-8",
+        "csi\u009b2J".encode(): "control character in name",
+        "nel\u0085x".encode(): "control character in name",
+        "evil\u202egpj.exe".encode(): "bidirectional control character in name",
+        "\u2066x\u2069".encode(): "bidirectional control character in name",
+        "zero\u200bwidth".encode(): "invisible character in name",
+        "bom\ufeff".encode(): "invisible character in name",
+        "nb\u00a0space".encode(): "white space other than a space in name",
+        "line\u2028sep".encode(): "white space other than a space in name",
+        b" ": "name starts or ends with white space",
+        b" lead": "name starts or ends with white space",
+        b"trail ": "name starts or ends with white space",
+        b"-rf": "name starts with a dash",
+        b"20261125T083012Z_10.0.0.5_000001.bin": "name has the form of the daemon's own names",
     }
     for name, why in refused.items():
         answer = framed(addr, name, 2, b"no")
-        assert answer.startswith("ERR 400 bad header: ") and why in answer, (name, answer)
+        assert answer == "ERR 400 bad name: %s\n" % why, (name, answer)
+        # tcpx refuses the same names before it connects: to a closed port, still exit 2.
+        rc, _, err = tcpx("send", "--name", name.decode(errors="surrogateescape"), "-",
+                          "127.0.0.1:%d" % free_port(), stdin=b"no")
+        assert rc == 2 and "the daemon would refuse this name: %s" % why in err, (name, rc, err)
     assert framed(addr, "caf\u00e9 \u2603.txt".encode(), 2, b"ok").split()[3:] == ["caf\u00e9", "\u2603.txt"]
     assert sorted(d.stored_files()) == sorted(["x", "b", "passwd", "caf\u00e9 \u2603.txt"])
     assert os.path.exists("/etc/passwd") and os.path.getsize("/etc/passwd") != 2
@@ -244,6 +262,26 @@ def test_exit_codes():
     assert rc == 2
 
 
+def test_daemon_text_never_raw():
+    """Bytes a server chose (stored name, ERR reason) reach the terminal escaped."""
+    d = Daemon([], start=False)
+    path = os.path.join(d.dir, "f")
+    with open(path, "wb") as f:
+        f.write(b"content")
+    digest = hashlib.sha256(b"content").hexdigest().encode()
+    name = "evil\u202egpj.exe\u0085\u009b2J".encode() + b"\x9b"
+    p = subprocess.run([TCPX, "send", "-q", path, fake_server(b"OK 7 sha256:%s %s\n" % (digest, name))],
+                       capture_output=True, timeout=WAIT * 2)
+    assert p.returncode == 0, p
+    assert p.stdout == b"%s -> evil\\u202egpj.exe\\u0085\\u009b2J\\x9b (7 bytes, sha256:%s)\n" % (
+        path.encode(), digest), p.stdout
+    reason = "no\u2066 \u00a0way\u2069".encode()
+    p = subprocess.run([TCPX, "send", "-q", path, fake_server(b"ERR 403 %s\n" % reason)],
+                       capture_output=True, timeout=WAIT * 2)
+    assert p.returncode == 3 and p.stderr == b"tcpx: %s: refused: ERR 403 no\\u2066 \\u00a0way\\u2069\n" % (
+        path.encode()), p
+
+
 def test_echo_and_ping():
     d = daemon()
     rc, out, err = tcpx("echo", target(d.addr("echo")), "hello there")
@@ -275,4 +313,4 @@ def test_echo_and_ping():
 
 run([test_send_sizes_and_names, test_unsafe_names, test_declared_size_and_mismatches,
      test_free_space_declared, test_client_killed_mid_stream, test_header_byte_by_byte_and_bad_headers,
-     test_protocol_pinning, test_exit_codes, test_echo_and_ping])
+     test_protocol_pinning, test_exit_codes, test_daemon_text_never_raw, test_echo_and_ping])

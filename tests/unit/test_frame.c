@@ -60,7 +60,7 @@ expect_status(const char *buf, size_t len, enum frame_status want, const char *w
 
 	ck_assert_msg(st == want, "line %d: status %d, want %d (%s)", at, st, want,
 	    why ? why : "-");
-	if (want == FRAME_BAD) {
+	if (want == FRAME_BAD || want == FRAME_BAD_NAME) {
 		ck_assert_msg(why != NULL, "line %d: no reason", at);
 		ck_assert_msg(strcmp(why, want_why) == 0, "line %d: why \"%s\", want \"%s\"", at,
 		    why, want_why);
@@ -70,6 +70,8 @@ expect_status(const char *buf, size_t len, enum frame_status want, const char *w
 /* text is what follows the signature; sizeof keeps embedded NULs. */
 #define EXPECT_BAD(text, why) \
 	expect_status(hbuf, header(text, sizeof(text) - 1), FRAME_BAD, why, __LINE__)
+#define EXPECT_BAD_NAME(text, why) \
+	expect_status(hbuf, header(text, sizeof(text) - 1), FRAME_BAD_NAME, why, __LINE__)
 #define EXPECT_NEED_MORE(text) \
 	expect_status(hbuf, header(text, sizeof(text) - 1), FRAME_NEED_MORE, NULL, __LINE__)
 
@@ -206,28 +208,38 @@ START_TEST(test_frame_bad_name)
 	EXPECT_BAD("1 5x\n", "no name after the size");
 	EXPECT_BAD("1 5\tx\n", "no name after the size");
 	EXPECT_BAD("1 5\r\n", "no name after the size");
-	EXPECT_BAD("1 5 \n", "empty name");
-	EXPECT_BAD("1 5 dir/\n", "empty name");
-	EXPECT_BAD("1 5 /\n", "empty name");
-	EXPECT_BAD("1 5 .\n", "name starts with a dot");
-	EXPECT_BAD("1 5 ..\n", "name starts with a dot");
-	EXPECT_BAD("1 5 a/..\n", "name starts with a dot");
-	EXPECT_BAD("1 5 .hidden\n", "name starts with a dot");
-	EXPECT_BAD("1 5 a\rb\n", "control character in name");
-	EXPECT_BAD("1 5 x\r\n", "control character in name");
-	EXPECT_BAD("1 5 a\tb\n", "control character in name");
-	EXPECT_BAD("1 5 a\x7f\n", "control character in name");
-	EXPECT_BAD("1 5 a\0b\n", "control character in name");
-	EXPECT_BAD("1 5 \0\n", "control character in name");
-	EXPECT_BAD("1 5 \xff\n", "name is not valid UTF-8");
-	EXPECT_BAD("1 5 a\xc3\n", "name is not valid UTF-8");
-	EXPECT_BAD("1 5 \xc0\xaf\n", "name is not valid UTF-8");
-	EXPECT_BAD("1 5 \xed\xa0\x80\n", "name is not valid UTF-8");
+	EXPECT_BAD_NAME("1 5 \n", "empty name");
+	EXPECT_BAD_NAME("1 5 dir/\n", "empty name");
+	EXPECT_BAD_NAME("1 5 /\n", "empty name");
+	EXPECT_BAD_NAME("1 5 .\n", "name starts with a dot");
+	EXPECT_BAD_NAME("1 5 ..\n", "name starts with a dot");
+	EXPECT_BAD_NAME("1 5 a/..\n", "name starts with a dot");
+	EXPECT_BAD_NAME("1 5 .hidden\n", "name starts with a dot");
+	EXPECT_BAD_NAME("1 5 a\rb\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 x\r\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 a\tb\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 a\x7f\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 a\0b\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 \0\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 \xff\n", "name is not valid UTF-8");
+	EXPECT_BAD_NAME("1 5 a\xc3\n", "name is not valid UTF-8");
+	EXPECT_BAD_NAME("1 5 \xc0\xaf\n", "name is not valid UTF-8");
+	EXPECT_BAD_NAME("1 5 \xed\xa0\x80\n", "name is not valid UTF-8");
+	/* Every kind of name rule failure is a bad name, not a bad header. */
+	EXPECT_BAD_NAME("1 5 -rf\n", "name starts with a dash");
+	EXPECT_BAD_NAME("1 5  \n", "name starts or ends with white space");
+	EXPECT_BAD_NAME("1 5 x \n", "name starts or ends with white space");
+	EXPECT_BAD_NAME("1 5 a\xc2\x9b" "b\n", "control character in name");
+	EXPECT_BAD_NAME("1 5 evil\xe2\x80\xaegpj.exe\n", "bidirectional control character in name");
+	EXPECT_BAD_NAME("1 5 a\xe2\x80\x8b" "b\n", "invisible character in name");
+	EXPECT_BAD_NAME("1 5 a\xc2\xa0" "b\n", "white space other than a space in name");
+	EXPECT_BAD_NAME("1 5 20261125T083012Z_10.0.0.5_000001.bin\n",
+	    "name has the form of the daemon's own names");
 	/* 256 bytes. */
 	memset(name, 'n', FRAME_NAME_MAX + 1);
 	name[FRAME_NAME_MAX + 1] = '\0';
 	n = (size_t)snprintf(hbuf, sizeof(hbuf), SIG "1 9 %s\n", name);
-	expect_status(hbuf, n, FRAME_BAD, "name longer than 255 bytes", __LINE__);
+	expect_status(hbuf, n, FRAME_BAD_NAME, "name longer than 255 bytes", __LINE__);
 }
 END_TEST
 
@@ -344,10 +356,19 @@ START_TEST(test_frame_name_control)
 	NAME_BAD("a\x7f" "b", "control character in name");
 	NAME_BAD("ab\x7f", "control character in name");
 	/* 0x20 and 0x7e are the printable ends. */
-	NAME_OK(" ", " ");
+	NAME_OK("a b", "a b");
 	NAME_OK("~", "~");
-	/* C1 controls are valid UTF-8 (U+0080..U+009F) and pass. */
-	NAME_OK("\xc2\x80", "\xc2\x80");
+	/* C1 controls (U+0080..U+009F) are valid UTF-8, and controls all the same: 0x9b is CSI. */
+	for (unsigned c = 0x80; c <= 0x9f; c++) {
+		char c1[] = { 'a', (char)0xc2, (char)c, 'b' };
+
+		name_bad(c1, sizeof(c1), "control character in name", (int)c);
+		name_bad(c1 + 1, 2, "control character in name", (int)c);
+	}
+	/* The raw bytes 0x80..0x9f alone are not UTF-8 at all. */
+	NAME_BAD("a\x9b" "b", "name is not valid UTF-8");
+	NAME_BAD("\x85", "name is not valid UTF-8");
+	NAME_OK("\xc2\xa1", "\xc2\xa1");                          /* U+00A1, just after */
 }
 END_TEST
 
@@ -356,7 +377,7 @@ START_TEST(test_frame_name_utf8)
 	char name[FRAME_NAME_MAX + 2];
 
 	NAME_OK("caf\xc3\xa9", "caf\xc3\xa9");
-	NAME_OK("\xc2\xa0", "\xc2\xa0");                          /* U+00A0 */
+	NAME_OK("\xc2\xa9", "\xc2\xa9");                          /* U+00A9 */
 	NAME_OK("\xdf\xbf", "\xdf\xbf");                          /* U+07FF */
 	NAME_OK("\xe0\xa0\x80", "\xe0\xa0\x80");                  /* U+0800 */
 	NAME_OK("\xed\x9f\xbf", "\xed\x9f\xbf");                  /* U+D7FF */
@@ -401,6 +422,180 @@ START_TEST(test_frame_name_utf8)
 	/* The length is checked before anything else. */
 	memset(name, '.', sizeof(name));
 	name_bad(name, FRAME_NAME_MAX + 1, "name longer than 255 bytes", __LINE__);
+}
+END_TEST
+
+/* code point as UTF-8 into buf (which holds 4 bytes); returns the length. */
+static size_t
+utf8(unsigned cp, char *buf)
+{
+	if (cp < 0x80) {
+		buf[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		buf[0] = (char)(0xc0 | cp >> 6);
+		buf[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		buf[0] = (char)(0xe0 | cp >> 12);
+		buf[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		buf[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	buf[0] = (char)(0xf0 | cp >> 18);
+	buf[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	buf[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	buf[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* cp alone, first, inside and last in a name: refused for why, and so by frame_name_char(). */
+static void
+code_point_bad(unsigned cp, const char *why)
+{
+	char name[16], out[FRAME_NAME_MAX + 1];
+	const char *got;
+	size_t n = utf8(cp, name + 1), len;
+	unsigned value;
+
+	name[0] = 'a';
+	memcpy(name + 1 + n, "b", 1);
+	name_bad(name + 1, n, why, (int)cp);
+	name_bad(name + 1, n + 1, why, (int)cp);
+	name_bad(name, n + 2, why, (int)cp);
+	name_bad(name, n + 1, why, (int)cp);
+	got = frame_name_char(name + 1, n, &len, &value);
+	ck_assert_msg(got != NULL && strcmp(got, why) == 0, "U+%04X: frame_name_char says %s", cp,
+	    got ? got : "(null)");
+	ck_assert_uint_eq(len, n);
+	ck_assert_uint_eq(value, cp);
+	ck_assert_int_eq(frame_name_sanitise(name, n + 2, out, &got), -1);
+}
+
+static void
+code_point_ok(unsigned cp)
+{
+	char name[16], want[16];
+	size_t n = utf8(cp, name + 1), len;
+	unsigned value;
+
+	name[0] = 'a';
+	name[n + 1] = 'b';
+	memcpy(want, name, n + 2);
+	want[n + 2] = '\0';
+	name_ok(name, n + 2, want, (int)cp);
+	ck_assert_ptr_null(frame_name_char(name + 1, n, &len, &value));
+	ck_assert_uint_eq(len, n);
+	ck_assert_uint_eq(value, cp);
+}
+
+START_TEST(test_frame_name_unicode)
+{
+	static const unsigned bidi[] = { 0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d,
+	    0x202e, 0x2066, 0x2067, 0x2068, 0x2069 };
+	static const unsigned space[] = { 0x00a0, 0x1680, 0x2000, 0x2001, 0x2005, 0x2009, 0x200a,
+	    0x2028, 0x2029, 0x202f, 0x205f, 0x3000 };
+	static const unsigned invisible[] = { 0x00ad, 0x034f, 0x115f, 0x1160, 0x180e, 0x200b,
+	    0x200c, 0x200d, 0x2060, 0x2061, 0x2064, 0x206a, 0x206f, 0x3164, 0xfeff, 0xffa0, 0xfff9,
+	    0xfffb, 0xe0000, 0xe0001, 0xe0020, 0xe007f };
+	/* The neighbours of every refused range, and ordinary text. */
+	static const unsigned fine[] = { 0x00a1, 0x00ac, 0x00ae, 0x034e, 0x0350, 0x061b, 0x061d,
+	    0x115e, 0x1161, 0x167f, 0x1681, 0x180d, 0x180f, 0x1fff, 0x2010, 0x2027, 0x2030, 0x205e,
+	    0x2065, 0x2070, 0x2fff, 0x3001, 0x3163, 0x3165, 0xfefe, 0xff00, 0xff9f, 0xffa1, 0xfff8,
+	    0xfffc, 0xfffd, 0xdffff, 0xe0080, 0xe0100, 0x10ffff, 0x00e9, 0x4e2d, 0x1f600 };
+
+	for (unsigned c = 0x80; c <= 0x9f; c++)
+		code_point_bad(c, "control character in name");
+	code_point_bad(0x7f, "control character in name");
+	for (size_t i = 0; i < sizeof(bidi) / sizeof(bidi[0]); i++)
+		code_point_bad(bidi[i], "bidirectional control character in name");
+	for (size_t i = 0; i < sizeof(space) / sizeof(space[0]); i++)
+		code_point_bad(space[i], "white space other than a space in name");
+	for (size_t i = 0; i < sizeof(invisible) / sizeof(invisible[0]); i++)
+		code_point_bad(invisible[i], "invisible character in name");
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		code_point_ok(fine[i]);
+	/* The example of the review: an override that shows "evil" + "exe.jpg" reversed. */
+	NAME_BAD("evil\xe2\x80\xaegpj.exe", "bidirectional control character in name");
+}
+END_TEST
+
+START_TEST(test_frame_name_char_invalid)
+{
+	size_t len;
+	unsigned cp;
+
+	/* An invalid byte is one character of its own, reported with its value. */
+	ck_assert_str_eq(frame_name_char("\xff" "a", 2, &len, &cp), "name is not valid UTF-8");
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(cp, 0xff);
+	ck_assert_str_eq(frame_name_char("\xe2\x80", 2, &len, &cp), "name is not valid UTF-8");
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(cp, 0xe2);
+	ck_assert_str_eq(frame_name_char("\x1b[", 2, &len, &cp), "control character in name");
+	ck_assert_uint_eq(len, 1);
+	ck_assert_ptr_null(frame_name_char(" ", 1, &len, &cp));
+	ck_assert_ptr_null(frame_name_char("\xc3\xa9", 2, &len, &cp));
+	ck_assert_uint_eq(len, 2);
+	ck_assert_uint_eq(cp, 0xe9);
+}
+END_TEST
+
+START_TEST(test_frame_name_edges)
+{
+	/* White space at either end, a name of spaces. */
+	NAME_BAD(" ", "name starts or ends with white space");
+	NAME_BAD("   ", "name starts or ends with white space");
+	NAME_BAD(" x", "name starts or ends with white space");
+	NAME_BAD("x ", "name starts or ends with white space");
+	NAME_BAD("dir/ x", "name starts or ends with white space");
+	NAME_BAD("\xc2\xa0x", "white space other than a space in name");
+	NAME_BAD("x\xe3\x80\x80", "white space other than a space in name");
+	NAME_OK("a  b", "a  b");
+	NAME_OK(" dir/x", "x");
+	/* A leading dash reads as an option to whoever types the name. */
+	NAME_BAD("-", "name starts with a dash");
+	NAME_BAD("-rf", "name starts with a dash");
+	NAME_BAD("--help", "name starts with a dash");
+	NAME_BAD("dir/-x", "name starts with a dash");
+	NAME_OK("x-", "x-");
+	NAME_OK("a-b", "a-b");
+	NAME_OK("-dir/x", "x");
+	/* ".", ".." and invalid UTF-8 are refused whatever else the name holds. */
+	NAME_BAD(".", "name starts with a dot");
+	NAME_BAD("..", "name starts with a dot");
+	NAME_BAD("x\xc0", "name is not valid UTF-8");
+}
+END_TEST
+
+START_TEST(test_frame_name_daemon_shape)
+{
+	static const char *const taken[] = {
+		"20261125T083012Z_10.0.0.5_000001.bin", "20261125T083012Z_127.0.0.1_000042.bin",
+		"20261125T103241Z_--1_000001.bin", "20261125T103241Z_2001-db8--1_123456.bin",
+		"20261125T083012Z_10.0.0.5_000001.bin.1", "00000000T000000Z_", "99999999T999999Z_x",
+		"20261125T083012Z_anything",
+	};
+	static const char *const free_[] = {
+		"20261125T083012Z", "20261125T083012Z.bin", "20261125T083012Z-10.0.0.5_000001.bin",
+		"2026112T083012Z_x", "20261125t083012Z_x", "20261125T083012z_x", "20261125T08301Z_x",
+		"2026112aT083012Z_x", "x20261125T083012Z_x", "20261125_083012Z_x", "report-2026.pdf",
+	};
+	char out[FRAME_NAME_MAX + 1];
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		name_bad(taken[i], strlen(taken[i]), "name has the form of the daemon's own names", (int)i);
+	for (size_t i = 0; i < sizeof(free_) / sizeof(free_[0]); i++) {
+		ck_assert_msg(frame_name_sanitise(free_[i], strlen(free_[i]), out, &why) == 0,
+		    "%s: %s", free_[i], why);
+		ck_assert_str_eq(out, free_[i]);
+	}
+	/* Only the last component counts. */
+	NAME_BAD("dir/20261125T083012Z_10.0.0.5_000001.bin", "name has the form of the daemon's own names");
+	NAME_OK("20261125T083012Z_10.0.0.5_000001.bin/x", "x");
 }
 END_TEST
 
@@ -486,6 +681,10 @@ frame_suite(void)
 	tcase_add_test(name_tc, test_frame_name_refused);
 	tcase_add_test(name_tc, test_frame_name_control);
 	tcase_add_test(name_tc, test_frame_name_utf8);
+	tcase_add_test(name_tc, test_frame_name_unicode);
+	tcase_add_test(name_tc, test_frame_name_char_invalid);
+	tcase_add_test(name_tc, test_frame_name_edges);
+	tcase_add_test(name_tc, test_frame_name_daemon_shape);
 	suite_add_tcase(s, name_tc);
 	tcase_add_test(format_tc, test_frame_format_round_trip);
 	tcase_add_test(format_tc, test_frame_format_too_small);

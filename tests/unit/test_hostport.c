@@ -73,6 +73,10 @@ START_TEST(test_hostport_refused)
 	BAD("h:+1", PORT_WHY);
 	BAD("h: 1", PORT_WHY);
 	BAD("h:1 ", PORT_WHY);
+	BAD("h:1e2", PORT_WHY);
+	BAD("h:0x50", PORT_WHY);
+	BAD("h:80.0", PORT_WHY);
+	BAD("h:80.5", PORT_WHY);
 	BAD("::1:7007", "an IPv6 address must be written [ADDRESS]:PORT");
 	BAD("fe80::1:22", "an IPv6 address must be written [ADDRESS]:PORT");
 	BAD("a:b:1", "an IPv6 address must be written [ADDRESS]:PORT");

@@ -352,6 +352,50 @@ START_TEST(test_receipt_parse_regressions)
 }
 END_TEST
 
+/* What tcpx prints of a receipt's text: every character a name may not hold is escaped. */
+START_TEST(test_receipt_text_shown)
+{
+	static const struct {
+		const char *text, *shown;
+	} cases[] = {
+		{ "report.pdf", "report.pdf" },
+		{ "caf\xc3\xa9 \xe2\x98\x83.txt", "caf\xc3\xa9 \xe2\x98\x83.txt" },
+		{ "bad header: size too large", "bad header: size too large" },
+		{ "a\xc2\x9b" "2Jb", "a\\u009b2Jb" },                       /* C1 CSI */
+		{ "line\xc2\x85", "line\\u0085" },                           /* NEL */
+		{ "evil\xe2\x80\xaegpj.exe", "evil\\u202egpj.exe" },       /* RLO */
+		{ "\xe2\x81\xa6x\xe2\x81\xa9", "\\u2066x\\u2069" },      /* isolates */
+		{ "a\xc2\xa0" "b", "a\\u00a0b" },
+		{ "\xef\xbb\xbfx", "\\ufeffx" },
+		{ "tag\xf3\xa0\x80\x81", "tag\\U000e0001" },
+		{ "raw\x9b" "byte", "raw\\x9bbyte" },                       /* 8-bit CSI */
+		{ "cut\xe2\x80", "cut\\xe2\\x80" },
+		{ "\x1b[2J\x7f", "\\x1b[2J\\x7f" },
+		{ "", "" },
+	};
+	char out[RECEIPT_SHOWN_MAX], text[RECEIPT_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		receipt_text_shown(cases[i].text, out, sizeof(out));
+		ck_assert_msg(strcmp(out, cases[i].shown) == 0, "case %zu: \"%s\"", i, out);
+	}
+	/* The longest text of the worst bytes fits RECEIPT_SHOWN_MAX. */
+	memset(text, 0x9b, sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	receipt_text_shown(text, out, sizeof(out));
+	ck_assert_uint_eq(strlen(out), 4 * (sizeof(text) - 1));
+	/* Too small a buffer cuts between characters, never inside one. */
+	receipt_text_shown("ab\xc2\x85", out, 6);
+	ck_assert_str_eq(out, "ab");
+	receipt_text_shown("ab\xc3\xa9", out, 4);
+	ck_assert_str_eq(out, "ab");
+	receipt_text_shown("ab\xc3\xa9", out, 5);
+	ck_assert_str_eq(out, "ab\xc3\xa9");
+	receipt_text_shown("abc", out, 1);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 Suite *
 receipt_suite(void)
 {
@@ -369,6 +413,7 @@ receipt_suite(void)
 	tcase_add_test(tc, test_receipt_parse_long_text);
 	tcase_add_test(tc, test_receipt_parse_round_trip);
 	tcase_add_test(tc, test_receipt_parse_regressions);
+	tcase_add_test(tc, test_receipt_text_shown);
 	suite_add_tcase(s, tc);
 	return s;
 }
