@@ -615,6 +615,13 @@ send_one(const char *path, const char *label, const char *target)
 		rc = fail(EXIT_NETWORK, "%s: connection lost while sending", label);
 		goto out;
 	}
+	/* tcpxd stores no file for a connection that sent no byte, unless store_empty = true. */
+	if (got == 0 && opt.raw && size == 0) {
+		rc = fail(EXIT_REFUSED, "%s: nothing stored: a raw upload of 0 bytes is an empty "
+		    "connection to the daemon (stored only where store_empty = true); send it without "
+		    "--raw", label);
+		goto out;
+	}
 	EVP_DigestFinal_ex(md, digest, NULL);
 	for (size_t i = 0; i < SHA256_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);

@@ -3,7 +3,8 @@
 tcpx(1) allows reads while it sends (plain and TLS); a send that tcpx gives
 up mid-file (the file shrank) or that is killed (SIGINT, SIGKILL) resets
 the connection, so the daemon stores nothing in raw, framed and TLS modes
-alike; a send to an echo service exits
+alike; an empty raw send says nothing was stored unless the listener has
+store_empty = true; a send to an echo service exits
 4 ("the answer is not a receipt") every time; options may come before the
 command, an unknown command is one line and exit 2, and every numeric option
 refuses what is not a plain number."""
@@ -151,6 +152,26 @@ def test_send_to_echo_is_not_a_receipt():
     assert d.stop() == 0
 
 
+def test_empty_raw_send():
+    """A raw upload of 0 bytes is an empty connection: stored only with store_empty = true,
+    and tcpx says so (exit 3) instead of reporting a network error."""
+    for store_empty in (False, True):
+        d = daemon(store_empty=store_empty)
+        path = os.path.join(d.dir, "empty")
+        open(path, "wb").close()
+        rc, _, err = tcpx("send", "-q", "--raw", path, target(d.addr("inbox")))
+        if store_empty:
+            assert rc == 0, (rc, err)
+            assert len(d.stored_files()) == 1, d.stored_files()
+        else:
+            assert rc == 3 and "nothing stored" in err and "store_empty" in err, (rc, err)
+            assert d.stored_files() == [], d.stored_files()
+        rc, _, err = tcpx("send", "-q", path, target(d.addr("inbox")))
+        assert rc == 0, (rc, err)
+        assert "empty" in d.stored_files(), d.stored_files()
+        assert d.stop() == 0
+
+
 def test_option_order_and_commands():
     d = daemon()
     path = os.path.join(d.dir, "f.txt")
@@ -219,7 +240,8 @@ def test_numbers_exactly():
 
 try:
     run([test_ping_largest_size, test_abandoned_send_stores_nothing,
-         test_send_to_echo_is_not_a_receipt, test_option_order_and_commands, test_numbers_exactly])
+         test_send_to_echo_is_not_a_receipt, test_empty_raw_send, test_option_order_and_commands,
+         test_numbers_exactly])
 finally:
     if CERTS and not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
         shutil.rmtree(CERTS_DIR, True)
