@@ -26,6 +26,7 @@ struct conn {
 	bool proxied;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
+	struct cidr ip_key;             /* the network that slot counts against */
 	struct gen *gen;
 	SSL_CTX *tls_ctx;               /* the generation's, on a tls listener; else NULL */
 	const struct listener_cfg *lcfg;
@@ -35,6 +36,7 @@ struct conn {
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */
+	char subject[256];              /* the client certificate's, even if the handshake failed */
 	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
 	struct conn *prev, *next;

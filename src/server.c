@@ -320,6 +320,29 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A listener whose socket a reload does not keep: removed, or moved to
+ * another address under the same name, which the operator should read as
+ * such ("closed" alone reads like a lost listener).
+ */
+static void
+log_closed(const struct slot *old, const struct config *old_cfg, const struct slot *slots,
+    size_t n_slots, const struct config *cfg)
+{
+	const char *name = old_cfg->listeners[old->index].name;
+	char from[INET6_ADDRSTRLEN + 16], to[INET6_ADDRSTRLEN + 16];
+
+	for (size_t i = 0; i < n_slots; i++) {
+		if (strcmp(cfg->listeners[slots[i].index].name, name) != 0)
+			continue;
+		listener_describe(old->fd, from, sizeof(from));
+		listener_describe(slots[i].fd, to, sizeof(to));
+		log_info("listener %s moved from %s to %s", name, from, to);
+		return;
+	}
+	log_info("listener %s closed", name);
+}
+
 static void
 reload(void)
 {
@@ -346,7 +369,7 @@ reload(void)
 	}
 	for (size_t j = 0; j < srv.n_slots; j++) {
 		if (srv.slots[j].fd >= 0)
-			log_info("listener %s closed", srv.gen->cfg->listeners[srv.slots[j].index].name);
+			log_closed(&srv.slots[j], srv.gen->cfg, slots, n_slots, g->cfg);
 	}
 	close_slots(srv.slots, srv.n_slots);
 	srv.slots = slots;

@@ -347,9 +347,13 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 		/* Not durable, so not acknowledged: take the name back. */
 		int saved = errno;
 
-		if (unlinkat(st->dirfd, name, 0) < 0)
-			log_warn("%s: directory fsync failed and the unacknowledged file could not be "
-			    "removed", name);
+		if (unlinkat(st->dirfd, name, 0) < 0) {
+			char v[LOG_VALUE_MAX(STORE_NAME_MAX)], e[LOG_VALUE_MAX(64)];
+
+			/* A record, not a message: the name is the client's (log.h). */
+			log_warnx("store-unremoved name=%s error=%s why=directory-fsync-failed",
+			    log_value(v, sizeof(v), name), log_value(e, sizeof(e), strerror(errno)));
+		}
 		errno = saved;
 		goto fail;
 	}

@@ -74,8 +74,8 @@ def test_thread_exhaustion_refuses_then_recovers():
                 refused += 1
                 s.close()
         assert refused > 0 and held, (refused, len(held))
-        assert upload(d.addr("inbox"), b"x") == "ERR 503 busy\n"
-        d.wait_log(r"refused listener=\w+ peer=127\.0\.0\.1: cannot start a thread")
+        assert upload(d.addr("inbox"), b"x") == "ERR 503 busy: no thread\n"
+        d.wait_log(r"refused listener=\w+ peer=127\.0\.0\.1 reason=no-thread")
         for s in held:
             s.close()
         d.wait_log(r"conn listener=echo .*result=ok", count=len(held))

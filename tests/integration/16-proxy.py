@@ -168,7 +168,7 @@ def test_peer_not_in_proxy_from_is_refused():
     ], proxy_protocol=True, proxy_from=["10.0.0.0/8"])
     d.start()
     assert upload(d.addr("inbox"), v1("10.1.2.3", 1234) + b"data") == "ERR 403 forbidden\n"
-    d.wait_log(r"refused listener=inbox peer=127\.0\.0\.1: not in proxy_from")
+    d.wait_log(r"refused listener=inbox peer=127\.0\.0\.1 reason=not-in-proxy_from")
     # (Refusals on the same grounds are logged at most once a second.)
     assert refused_echo(d.addr("echo"), v1("10.1.2.3", 1234))
     assert d.stored_files() == []
@@ -257,7 +257,7 @@ def test_max_per_ip_counts_the_header_client():
     assert refused_echo(echo, v2("192.0.2.1", 1002))
     d.wait_log(conn_line("echo", "192.0.2.1", "127.0.0.1", 1002, "refused-per-ip"))
     # The count covers all listeners.
-    assert send_through(addr, v1("192.0.2.1", 1003), b"x") == b"ERR 503 busy\n"
+    assert send_through(addr, v1("192.0.2.1", 1003), b"x") == b"ERR 503 busy: max_per_ip\n"
     d.wait_log(conn_line("inbox", "192.0.2.1", "127.0.0.1", 1003, "refused-per-ip"))
     assert d.stored_files() == []
     # Other clients, through the same balancer, are served meanwhile.
