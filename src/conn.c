@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -361,6 +362,19 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	return true;
 }
 
+/*
+ * A balancer's health check closes where a TLS client would send its
+ * ClientHello: a health check, then, not a failed handshake.
+ */
+static bool
+health_check_ended(struct conn *c, long long deadline_ms)
+{
+	char byte;
+
+	return sys_wait(c->io.fd, POLLIN, deadline_ms) > 0 &&
+	    recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 /* A refusal decided on the connection's thread: it was counted accepted, now it is not. */
 static void
 refuse_admitted(struct conn *c, enum refusal why)
@@ -404,6 +418,11 @@ conn_prepare(struct conn *c)
 	}
 	if (tls != NULL) {
 		char err[sizeof(c->detail)];
+
+		if (c->proxy_local && health_check_ended(c, deadline)) {
+			c->result = "ok-health-check";
+			return false;
+		}
 
 		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, c->subject, sizeof(c->subject),
 		    err, sizeof(err))) == NULL) {

@@ -173,8 +173,10 @@ read_header(struct conn *c, struct upload_state *s)
 			 * EOF before the header was complete.  A proper prefix of the
 			 * signature is raw data in auto mode (it may be a tiny file);
 			 * a whole signature means a framed upload that was cut short.
+			 * A balancer's health check is no upload on any listener.
 			 */
-			if (proto == PROTO_FRAMED || have >= FRAME_SIGNATURE_LEN) {
+			if ((proto == PROTO_FRAMED && !(have == 0 && c->proxy_local)) ||
+			    have >= FRAME_SIGNATURE_LEN) {
 				reply_error(c, 400, "bad header: incomplete", "refused-bad-header");
 				return -1;
 			}

@@ -385,10 +385,40 @@ def test_tls_limits_before_the_handshake():
         s.sendall(v1("198.51.100.1", 1000))
     d.wait_log(conn_line("inbox", "198.51.100.1", "127.0.0.1", 1000, "refused-per-ip"))
     refused = [l for l in d.log().splitlines() if "refused-per-ip" in l][0]
-    assert " tls=" not in refused, refused
+    assert " tls=" not in refused and " prefix=198.51.100.1/32" in refused, refused
     assert "refused-tls-handshake" not in d.log()
     for s in held:
         s.close()
+    assert d.stop() == 0
+
+
+def test_health_checks_are_one_rule():
+    """A health check (LOCAL or UNKNOWN, then an orderly close) is the same on every
+    listener: on a "framed" one and on TLS ones too, nothing is answered or stored,
+    no upload is counted as failed, and the line is at debug level."""
+    d = Daemon([], start=False)
+    d.write_config([{"name": "framed", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), "protocol": "framed", "proxy_protocol": True,
+                     "proxy_from": BALANCERS}])
+    d.start()
+    assert send_through(d.addr("framed"), V2_LOCAL, b"") == b""
+    assert send_through(d.addr("framed"), b"PROXY UNKNOWN\r\n", b"") == b""
+    d.wait_log(r"^tcpxd: debug: " + conn_line("framed", "127.0.0.1", result="ok-health-check"),
+               count=2)
+    while True:     # STATUS= comes once a second: the first that counts both connections
+        status = d.wait_notify("STATUS")["STATUS"]
+        if "2 accepted" in status:
+            break
+    assert "uploads 0 stored, 0 failed" in status, status
+    assert d.stored_files("inbox") == [] and "ERR 400" not in d.log()
+    assert d.stop() == 0
+    if not have_tool("openssl", "the TLS part (certificates)"):
+        return
+    d, _ = tls_daemon()
+    for name in ("echo", "inbox"):
+        assert send_through(d.addr(name), V2_LOCAL, b"") == b""
+        d.wait_log(r"^tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check"))
+    assert "refused-tls-handshake" not in d.log()
     assert d.stop() == 0
 
 
@@ -507,5 +537,6 @@ run([test_headers_name_the_client, test_uploads_named_after_the_header_client,
      test_header_split_across_writes, test_header_timeout,
      test_allow_deny_apply_to_the_header_client, test_max_per_ip_counts_the_header_client,
      test_local_keeps_the_balancer_address, test_tls_after_the_header,
-     test_tls_limits_before_the_handshake, test_health_check_touches_no_storage, test_check_config,
+     test_tls_limits_before_the_handshake, test_health_check_touches_no_storage,
+     test_health_checks_are_one_rule, test_check_config,
      test_reuseport_shares_a_port, test_reload_cannot_toggle_reuseport])
