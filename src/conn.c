@@ -7,6 +7,7 @@
  * held only for bookkeeping, never across I/O.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
@@ -47,15 +48,29 @@ struct ip_count {
 	struct ip_count *next;
 };
 
+/*
+ * A generation that connections in flight still hold keeps its output
+ * directories open after a reload: the descriptor budget counts them.
+ * gen is only a key here, never followed.
+ */
+struct gen_use {
+	const struct gen *gen;
+	unsigned conns;
+	unsigned dirs;
+};
+
 static struct {
 	pthread_mutex_t lock;
 	struct conn *head;
 	unsigned active;
 	struct ip_count *buckets[IP_BUCKETS];
+	unsigned long long fd_cap;  /* descriptors admitted connections may use (conn_set_fd_cap) */
+	struct gen_use *gens;       /* the generations connections hold, and their directories */
+	size_t n_gens, cap_gens;
 	int wake_fd;
 	atomic_bool want_wakeup;
 	bool last_to_leave;         /* test hook: threads outlive a stopping daemon */
-} reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+} reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd_cap = ULLONG_MAX, .wake_fd = -1 };
 
 enum refusal { REFUSE_DENIED, REFUSE_NOT_PROXY, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD,
 	REFUSE_NOMEM, REFUSE_COUNT };
@@ -112,6 +127,60 @@ conn_fini(void)
 	free(rlogs.v);
 	rlogs.v = NULL;
 	rlogs.n = 0;
+	free(reg.gens);
+	reg.gens = NULL;
+	reg.n_gens = reg.cap_gens = 0;
+}
+
+static unsigned
+gen_dirs(const struct gen *g)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < g->cfg->n_listeners; i++)
+		n += g->stores[i] != NULL;
+	return n;
+}
+
+/* Room for one more generation in reg.gens, so that gen_use_add() cannot fail.  Locked. */
+static int
+gen_use_reserve(void)
+{
+	struct gen_use *v;
+	size_t cap = reg.cap_gens ? 2 * reg.cap_gens : 4;
+
+	if (reg.n_gens < reg.cap_gens)
+		return 0;
+	if ((v = realloc(reg.gens, cap * sizeof(*v))) == NULL)
+		return -1;
+	reg.gens = v;
+	reg.cap_gens = cap;
+	return 0;
+}
+
+/* Called with the lock held, after gen_use_reserve(). */
+static void
+gen_use_add(const struct gen *g)
+{
+	for (size_t i = 0; i < reg.n_gens; i++) {
+		if (reg.gens[i].gen == g) {
+			reg.gens[i].conns++;
+			return;
+		}
+	}
+	reg.gens[reg.n_gens++] = (struct gen_use){ g, 1, gen_dirs(g) };
+}
+
+/* Called with the lock held. */
+static void
+gen_use_del(const struct gen *g)
+{
+	for (size_t i = 0; i < reg.n_gens; i++) {
+		if (reg.gens[i].gen == g && --reg.gens[i].conns == 0) {
+			reg.gens[i] = reg.gens[--reg.n_gens];
+			return;
+		}
+	}
 }
 
 static size_t
@@ -195,8 +264,13 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 		verdict = REFUSE_BUSY;
 		goto out;
 	}
+	if (gen_use_reserve() < 0) {
+		verdict = REFUSE_NOMEM;
+		goto out;
+	}
 	if (count_ip && (verdict = ip_acquire_locked(c, c->lcfg)) != REFUSE_COUNT)
 		goto out;
+	gen_use_add(c->gen);
 	reg.active++;
 	c->prev = NULL;
 	c->next = reg.head;
@@ -231,6 +305,7 @@ unlink_locked(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->ip_counted)
 		ip_release(&c->ip_key);
+	gen_use_del(c->gen);
 	reg.active--;
 }
 
@@ -589,6 +664,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	c->tls_ctx = gen->tls[listener_index];
 	c->store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();
+	c->gen = gen;           /* referenced once admitted */
 	atomic_init(&c->aborting, false);
 
 	why = admit(c, gen->cfg->max_connections, !l->proxy_protocol);
@@ -599,7 +675,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		refuse(fd, &addr, why == REFUSE_PER_IP ? &net : NULL, l, why);
 		return;
 	}
-	c->gen = gen_ref(gen);
+	gen_ref(gen);
 	err = pthread_create(&tid, &gen->thread_attr, conn_main, c);
 	if (err == 0) {
 		stats_add(&stats.accepted, 1);
@@ -612,6 +688,31 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		free(c);
 		refuse(fd, &addr, NULL, l, REFUSE_THREAD);
 	}
+}
+
+void
+conn_set_fd_cap(unsigned long long cap)
+{
+	pthread_mutex_lock(&reg.lock);
+	reg.fd_cap = cap;
+	pthread_mutex_unlock(&reg.lock);
+}
+
+bool
+conn_fd_room(const struct gen *current)
+{
+	unsigned long long old = 0, budgeted = gen_dirs(current);
+	bool room;
+
+	pthread_mutex_lock(&reg.lock);
+	/* The budget has room for the directories of one generation before current. */
+	for (size_t i = 0; i < reg.n_gens; i++)
+		old += reg.gens[i].gen != current ? reg.gens[i].dirs : 0;
+	/* One that max_connections refuses needs a descriptor only for a moment. */
+	room = reg.active >= current->cfg->max_connections ||
+	    2ull * (reg.active + 1) + (old > budgeted ? old - budgeted : 0) <= reg.fd_cap;
+	pthread_mutex_unlock(&reg.lock);
+	return room;
 }
 
 unsigned
