@@ -343,6 +343,16 @@ field(char *buf, size_t len, const char *key, const char *value)
 		snprintf(buf, len, " %s=%s", key, log_value(v, sizeof(v), value));
 }
 
+/* " prefix=NET": the network whose max_per_ip was reached. */
+static void
+prefix_field(char *buf, size_t len, const struct cidr *net)
+{
+	char text[ADDR_TEXT_MAX + 8];
+
+	cidr_format(net, text, sizeof(text));
+	snprintf(buf, len, " prefix=%s", text);
+}
+
 static void
 log_finished(const struct conn *c)
 {
@@ -356,9 +366,9 @@ log_finished(const struct conn *c)
 	 */
 	bool health_check = c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
 	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0);
-	void (*out)(const char *, ...) = health_check ? log_debug : log_info;
+	enum log_level level = health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 
-	if (!log_enabled(health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO))
+	if (!log_enabled(level))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
 	if (c->proxied) {
@@ -370,11 +380,9 @@ log_finished(const struct conn *c)
 	field(subject, sizeof(subject), "subject", c->subject);
 	field(detail, sizeof(detail), "error", c->detail);
 	field(stored, sizeof(stored), "stored", c->stored);
-	if (c->result == refusals[REFUSE_PER_IP].result) {
-		memcpy(prefix, " prefix=", 9);
-		cidr_format(&c->ip_key, prefix + 8, sizeof(prefix) - 8);
-	}
-	out("conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
+	if (c->result == refusals[REFUSE_PER_IP].result)
+		prefix_field(prefix, sizeof(prefix), &c->ip_key);
+	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
 	    log_value(name, sizeof(name), c->lcfg->name), peer, c->peer_port, via, tls, subject,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    sys_now_ms() - c->start_ms, detail, c->result ? c->result : "ok", prefix, stored);
@@ -589,10 +597,8 @@ log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct li
 		return;
 	}
 	addr_format(peer, text, sizeof(text));
-	if (net != NULL) {
-		memcpy(prefix, " prefix=", 9);
-		cidr_format(net, prefix + 8, sizeof(prefix) - 8);
-	}
+	if (net != NULL)
+		prefix_field(prefix, sizeof(prefix), net);
 	if (rl != NULL && rl->suppressed[why] > 0)
 		snprintf(more, sizeof(more), " suppressed=%u", rl->suppressed[why]);
 	log_warnx("refused listener=%s peer=%s%s reason=%s%s", log_value(name, sizeof(name), l->name),

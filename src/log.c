@@ -197,6 +197,18 @@ LOG_FN(log_info, LOG_LVL_INFO, 0)
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
 
 void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, 0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	int saved = errno;
