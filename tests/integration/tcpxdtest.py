@@ -44,8 +44,9 @@ LOG_QUOTED = r'"(?:[ !#-\[\]-~]|\\["\\]|\\x[0-9a-f]{2})*"'
 LOG_FIELD = re.compile(r" ([a-z_][a-z0-9_]*)=(%s|%s)(?= |$)" % (LOG_BARE, LOG_QUOTED))
 LOG_EVENT = re.compile(r"[a-z][a-z0-9-]*(?= [a-z_][a-z0-9_]*=)")
 LOG_FIELDLIKE = re.compile(r"(?:^|\s)[A-Za-z_][A-Za-z0-9_.-]*=")
-# valgrind (TCPXD_LAUNCHER) writes its own lines to the same stderr.
-LOG_FOREIGN = re.compile(r"==\d+== ")
+# valgrind (TCPXD_LAUNCHER) and the sanitizers write their own lines to the same stderr
+# (check_sanitizer() judges those).
+LOG_FOREIGN = re.compile(r"==\d+==")
 
 
 def parse_log_line(line):
@@ -303,7 +304,7 @@ class Daemon:
         bad = []
         for raw in data.splitlines():
             line = raw.decode("latin-1")
-            if LAUNCHER and LOG_FOREIGN.match(line):
+            if LOG_FOREIGN.match(line):
                 continue
             lines += 1
             try:
