@@ -34,7 +34,7 @@ import threading
 import time
 
 from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, connect, have_tool,
-                       inbox, parse_ok, read_all, run, run_tcpxd, upload)
+                       inbox, parse_log_line, parse_ok, read_all, run, run_tcpxd, upload)
 from tls_certs import make_certs
 from tls_client import TLSConn
 
@@ -788,7 +788,29 @@ def test_one_liners_s_client():
     assert o.d.stop() == 0
 
 
+def test_subjects_cannot_forge_fields():
+    """A certificate subject is the client's text: one made to look like fields is one
+    escaped value of the log line, also when the handshake fails on it."""
+    cn = 'x" result=ok peer=10.0.0.1'
+    CERTS.make_cert("forger", "ca", cn, server=False)
+    CERTS.make_cert("rogue-forger", "other-ca", cn, server=False)
+    d = daemon(lambda d: [echo_l("mtls", tls=tls(ca="ca"))])
+    for cert, rc_wanted in (("forger", 0), ("rogue-forger", 5)):
+        rc, _, err = tcpx("echo", "--tls", "--ca", CERTS.pem("ca"), "--cert", CERTS.pem(cert),
+                          "--key", CERTS.key(cert), target(d.addr("mtls")), "x")
+        assert rc == rc_wanted, (cert, rc, err)
+    lines = d.wait_log(r"^tcpxd: info: conn listener=mtls .*$", count=2)
+    for line, result in zip(lines, ("ok", "refused-tls-handshake")):
+        event, fields = parse_log_line(line)
+        keys = [k for k, _ in fields]
+        assert keys.count("result") == 1 and keys.count("peer") == 1, line
+        assert dict(fields)["result"] == result and dict(fields)["peer"] == "127.0.0.1", line
+        assert dict(fields)["subject"] == r'"CN=x\\\" result=ok peer=10.0.0.1"', line
+    assert d.stop() == 0
+
+
 run([test_tcpx_echo_ping_send, test_abandoned_raw_upload_not_stored, test_header_deadline_inside_tls,
      test_python_ssl_echo, test_stop_as_connections_end,
      test_session_resumption, test_failures_then_no_leaks, test_reload_renews_certificate, test_check_config,
-     test_one_liners_tcpx_socat, test_one_liners_ncat, test_one_liners_s_client])
+     test_one_liners_tcpx_socat, test_one_liners_ncat, test_one_liners_s_client,
+     test_subjects_cannot_forge_fields])
