@@ -8,22 +8,13 @@ harness parses every line of every daemon of the suite the same way
 forgeries it exists to catch.  A reload that moves a listener says from
 where to where; one that removes it says closed."""
 
-import re
 import signal
 import socket
 
-from tcpxdtest import Daemon, connect, free_port, inbox, parse_log_line, read_all, run
+from tcpxdtest import (Daemon, connect, free_port, inbox, log_value_bytes, parse_log_line,
+                       read_all, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
-
-
-def decode(value):
-    """The bytes a logfmt value stands for."""
-    if not value.startswith('"'):
-        return value.encode()
-    return re.sub(rb'\\(x[0-9a-f]{2}|["\\])',
-                  lambda m: bytes([int(m.group(1)[1:], 16)]) if m.group(1)[:1] == b"x"
-                  else m.group(1), value[1:-1].encode("latin-1"))
 
 
 def framed(addr, name, data):
@@ -49,7 +40,7 @@ def test_stored_names_cannot_forge_fields():
         keys = [k for k, _ in fields]
         assert event == "conn" and keys.count("result") == 1 and keys.count("peer") == 1, line
         assert dict(fields)["peer"] == "127.0.0.1" and dict(fields)["result"] == "ok", line
-        stored.append(decode(dict(fields)["stored"]))
+        stored.append(log_value_bytes(dict(fields)["stored"]))
     assert sorted(stored) == sorted(names), stored
     assert 'stored="caf\\xc3\\xa9 na\\xc3\\xafve"' in d.log()
     assert d.stop() == 0

@@ -78,6 +78,27 @@ def parse_log_line(line):
     return None, []
 
 
+def log_value_bytes(value):
+    """The bytes a value of parse_log_line() stands for (bare, or quoted and escaped)."""
+    if not value.startswith('"'):
+        return value.encode()
+    return re.sub(rb'\\(x[0-9a-f]{2}|["\\])',
+                  lambda m: bytes([int(m.group(1)[1:], 16)]) if m.group(1)[:1] == b"x"
+                  else m.group(1), value[1:-1].encode("latin-1"))
+
+
+def stored_names(log, results=("ok", "ok-receipt-lost")):
+    """The stored= names of the log's connection lines whose result is in results."""
+    names = []
+    for line in log.splitlines():
+        if " stored=" not in line:
+            continue
+        fields = dict(parse_log_line(line)[1])
+        if fields.get("result") in results:
+            names.append(os.fsdecode(log_value_bytes(fields["stored"])))
+    return names
+
+
 def tally_log(lines, records, fields, bad):
     """Adds to the file TCPXD_LOG_TALLY names (docs/RELIABILITY.md)."""
     path = os.environ.get("TCPXD_LOG_TALLY")
