@@ -143,6 +143,19 @@ cidr_list_match(const struct cidr_list *list, const struct in6_addr *a)
 }
 
 void
+addr_prefix(const struct in6_addr *a, unsigned prefix4, unsigned prefix6, struct cidr *out)
+{
+	/* A v4-mapped address is an IPv4 host: its prefix counts in IPv4 bits. */
+	unsigned prefix = IN6_IS_ADDR_V4MAPPED(a) ? 96 + (prefix4 < 32 ? prefix4 : 32) :
+	    prefix6 < 128 ? prefix6 : 128;
+
+	out->net = *a;
+	out->prefix = prefix;
+	for (unsigned bit = prefix; bit < 128; bit++)
+		out->net.s6_addr[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+}
+
+void
 cidr_format(const struct cidr *c, char *buf, size_t len)
 {
 	char host[ADDR_TEXT_MAX];

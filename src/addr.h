@@ -33,6 +33,12 @@ int cidr_parse(const char *text, struct cidr *out);
 int cidr_parse_why(const char *text, struct cidr *out, char *why, size_t whylen);
 bool cidr_match(const struct cidr *c, const struct in6_addr *a);
 bool cidr_list_match(const struct cidr_list *list, const struct in6_addr *a);
+/*
+ * The network of a's first prefix4 bits (an IPv4 or v4-mapped address) or
+ * prefix6 bits (IPv6): what max_per_ip counts.
+ */
+void addr_prefix(const struct in6_addr *a, unsigned prefix4, unsigned prefix6, struct cidr *out);
+/* "10.0.0.0/8", "2001:db8::/64": IPv4 networks in IPv4 bits. */
 void cidr_format(const struct cidr *c, char *buf, size_t len);
 
 #endif

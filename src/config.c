@@ -69,6 +69,8 @@ static const struct key_def keys[] = {
 	{ "store_empty",       T_BOOL,     S_BOTH,     L(store_empty),       0, 0, true },
 	{ "file_mode",         T_FILEMODE, S_BOTH,     L(file_mode),         0, 0, true },
 	{ "max_per_ip",        T_UINT,     S_BOTH,     L(max_per_ip),        1, 1000000, false },
+	{ "per_ip_prefix4",    T_UINT,     S_BOTH,     L(per_ip_prefix4),    1, 32, false },
+	{ "per_ip_prefix6",    T_UINT,     S_BOTH,     L(per_ip_prefix6),    1, 128, false },
 	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
 	{ "allow",             T_CIDRS,    S_BOTH,     L(allow),             0, 0, false },
 	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
@@ -629,6 +631,8 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 	d->min_free_inodes = CFG_INODES_AUTO;
 	d->file_mode = 0640;
 	d->max_per_ip = 64;
+	d->per_ip_prefix4 = 32;
+	d->per_ip_prefix6 = 64;         /* one IPv6 host normally holds a /64 */
 	d->idle_timeout = 60;
 }
 
@@ -920,6 +924,8 @@ cfg_print(const struct config *cfg, FILE *fp)
 		size_format(l->buffer_size, size, sizeof(size));
 		fprintf(fp, "    buffer_size = \"%s\";\n", size);
 		fprintf(fp, "    max_per_ip = %u;\n", l->max_per_ip);
+		fprintf(fp, "    per_ip_prefix4 = %u;\n", l->per_ip_prefix4);
+		fprintf(fp, "    per_ip_prefix6 = %u;\n", l->per_ip_prefix6);
 		fprintf(fp, "    idle_timeout = %u;\n", l->idle_timeout);
 		print_cidrs(fp, "allow", &l->allow);
 		print_cidrs(fp, "deny", &l->deny);

@@ -50,6 +50,8 @@ struct listener_cfg {
 	bool store_empty;           /* a connection that sends nothing stores a 0-byte file */
 	unsigned file_mode;
 	unsigned max_per_ip;
+	unsigned per_ip_prefix4;    /* max_per_ip counts per prefix of this length (bits) */
+	unsigned per_ip_prefix6;
 	unsigned idle_timeout;
 	struct cidr_list allow;
 	struct cidr_list deny;

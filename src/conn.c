@@ -7,7 +7,9 @@
  * held only for bookkeeping, never across I/O.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,10 +34,29 @@
 
 #define IP_BUCKETS 4096
 
+/*
+ * max_per_ip counts connections per network: the peer's address cut to
+ * its listener's per_ip_prefix4/6.  The key holds the prefix length too,
+ * so listeners with the same prefix lengths share one count per network
+ * (as max_per_ip always has), and a listener with other lengths counts
+ * its own; a reload that changes them leaves the keys of connections in
+ * flight as they were admitted.
+ */
 struct ip_count {
-	struct in6_addr addr;
+	struct cidr key;
 	unsigned count;
 	struct ip_count *next;
+};
+
+/*
+ * A generation that connections in flight still hold keeps its output
+ * directories open after a reload: the descriptor budget counts them.
+ * gen is only a key here, never followed.
+ */
+struct gen_use {
+	const struct gen *gen;
+	unsigned conns;
+	unsigned dirs;
 };
 
 static struct {
@@ -43,34 +64,46 @@ static struct {
 	struct conn *head;
 	unsigned active;
 	struct ip_count *buckets[IP_BUCKETS];
+	unsigned long long fd_cap;  /* descriptors admitted connections may use (conn_set_fd_cap) */
+	struct gen_use *gens;       /* the generations connections hold, and their directories */
+	size_t n_gens, cap_gens;
 	int wake_fd;
 	atomic_bool want_wakeup;
 	bool last_to_leave;         /* test hook: threads outlive a stopping daemon */
-} reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
-
-/* Refusals are logged at most once a second per reason; the rest are counted. */
-struct refusal_log {
-	long long window_ms;
-	unsigned suppressed;
-};
+} reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd_cap = ULLONG_MAX, .wake_fd = -1 };
 
 enum refusal { REFUSE_DENIED, REFUSE_NOT_PROXY, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD,
-	REFUSE_COUNT };
+	REFUSE_NOMEM, REFUSE_COUNT };
 
 static const struct {
 	int code;
 	const char *reply;
-	const char *why;
+	const char *reason;     /* reason= of the refused log line */
 	const char *result;     /* for refusals made on the connection's own thread */
 } refusals[REFUSE_COUNT] = {
-	[REFUSE_DENIED]    = { 403, "forbidden", "denied by allow/deny rules", "refused-denied" },
-	[REFUSE_NOT_PROXY] = { 403, "forbidden", "not in proxy_from", "refused-not-proxy" },
-	[REFUSE_BUSY]      = { 503, "busy", "max_connections reached", "refused-busy" },
-	[REFUSE_PER_IP]    = { 503, "busy", "max_per_ip reached", "refused-per-ip" },
-	[REFUSE_THREAD]    = { 503, "busy", "cannot start a thread", "refused-busy" },
+	[REFUSE_DENIED]    = { 403, "forbidden", "denied", "refused-denied" },
+	[REFUSE_NOT_PROXY] = { 403, "forbidden", "not-in-proxy_from", "refused-not-proxy" },
+	[REFUSE_BUSY]      = { 503, "busy: max_connections", "max_connections", "refused-busy" },
+	[REFUSE_PER_IP]    = { 503, "busy: max_per_ip", "max_per_ip", "refused-per-ip" },
+	[REFUSE_THREAD]    = { 503, "busy: no thread", "no-thread", "refused-busy" },
+	[REFUSE_NOMEM]     = { 503, "busy: out of memory", "out-of-memory", "refused-busy" },
 };
 
-static struct refusal_log refusal_logs[REFUSE_COUNT];   /* accept thread only */
+/*
+ * Refusals are logged at most once a second per listener and reason, so
+ * a flood on one listener hides nothing on another; the rest are counted.
+ * Keyed by name, which outlives reloads.  Accept thread only.
+ */
+struct refusal_log {
+	char listener[LISTENER_NAME_MAX + 1];
+	long long window_ms[REFUSE_COUNT];
+	unsigned suppressed[REFUSE_COUNT];
+};
+
+static struct {
+	struct refusal_log *v;
+	size_t n;
+} rlogs;
 
 int
 conn_init(int wake_fd, bool fault_hooks)
@@ -91,33 +124,92 @@ conn_fini(void)
 			free(e);
 		}
 	}
+	free(rlogs.v);
+	rlogs.v = NULL;
+	rlogs.n = 0;
+	free(reg.gens);
+	reg.gens = NULL;
+	reg.n_gens = reg.cap_gens = 0;
+}
+
+static unsigned
+gen_dirs(const struct gen *g)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < g->cfg->n_listeners; i++)
+		n += g->stores[i] != NULL;
+	return n;
+}
+
+/* Room for one more generation in reg.gens, so that gen_use_add() cannot fail.  Locked. */
+static int
+gen_use_reserve(void)
+{
+	struct gen_use *v;
+	size_t cap = reg.cap_gens ? 2 * reg.cap_gens : 4;
+
+	if (reg.n_gens < reg.cap_gens)
+		return 0;
+	if ((v = realloc(reg.gens, cap * sizeof(*v))) == NULL)
+		return -1;
+	reg.gens = v;
+	reg.cap_gens = cap;
+	return 0;
+}
+
+/* Called with the lock held, after gen_use_reserve(). */
+static void
+gen_use_add(const struct gen *g)
+{
+	for (size_t i = 0; i < reg.n_gens; i++) {
+		if (reg.gens[i].gen == g) {
+			reg.gens[i].conns++;
+			return;
+		}
+	}
+	reg.gens[reg.n_gens++] = (struct gen_use){ g, 1, gen_dirs(g) };
+}
+
+/* Called with the lock held. */
+static void
+gen_use_del(const struct gen *g)
+{
+	for (size_t i = 0; i < reg.n_gens; i++) {
+		if (reg.gens[i].gen == g && --reg.gens[i].conns == 0) {
+			reg.gens[i] = reg.gens[--reg.n_gens];
+			return;
+		}
+	}
 }
 
 static size_t
-ip_hash(const struct in6_addr *a)
+ip_hash(const struct cidr *k)
 {
 	uint32_t h = 2166136261u;
 
 	for (size_t i = 0; i < 16; i++)
-		h = (h ^ a->s6_addr[i]) * 16777619u;
+		h = (h ^ k->net.s6_addr[i]) * 16777619u;
+	h = (h ^ k->prefix) * 16777619u;
 	return h % IP_BUCKETS;
 }
 
 static struct ip_count **
-ip_slot(const struct in6_addr *a)
+ip_slot(const struct cidr *k)
 {
-	struct ip_count **pp = &reg.buckets[ip_hash(a)];
+	struct ip_count **pp = &reg.buckets[ip_hash(k)];
 
-	while (*pp != NULL && memcmp(&(*pp)->addr, a, sizeof(*a)) != 0)
+	while (*pp != NULL && ((*pp)->key.prefix != k->prefix ||
+	    memcmp(&(*pp)->key.net, &k->net, sizeof(k->net)) != 0))
 		pp = &(*pp)->next;
 	return pp;
 }
 
 /* Called with the lock held. */
 static void
-ip_release(const struct in6_addr *a)
+ip_release(const struct cidr *k)
 {
-	struct ip_count **pp = ip_slot(a), *e = *pp;
+	struct ip_count **pp = ip_slot(k), *e = *pp;
 
 	if (e != NULL && --e->count == 0) {
 		*pp = e->next;
@@ -132,18 +224,23 @@ rules_refuse(const struct listener_cfg *l, const struct in6_addr *a)
 	return cidr_list_match(&l->deny, a) || (l->allow.count > 0 && !cidr_list_match(&l->allow, a));
 }
 
-/* Takes one of c->peer's max_per_ip slots.  Called with the lock held. */
+/*
+ * Takes one of the max_per_ip slots of c->peer's network, which stays in
+ * c->ip_key (the log names it).  Called with the lock held.
+ */
 static enum refusal
-ip_acquire_locked(struct conn *c, unsigned max_per_ip)
+ip_acquire_locked(struct conn *c, const struct listener_cfg *l)
 {
-	struct ip_count **pp = ip_slot(&c->peer), *e;
+	struct ip_count **pp, *e;
 
+	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &c->ip_key);
+	pp = ip_slot(&c->ip_key);
 	if ((e = *pp) == NULL) {
 		if ((e = calloc(1, sizeof(*e))) == NULL)
-			return REFUSE_BUSY;
-		e->addr = c->peer;
+			return REFUSE_NOMEM;
+		e->key = c->ip_key;
 		*pp = e;
-	} else if (e->count >= max_per_ip) {
+	} else if (e->count >= l->max_per_ip) {
 		return REFUSE_PER_IP;
 	}
 	e->count++;
@@ -158,7 +255,7 @@ ip_acquire_locked(struct conn *c, unsigned max_per_ip)
  * has said who it is.
  */
 static enum refusal
-admit(struct conn *c, unsigned max_connections, unsigned max_per_ip, bool count_ip)
+admit(struct conn *c, unsigned max_connections, bool count_ip)
 {
 	enum refusal verdict = REFUSE_COUNT;
 
@@ -167,8 +264,13 @@ admit(struct conn *c, unsigned max_connections, unsigned max_per_ip, bool count_
 		verdict = REFUSE_BUSY;
 		goto out;
 	}
-	if (count_ip && (verdict = ip_acquire_locked(c, max_per_ip)) != REFUSE_COUNT)
+	if (gen_use_reserve() < 0) {
+		verdict = REFUSE_NOMEM;
 		goto out;
+	}
+	if (count_ip && (verdict = ip_acquire_locked(c, c->lcfg)) != REFUSE_COUNT)
+		goto out;
+	gen_use_add(c->gen);
 	reg.active++;
 	c->prev = NULL;
 	c->next = reg.head;
@@ -181,12 +283,12 @@ out:
 }
 
 static enum refusal
-ip_acquire(struct conn *c, unsigned max_per_ip)
+ip_acquire(struct conn *c)
 {
 	enum refusal verdict;
 
 	pthread_mutex_lock(&reg.lock);
-	verdict = ip_acquire_locked(c, max_per_ip);
+	verdict = ip_acquire_locked(c, c->lcfg);
 	pthread_mutex_unlock(&reg.lock);
 	return verdict;
 }
@@ -202,7 +304,8 @@ unlink_locked(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	if (c->ip_counted)
-		ip_release(&c->peer);
+		ip_release(&c->ip_key);
+	gen_use_del(c->gen);
 	reg.active--;
 }
 
@@ -228,12 +331,35 @@ unregister(struct conn *c)
 	pthread_mutex_unlock(&reg.lock);
 }
 
+/* " key=value" with value escaped (log.h), or "" when value is empty. */
+static void
+field(char *buf, size_t len, const char *key, const char *value)
+{
+	char v[LOG_VALUE_MAX(STORE_NAME_MAX)];
+
+	if (value[0] == '\0')
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, " %s=%s", key, log_value(v, sizeof(v), value));
+}
+
+/* " prefix=NET": the network whose max_per_ip was reached. */
+static void
+prefix_field(char *buf, size_t len, const struct cidr *net)
+{
+	char text[ADDR_TEXT_MAX + 8];
+
+	cidr_format(net, text, sizeof(text));
+	snprintf(buf, len, " prefix=%s", text);
+}
+
 static void
 log_finished(const struct conn *c)
 {
-	char peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "", subject[256], tls[sizeof(subject) + 40] = "";
-	char detail[sizeof(c->detail) + 16] = "";
-	char line[LISTENER_NAME_MAX + sizeof(via) + sizeof(tls) + sizeof(detail) + STORE_NAME_MAX + 192];
+	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "";
+	char tls[32] = "", subject[LOG_VALUE_MAX(sizeof(c->subject)) + 16];
+	char detail[LOG_VALUE_MAX(sizeof(c->detail)) + 16], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16];
+	char prefix[ADDR_TEXT_MAX + 16] = "";
 	/*
 	 * A balancer's health checks come every few seconds: only debug output
 	 * shows them, unless one was refused (the balancer would mark us down).
@@ -242,30 +368,26 @@ log_finished(const struct conn *c)
 	bool health_check = (c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
 	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0)) ||
 	    (c->result != NULL && strcmp(c->result, "empty") == 0);
+	enum log_level level = health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 
-	if (!log_enabled(health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO))
+	if (!log_enabled(level))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
 	if (c->proxied) {
 		memcpy(via, " via=", 6);
 		addr_format(&c->via, via + 5, sizeof(via) - 5);
 	}
-	if (c->io.ssl != NULL) {
-		tls_peer_subject(c->io.ssl, subject, sizeof(subject));
-		snprintf(tls, sizeof(tls), " tls=%s%s%s", SSL_get_version(c->io.ssl),
-		    subject[0] ? " subject=" : "", subject);
-	}
-	if (c->detail[0] != '\0')
-		snprintf(detail, sizeof(detail), " error=\"%s\"", c->detail);
-	snprintf(line, sizeof(line),
-	    "conn listener=%s peer=%s port=%u%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
-	    c->lcfg->name, peer, c->peer_port, via, tls, (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out, sys_now_ms() - c->start_ms, detail,
-	    c->result ? c->result : "ok", c->stored[0] ? " stored=" : "", c->stored);
-	if (health_check)
-		log_debug("%s", line);
-	else
-		log_info("%s", line);
+	if (c->io.ssl != NULL)
+		snprintf(tls, sizeof(tls), " tls=%s", SSL_get_version(c->io.ssl));
+	field(subject, sizeof(subject), "subject", c->subject);
+	field(detail, sizeof(detail), "error", c->detail);
+	field(stored, sizeof(stored), "stored", c->stored);
+	if (c->result == refusals[REFUSE_PER_IP].result)
+		prefix_field(prefix, sizeof(prefix), &c->ip_key);
+	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
+	    log_value(name, sizeof(name), c->lcfg->name), peer, c->peer_port, via, tls, subject,
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    sys_now_ms() - c->start_ms, detail, c->result ? c->result : "ok", prefix, stored);
 }
 
 void
@@ -284,15 +406,11 @@ conn_send_err(struct conn *c, int code, const char *reason)
 	c->linger = netio_shutdown_wr(&c->io) == 0;
 }
 
-/* Keeps a message a single token-safe phrase inside error="...". */
+/* The log escapes it (log_value): it may quote what a client sent. */
 static void
 set_detail(struct conn *c, const char *text)
 {
-	size_t i;
-
-	for (i = 0; text[i] != '\0' && i + 1 < sizeof(c->detail); i++)
-		c->detail[i] = text[i] == '"' || (unsigned char)text[i] < 0x20 ? '\'' : text[i];
-	c->detail[i] = '\0';
+	snprintf(c->detail, sizeof(c->detail), "%s", text);
 }
 
 /* Reads the balancer's PROXY header; from here on the client is who it names. */
@@ -327,6 +445,19 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 		c->proxied = true;
 	}
 	return true;
+}
+
+/*
+ * A balancer's health check closes where a TLS client would send its
+ * ClientHello: a health check, then, not a failed handshake.
+ */
+static bool
+health_check_ended(struct conn *c, long long deadline_ms)
+{
+	char byte;
+
+	return sys_wait(c->io.fd, POLLIN, deadline_ms) > 0 &&
+	    recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 /* A refusal decided on the connection's thread: it was counted accepted, now it is not. */
@@ -365,7 +496,7 @@ conn_prepare(struct conn *c)
 			refuse_admitted(c, REFUSE_DENIED);
 			return false;
 		}
-		if ((why = ip_acquire(c, l->max_per_ip)) != REFUSE_COUNT) {
+		if ((why = ip_acquire(c)) != REFUSE_COUNT) {
 			refuse_admitted(c, why);
 			return false;
 		}
@@ -373,7 +504,13 @@ conn_prepare(struct conn *c)
 	if (tls != NULL) {
 		char err[sizeof(c->detail)];
 
-		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, err, sizeof(err))) == NULL) {
+		if (c->proxy_local && health_check_ended(c, deadline)) {
+			c->result = "ok-health-check";
+			return false;
+		}
+
+		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, c->subject, sizeof(c->subject),
+		    err, sizeof(err))) == NULL) {
 			set_detail(c, err);
 			c->result = conn_aborting(c) ? "aborted-shutdown" : "refused-tls-handshake";
 			return false;
@@ -389,10 +526,11 @@ conn_main(void *arg)
 	struct conn *c = arg;
 
 	if (log_enabled(LOG_LVL_DEBUG)) {
-		char peer[ADDR_TEXT_MAX];
+		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
 
 		addr_format(&c->peer, peer, sizeof(peer));
-		log_debug("conn listener=%s peer=%s port=%u started", c->lcfg->name, peer, c->peer_port);
+		log_debug("conn listener=%s peer=%s port=%u state=started", log_value(name, sizeof(name),
+		    c->lcfg->name), peer, c->peer_port);
 	}
 
 	if (conn_prepare(c)) {
@@ -427,12 +565,56 @@ conn_main(void *arg)
 	return NULL;
 }
 
-static void
-refuse(int fd, const struct in6_addr *peer, const struct listener_cfg *l, enum refusal why)
+/* This listener's rate-limit state, or NULL when no memory: then every refusal is logged. */
+static struct refusal_log *
+refusal_log_of(const char *listener)
 {
-	struct refusal_log *rl = &refusal_logs[why];
+	struct refusal_log *v;
+
+	for (size_t i = 0; i < rlogs.n; i++) {
+		if (strcmp(rlogs.v[i].listener, listener) == 0)
+			return &rlogs.v[i];
+	}
+	if ((v = realloc(rlogs.v, (rlogs.n + 1) * sizeof(*v))) == NULL)
+		return NULL;
+	rlogs.v = v;
+	v = &rlogs.v[rlogs.n++];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->listener, sizeof(v->listener), "%s", listener);
+	return v;
+}
+
+/* net: the network whose max_per_ip was reached, else NULL. */
+static void
+log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct listener_cfg *l,
+    enum refusal why)
+{
+	struct refusal_log *rl = refusal_log_of(l->name);
+	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], text[ADDR_TEXT_MAX];
+	char prefix[ADDR_TEXT_MAX + 16] = "", more[32] = "";
 	long long now = sys_now_ms();
 
+	if (rl != NULL && now - rl->window_ms[why] < 1000) {
+		rl->suppressed[why]++;
+		return;
+	}
+	addr_format(peer, text, sizeof(text));
+	if (net != NULL)
+		prefix_field(prefix, sizeof(prefix), net);
+	if (rl != NULL && rl->suppressed[why] > 0)
+		snprintf(more, sizeof(more), " suppressed=%u", rl->suppressed[why]);
+	log_warnx("refused listener=%s peer=%s%s reason=%s%s", log_value(name, sizeof(name), l->name),
+	    text, prefix, refusals[why].reason, more);
+	if (rl != NULL) {
+		rl->window_ms[why] = now;
+		rl->suppressed[why] = 0;
+	}
+}
+
+static void
+refuse(int fd, const struct in6_addr *peer, const struct cidr *net, const struct listener_cfg *l,
+    enum refusal why)
+{
 	stats_add(&stats.refused, 1);
 	/* A TLS client could not read a plain-text answer: it just sees the connection end. */
 	if (l->mode == MODE_RECEIVE && l->tls.certificate == NULL) {
@@ -448,21 +630,7 @@ refuse(int fd, const struct in6_addr *peer, const struct listener_cfg *l, enum r
 	} else {
 		sys_close(fd);
 	}
-
-	if (now - rl->window_ms < 1000) {
-		rl->suppressed++;
-		return;
-	}
-	char text[ADDR_TEXT_MAX];
-
-	addr_format(peer, text, sizeof(text));
-	if (rl->suppressed)
-		log_warnx("refused listener=%s peer=%s: %s (%u more refused on these grounds "
-		    "since the last report)", l->name, text, refusals[why].why, rl->suppressed);
-	else
-		log_warnx("refused listener=%s peer=%s: %s", l->name, text, refusals[why].why);
-	rl->window_ms = now;
-	rl->suppressed = 0;
+	log_refusal(peer, net, l, why);
 }
 
 void
@@ -484,15 +652,15 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	if (l->proxy_protocol) {
 		/* allow/deny apply to the client the PROXY header names (conn_prepare). */
 		if (!cidr_list_match(&l->proxy_from, &addr)) {
-			refuse(fd, &addr, l, REFUSE_NOT_PROXY);
+			refuse(fd, &addr, NULL, l, REFUSE_NOT_PROXY);
 			return;
 		}
 	} else if (rules_refuse(l, &addr)) {
-		refuse(fd, &addr, l, REFUSE_DENIED);
+		refuse(fd, &addr, NULL, l, REFUSE_DENIED);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		refuse(fd, &addr, l, REFUSE_BUSY);
+		refuse(fd, &addr, NULL, l, REFUSE_NOMEM);
 		return;
 	}
 	c->io.fd = fd;
@@ -504,15 +672,18 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	c->tls_ctx = gen->tls[listener_index];
 	c->store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();
+	c->gen = gen;           /* referenced once admitted */
 	atomic_init(&c->aborting, false);
 
-	why = admit(c, gen->cfg->max_connections, l->max_per_ip, !l->proxy_protocol);
+	why = admit(c, gen->cfg->max_connections, !l->proxy_protocol);
 	if (why != REFUSE_COUNT) {
+		struct cidr net = c->ip_key;
+
 		free(c);
-		refuse(fd, &addr, l, why);
+		refuse(fd, &addr, why == REFUSE_PER_IP ? &net : NULL, l, why);
 		return;
 	}
-	c->gen = gen_ref(gen);
+	gen_ref(gen);
 	err = pthread_create(&tid, &gen->thread_attr, conn_main, c);
 	if (err == 0) {
 		stats_add(&stats.accepted, 1);
@@ -523,8 +694,33 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		pthread_mutex_unlock(&reg.lock);
 		gen_unref(c->gen);
 		free(c);
-		refuse(fd, &addr, l, REFUSE_THREAD);
+		refuse(fd, &addr, NULL, l, REFUSE_THREAD);
 	}
+}
+
+void
+conn_set_fd_cap(unsigned long long cap)
+{
+	pthread_mutex_lock(&reg.lock);
+	reg.fd_cap = cap;
+	pthread_mutex_unlock(&reg.lock);
+}
+
+bool
+conn_fd_room(const struct gen *current)
+{
+	unsigned long long old = 0, budgeted = gen_dirs(current);
+	bool room;
+
+	pthread_mutex_lock(&reg.lock);
+	/* The budget has room for the directories of one generation before current. */
+	for (size_t i = 0; i < reg.n_gens; i++)
+		old += reg.gens[i].gen != current ? reg.gens[i].dirs : 0;
+	/* One that max_connections refuses needs a descriptor only for a moment. */
+	room = reg.active >= current->cfg->max_connections ||
+	    2ull * (reg.active + 1) + (old > budgeted ? old - budgeted : 0) <= reg.fd_cap;
+	pthread_mutex_unlock(&reg.lock);
+	return room;
 }
 
 unsigned

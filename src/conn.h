@@ -26,6 +26,7 @@ struct conn {
 	bool proxied;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
+	struct cidr ip_key;             /* the network that slot counts against */
 	struct gen *gen;
 	SSL_CTX *tls_ctx;               /* the generation's, on a tls listener; else NULL */
 	const struct listener_cfg *lcfg;
@@ -35,6 +36,7 @@ struct conn {
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */
+	char subject[256];              /* the client certificate's, even if the handshake failed */
 	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
 	struct conn *prev, *next;
@@ -48,6 +50,18 @@ int conn_init(int wake_fd, bool fault_hooks);
 void conn_fini(void);
 /* Takes ownership of fd.  Refuses (and closes) or starts the connection's thread. */
 void conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t listener_index);
+/*
+ * The descriptors admitted connections may hold between them (2 each: the
+ * socket and an upload's file), from RLIMIT_NOFILE less everything else
+ * the daemon holds (check_rlimits in server.c).
+ */
+void conn_set_fd_cap(unsigned long long cap);
+/*
+ * False when one more admitted connection could leave an admitted upload
+ * without a descriptor for its file: the accept loop then waits instead.
+ * Counts the directories of older generations connections still hold.
+ */
+bool conn_fd_room(const struct gen *current);
 unsigned conn_active(void);
 /* Ask for a wake_fd write as each connection ends (while paused or draining). */
 void conn_want_wakeup(bool on);

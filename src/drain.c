@@ -3,7 +3,8 @@
  * drain.c - one thread that holds refused sockets for up to DRAIN_MS,
  * discarding what the client still sends, then closes them.  The set is
  * bounded: past DRAIN_MAX sockets a refusal simply closes, so a flood of
- * refused clients costs a fixed amount of memory and descriptors.
+ * refused clients costs a fixed amount of memory and descriptors, and
+ * fewer when the descriptor budget says so (drain_set_max).
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,7 +19,6 @@
 #include "log.h"
 #include "sys.h"
 
-#define DRAIN_MAX 128
 #define DRAIN_MS 2000
 
 static struct {
@@ -26,11 +26,12 @@ static struct {
 	int fds[DRAIN_MAX];
 	long long deadline[DRAIN_MAX];
 	int count;
+	int max;                    /* <= DRAIN_MAX */
 	int wake_fd;
 	bool stopping;
 	bool running;
 	pthread_t thread;
-} dr = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+} dr = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = DRAIN_MAX, .wake_fd = -1 };
 
 static void
 remove_at(int i)
@@ -118,12 +119,20 @@ drain_start(void)
 }
 
 void
+drain_set_max(int max)
+{
+	pthread_mutex_lock(&dr.lock);
+	dr.max = max < 0 ? 0 : max > DRAIN_MAX ? DRAIN_MAX : max;
+	pthread_mutex_unlock(&dr.lock);
+}
+
+void
 drain_add(int fd)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&dr.lock);
-	if (!dr.running || dr.stopping || dr.count == DRAIN_MAX) {
+	if (!dr.running || dr.stopping || dr.count >= dr.max) {
 		pthread_mutex_unlock(&dr.lock);
 		sys_close(fd);
 		return;

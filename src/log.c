@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@
 
 #include "log.h"
 
-#define LOG_LINE_MAX 1024
+/* Room for a connection line whose every client-supplied value is escaped in full. */
+#define LOG_LINE_MAX 4096
 
 static atomic_int current_level = LOG_LVL_INFO;
 static int to_journal;
@@ -71,6 +73,60 @@ const char *
 log_level_name(enum log_level level)
 {
 	return level_names[level];
+}
+
+static bool
+bare_byte(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    (ch != '\0' && strchr("._:/@+,[]-", ch) != NULL);
+}
+
+const char *
+log_valuen(char *buf, size_t len, const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	size_t out = 0, i;
+
+	if (len == 0)
+		return buf;
+	for (i = 0; i < n && bare_byte(p[i]); i++)
+		;
+	if (n > 0 && i == n && n < len) {
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	if (len < 3) {          /* no room for even "" */
+		buf[0] = '\0';
+		return buf;
+	}
+	buf[out++] = '"';
+	/* Each step needs room for its escape, the closing quote and the NUL. */
+	for (i = 0; i < n; i++) {
+		unsigned char ch = p[i];
+		size_t need = ch == '"' || ch == '\\' ? 2 : ch < 0x20 || ch >= 0x7f ? 4 : 1;
+
+		if (out + need + 2 > len)
+			break;
+		if (need == 4) {
+			snprintf(buf + out, len - out, "\\x%02x", ch);
+		} else {
+			if (need == 2)
+				buf[out++] = '\\';
+			buf[out] = (char)ch;
+		}
+		out += need == 2 ? 1 : need;
+	}
+	buf[out++] = '"';
+	buf[out] = '\0';
+	return buf;
+}
+
+const char *
+log_value(char *buf, size_t len, const char *s)
+{
+	return log_valuen(buf, len, s, strlen(s));
 }
 
 static void __attribute__((format(printf, 3, 0)))
@@ -139,6 +195,18 @@ LOG_FN(log_err, LOG_LVL_ERROR, 1)
 LOG_FN(log_errx, LOG_LVL_ERROR, 0)
 LOG_FN(log_info, LOG_LVL_INFO, 0)
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+
+void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, 0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
 
 void
 fatal(const char *fmt, ...)

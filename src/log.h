@@ -3,6 +3,8 @@
 #ifndef TCPXD_LOG_H
 #define TCPXD_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 /* Detects JOURNAL_STREAM once; call before any thread starts. */
@@ -12,6 +14,22 @@ int log_level_parse(const char *text, enum log_level *out);
 const char *log_level_name(enum log_level level);
 int log_enabled(enum log_level level);
 
+/*
+ * Room log_value() needs for a value of n bytes: every byte may become a
+ * four-byte \xHH escape, plus two quotes and the NUL.
+ */
+#define LOG_VALUE_MAX(n) (4 * (n) + 3)
+/*
+ * Writes s as one logfmt value (grammar in tcpxd(8), LOGGING): bare when it
+ * is not empty and every byte is in [A-Za-z0-9._:/@+,[]-], otherwise in
+ * double quotes with \" \\ and \xHH for control and non-ASCII bytes.  A
+ * value too long for buf is cut, never inside an escape, and stays quoted.
+ * Any value a client can influence goes through here.  Returns buf.
+ */
+const char *log_value(char *buf, size_t len, const char *s);
+/* The same for n bytes that may hold NULs. */
+const char *log_valuen(char *buf, size_t len, const void *s, size_t n);
+
 /* _warn variants append ": strerror(errno)"; _warnx variants do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -19,6 +37,8 @@ void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At a level chosen at run time; never appends strerror. */
+void log_at(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

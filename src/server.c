@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -39,7 +40,11 @@
 /* After shutdown_timeout, how long aborted connections get to unwind. */
 #define ABORT_GRACE_MS 5000
 #define FDS_PER_CONN 2          /* the socket, and the file of an upload */
-#define FDS_RESERVED 32         /* stdio, listeners, directories, eventfd, signalfd */
+/*
+ * stdio, signalfd, eventfds, sd_notify's socket, a certificate being read,
+ * the socket between accept() and a refusal, and what libraries open.
+ */
+#define FDS_FIXED 32
 
 struct slot {
 	int fd;
@@ -62,25 +67,62 @@ static struct {
 	long long next_status;
 } srv = { .sig_fd = -1, .wake_fd = -1 };
 
+/*
+ * Descriptors besides connections and the drain: a listener socket each,
+ * twice (old and new sockets while a reload runs), an output directory per
+ * receive listener, twice (the new generation's, and the one connections
+ * still in flight from before a reload hold), and FDS_FIXED.
+ */
+static rlim_t
+fds_base(const struct config *cfg)
+{
+	rlim_t dirs = 0;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		dirs += cfg->listeners[i].mode == MODE_RECEIVE;
+	return FDS_FIXED + 2 * (rlim_t)cfg->n_listeners + 2 * dirs;
+}
+
+/*
+ * Raises RLIMIT_NOFILE to what max_connections needs, and splits what it
+ * allows: admitted connections first (2 each, so an upload always gets its
+ * file), the drain only what is left, up to DRAIN_MAX.  When even that is
+ * short, the accept loop waits for room instead of starving an admitted
+ * upload (conn_fd_room), and refusals close without draining.
+ */
 static void
 check_rlimits(const struct config *cfg)
 {
-	rlim_t need = (rlim_t)cfg->max_connections * FDS_PER_CONN + FDS_RESERVED;
+	rlim_t base = fds_base(cfg), conns = (rlim_t)cfg->max_connections * FDS_PER_CONN;
+	rlim_t need = base + conns + DRAIN_MAX, avail, drain;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		struct rlimit raised = rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
+		conn_set_fd_cap(ULLONG_MAX);
+		drain_set_max(DRAIN_MAX);
+	} else {
+		if (rl.rlim_cur < need) {
+			struct rlimit raised = rl;
 
-		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-			rl = raised;
+			raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need :
+			    rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+				rl = raised;
+		}
+		avail = rl.rlim_cur > base ? rl.rlim_cur - base : 0;
+		drain = avail > conns ? avail - conns : 0;
+		if (drain > DRAIN_MAX)
+			drain = DRAIN_MAX;
+		conn_set_fd_cap((unsigned long long)(avail - drain));
+		drain_set_max((int)drain);
 		if (rl.rlim_cur < need)
-			log_warnx("max_connections = %u needs %llu file descriptors but RLIMIT_NOFILE is %llu: "
-			    "about %llu connections can be served; raise LimitNOFILE (ulimit -n) or lower "
-			    "max_connections", cfg->max_connections, (unsigned long long)need,
-			    (unsigned long long)rl.rlim_cur,
-			    (unsigned long long)(rl.rlim_cur > FDS_RESERVED ?
-			    (rl.rlim_cur - FDS_RESERVED) / FDS_PER_CONN : 0));
+			log_warnx("max_connections = %u needs %llu file descriptors (%d per connection, "
+			    "%d for refusals draining, %llu for listeners, directories and the daemon) "
+			    "but RLIMIT_NOFILE is %llu: about %llu connections can be served at once, "
+			    "refusals drain %llu; raise LimitNOFILE (ulimit -n) or lower max_connections",
+			    cfg->max_connections, (unsigned long long)need, FDS_PER_CONN, DRAIN_MAX,
+			    (unsigned long long)base, (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)((avail - drain) / FDS_PER_CONN), (unsigned long long)drain);
 	}
 	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)cfg->max_connections + 8)
@@ -320,6 +362,29 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A listener whose socket a reload does not keep: removed, or moved to
+ * another address under the same name, which the operator should read as
+ * such ("closed" alone reads like a lost listener).
+ */
+static void
+log_closed(const struct slot *old, const struct config *old_cfg, const struct slot *slots,
+    size_t n_slots, const struct config *cfg)
+{
+	const char *name = old_cfg->listeners[old->index].name;
+	char from[INET6_ADDRSTRLEN + 16], to[INET6_ADDRSTRLEN + 16];
+
+	for (size_t i = 0; i < n_slots; i++) {
+		if (strcmp(cfg->listeners[slots[i].index].name, name) != 0)
+			continue;
+		listener_describe(old->fd, from, sizeof(from));
+		listener_describe(slots[i].fd, to, sizeof(to));
+		log_info("listener %s moved from %s to %s", name, from, to);
+		return;
+	}
+	log_info("listener %s closed", name);
+}
+
 static void
 reload(void)
 {
@@ -346,7 +411,7 @@ reload(void)
 	}
 	for (size_t j = 0; j < srv.n_slots; j++) {
 		if (srv.slots[j].fd >= 0)
-			log_info("listener %s closed", srv.gen->cfg->listeners[srv.slots[j].index].name);
+			log_closed(&srv.slots[j], srv.gen->cfg, slots, n_slots, g->cfg);
 	}
 	close_slots(srv.slots, srv.n_slots);
 	srv.slots = slots;
@@ -384,7 +449,13 @@ accept_burst(const struct slot *s)
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		int fd;
+
+		if (!conn_fd_room(srv.gen)) {
+			pause_accepting(EMFILE);        /* check_rlimits: the budget is spent */
+			return;
+		}
+		fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			switch (errno) {

@@ -516,15 +516,18 @@ static void
 unlink_own(struct upload *up, const char *name)
 {
 	struct store *st = up->store;
+	char v[LOG_VALUE_MAX(STORE_NAME_MAX)], e[LOG_VALUE_MAX(64)];
 
+	/* Records, not messages: the name may be the client's (log.h). */
 	if (!still_linked(st, name, up->fd)) {
-		log_warnx("%s: directory fsync failed; the name is no longer this upload's file, "
-		    "so it is left alone", name);
+		log_warnx("store-unremoved name=%s why=directory-fsync-failed error=%s",
+		    log_value(v, sizeof(v), name),
+		    log_value(e, sizeof(e), "the name is no longer this upload's file"));
 		return;
 	}
 	if (unlinkat(st->dirfd, name, 0) < 0)
-		log_warn("%s: directory fsync failed and the unacknowledged file could not be "
-		    "removed", name);
+		log_warnx("store-unremoved name=%s why=directory-fsync-failed error=%s",
+		    log_value(v, sizeof(v), name), log_value(e, sizeof(e), strerror(errno)));
 }
 
 /* Client names get ".1" ... ".999" appended while the name is taken. */

@@ -212,11 +212,60 @@ handshake_error(SSL *ssl, int rc, int saved_errno, char *err, size_t errlen)
 	ERR_clear_error();
 }
 
+/* Where the verify callback leaves the subject of the certificate it saw. */
+struct subject_sink {
+	char *buf;
+	size_t len;
+};
+
+static void
+name_text(const X509_NAME *name, char *buf, size_t len)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *text;
+	long n;
+
+	buf[0] = '\0';
+	if (mem != NULL && X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(mem, &text)) > 0)
+		snprintf(buf, len, "%.*s", (int)n, text);
+	BIO_free(mem);
+}
+
+/*
+ * OpenSSL keeps the client's certificate only once it is verified; a
+ * handshake refused for an unknown CA would otherwise name no one.
+ */
+static int
+remember_subject(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct subject_sink *sink = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(store);
+
+	if (sink != NULL && leaf != NULL && sink->buf[0] == '\0')
+		name_text(X509_get_subject_name(leaf), sink->buf, sink->len);
+	return ok;
+}
+
+/* On success: a resumed session has no verify callback, but keeps the certificate. */
+static void
+peer_subject(SSL *ssl, struct subject_sink *sink)
+{
+	X509 *cert;
+
+	if (sink->buf[0] != '\0' || (cert = SSL_get1_peer_certificate(ssl)) == NULL)
+		return;
+	name_text(X509_get_subject_name(cert), sink->buf, sink->len);
+	X509_free(cert);
+}
+
 static SSL *
-handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadline_ms,
-    char *err, size_t errlen)
+handshake(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms,
+    struct subject_sink *sink, char *err, size_t errlen)
 {
 	int flags = fcntl(fd, F_GETFL);
+	bool server = sink != NULL;
 	SSL *ssl = NULL;
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -227,6 +276,11 @@ handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadlin
 	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
 		snprintf(err, errlen, "cannot start TLS: %s", openssl_reason("out of memory"));
 		goto fail;
+	}
+	if (server && SSL_get_verify_mode(ssl) != SSL_VERIFY_NONE) {
+		sink->buf[0] = '\0';
+		SSL_set_app_data(ssl, sink);
+		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), remember_subject);
 	}
 	if (host != NULL) {
 		unsigned char ip[sizeof(struct in6_addr)];
@@ -271,6 +325,10 @@ handshake(SSL_CTX *ctx, int fd, bool server, const char *host, long long deadlin
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
 	}
+	if (server) {
+		SSL_set_app_data(ssl, NULL);    /* sink lives on our caller's stack */
+		peer_subject(ssl, sink);
+	}
 	return ssl;
 fail:
 	SSL_free(ssl);
@@ -280,46 +338,18 @@ fail:
 }
 
 SSL *
-tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *err, size_t errlen)
+tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *subject, size_t subject_len,
+    char *err, size_t errlen)
 {
-	return handshake(ctx, fd, true, NULL, deadline_ms, err, errlen);
+	struct subject_sink sink = { subject, subject_len };
+
+	subject[0] = '\0';
+	return handshake(ctx, fd, NULL, deadline_ms, &sink, err, errlen);
 }
 
 SSL *
 tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char *err,
     size_t errlen)
 {
-	return handshake(ctx, fd, false, host, deadline_ms, err, errlen);
-}
-
-void
-tls_peer_subject(SSL *ssl, char *buf, size_t len)
-{
-	X509 *cert = SSL_get1_peer_certificate(ssl);
-	BIO *mem;
-	char *text;
-	long n;
-	size_t out = 0;
-
-	if (len == 0)
-		return;
-	buf[0] = '\0';
-	if (cert == NULL)
-		return;
-	if ((mem = BIO_new(BIO_s_mem())) != NULL &&
-	    X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(mem, &text)) > 0) {
-		/* One token in a log line: bytes that could split or fake it are %-escaped. */
-		for (long i = 0; i < n && out + 4 <= len; i++) {
-			unsigned char ch = (unsigned char)text[i];
-
-			if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '"')
-				out += (size_t)snprintf(buf + out, len - out, "%%%02X", ch);
-			else
-				buf[out++] = (char)ch;
-		}
-		buf[out] = '\0';
-	}
-	BIO_free(mem);
-	X509_free(cert);
+	return handshake(ctx, fd, host, deadline_ms, NULL, err, errlen);
 }

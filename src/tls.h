@@ -26,16 +26,17 @@ SSL_CTX *tls_client_ctx(const struct tls_client_opts *o, char *err, size_t errle
 /*
  * Handshakes on the socket fd before deadline_ms (sys_now_ms() clock).
  * Returns the connection, or NULL with a one-line reason in err.
+ * tls_accept() writes the subject of the client's certificate (RFC 2253,
+ * raw: the log escapes it) to subject, or "" when none was presented; a
+ * certificate that failed verification is named too.
  * tls_accept() leaves the socket non-blocking, for netio's polling TLS
  * mode; tls_connect() gives it back as it was.  host (client side) is
  * checked against the server's certificate and sent as SNI; NULL skips
  * both.
  */
-SSL *tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *err, size_t errlen);
+SSL *tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *subject, size_t subject_len,
+    char *err, size_t errlen);
 SSL *tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char *err,
     size_t errlen);
-
-/* The peer certificate's subject (RFC 2253, no spaces or quotes), or "" without one. */
-void tls_peer_subject(SSL *ssl, char *buf, size_t len);
 
 #endif

@@ -84,7 +84,7 @@ def test_sigterm_waits_for_uploads_in_flight():
     s = connect(d.addr("inbox"))
     first = os.urandom(1 << 20)
     s.sendall(first)
-    d.wait_log(r"conn listener=inbox .* started")
+    d.wait_log(r"conn listener=inbox .* state=started")
     d.send_signal(signal.SIGTERM)
     d.wait_log(r"stopping; 1 connections in flight")
     # Listeners are closed at once: a new client is refused.
@@ -107,7 +107,7 @@ def test_sigterm_discards_unfinished_after_timeout():
     d.start()
     s = connect(d.addr("inbox"))
     s.sendall(os.urandom(1 << 20))
-    d.wait_log(r"conn listener=inbox .* started")
+    d.wait_log(r"conn listener=inbox .* state=started")
     d.send_signal(signal.SIGTERM)
     assert d.proc.wait(30) == 0
     d.check_sanitizer()

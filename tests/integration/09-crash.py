@@ -23,7 +23,7 @@ def test_kill9_mid_upload():
         s = connect(d.addr("inbox"))
         s.sendall(os.urandom(2 << 20))
         clients.append(s)
-    d.wait_log(r"conn listener=inbox .* started", count=6)
+    d.wait_log(r"conn listener=inbox .* state=started", count=6)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     for s in clients:

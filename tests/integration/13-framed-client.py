@@ -157,7 +157,7 @@ def test_client_killed_mid_stream():
         f.write(os.urandom(200 << 20))
     p = subprocess.Popen([TCPX, "send", "-q", path, target(d.addr("inbox"))],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    d.wait_log(r"conn listener=inbox .* started")
+    d.wait_log(r"conn listener=inbox .* state=started")
     p.send_signal(signal.SIGKILL)
     p.wait()
     d.wait_log(r"conn listener=inbox .*result=(refused-size-mismatch|aborted-reset)")

@@ -168,7 +168,7 @@ def test_peer_not_in_proxy_from_is_refused():
     ], proxy_protocol=True, proxy_from=["10.0.0.0/8"])
     d.start()
     assert upload(d.addr("inbox"), v1("10.1.2.3", 1234) + b"data") == "ERR 403 forbidden\n"
-    d.wait_log(r"refused listener=inbox peer=127\.0\.0\.1: not in proxy_from")
+    d.wait_log(r"refused listener=inbox peer=127\.0\.0\.1 reason=not-in-proxy_from")
     # (Refusals on the same grounds are logged at most once a second.)
     assert refused_echo(d.addr("echo"), v1("10.1.2.3", 1234))
     assert d.stored_files() == []
@@ -257,7 +257,7 @@ def test_max_per_ip_counts_the_header_client():
     assert refused_echo(echo, v2("192.0.2.1", 1002))
     d.wait_log(conn_line("echo", "192.0.2.1", "127.0.0.1", 1002, "refused-per-ip"))
     # The count covers all listeners.
-    assert send_through(addr, v1("192.0.2.1", 1003), b"x") == b"ERR 503 busy\n"
+    assert send_through(addr, v1("192.0.2.1", 1003), b"x") == b"ERR 503 busy: max_per_ip\n"
     d.wait_log(conn_line("inbox", "192.0.2.1", "127.0.0.1", 1003, "refused-per-ip"))
     assert d.stored_files() == []
     # Other clients, through the same balancer, are served meanwhile.
@@ -386,10 +386,40 @@ def test_tls_limits_before_the_handshake():
         s.sendall(v1("198.51.100.1", 1000))
     d.wait_log(conn_line("inbox", "198.51.100.1", "127.0.0.1", 1000, "refused-per-ip"))
     refused = [l for l in d.log().splitlines() if "refused-per-ip" in l][0]
-    assert " tls=" not in refused, refused
+    assert " tls=" not in refused and " prefix=198.51.100.1/32" in refused, refused
     assert "refused-tls-handshake" not in d.log()
     for s in held:
         s.close()
+    assert d.stop() == 0
+
+
+def test_health_checks_are_one_rule():
+    """A health check (LOCAL or UNKNOWN, then an orderly close) is the same on every
+    listener: on a "framed" one and on TLS ones too, nothing is answered or stored,
+    no upload is counted as failed, and the line is at debug level."""
+    d = Daemon([], start=False)
+    d.write_config([{"name": "framed", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), "protocol": "framed", "proxy_protocol": True,
+                     "proxy_from": BALANCERS}])
+    d.start()
+    assert send_through(d.addr("framed"), V2_LOCAL, b"") == b""
+    assert send_through(d.addr("framed"), b"PROXY UNKNOWN\r\n", b"") == b""
+    d.wait_log(r"^tcpxd: debug: " + conn_line("framed", "127.0.0.1", result="ok-health-check"),
+               count=2)
+    while True:     # STATUS= comes once a second: the first that counts both connections
+        status = d.wait_notify("STATUS")["STATUS"]
+        if "2 accepted" in status:
+            break
+    assert "uploads 0 stored, 0 failed" in status, status
+    assert d.stored_files("inbox") == [] and "ERR 400" not in d.log()
+    assert d.stop() == 0
+    if not have_tool("openssl", "the TLS part (certificates)"):
+        return
+    d, _ = tls_daemon()
+    for name in ("echo", "inbox"):
+        assert send_through(d.addr(name), V2_LOCAL, b"") == b""
+        d.wait_log(r"^tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check"))
+    assert "refused-tls-handshake" not in d.log()
     assert d.stop() == 0
 
 
@@ -508,5 +538,6 @@ run([test_headers_name_the_client, test_uploads_named_after_the_header_client,
      test_header_split_across_writes, test_header_timeout,
      test_allow_deny_apply_to_the_header_client, test_max_per_ip_counts_the_header_client,
      test_local_keeps_the_balancer_address, test_tls_after_the_header,
-     test_tls_limits_before_the_handshake, test_health_check_touches_no_storage, test_check_config,
+     test_tls_limits_before_the_handshake, test_health_check_touches_no_storage,
+     test_health_checks_are_one_rule, test_check_config,
      test_reuseport_shares_a_port, test_reload_cannot_toggle_reuseport])

@@ -37,6 +37,75 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
 
 _daemons = []
 
+# The grammar of a log line, as tcpxd(8) LOGGING documents it.
+LOG_PREFIX = re.compile(r"tcpxd: (?:error|warning|info|debug): |<[3467]>")
+LOG_BARE = r"[A-Za-z0-9._:/@+,\[\]-]+"
+LOG_QUOTED = r'"(?:[ !#-\[\]-~]|\\["\\]|\\x[0-9a-f]{2})*"'
+LOG_FIELD = re.compile(r" ([a-z_][a-z0-9_]*)=(%s|%s)(?= |$)" % (LOG_BARE, LOG_QUOTED))
+LOG_EVENT = re.compile(r"[a-z][a-z0-9-]*(?= [a-z_][a-z0-9_]*=)")
+LOG_FIELDLIKE = re.compile(r"(?:^|\s)[A-Za-z_][A-Za-z0-9_.-]*=")
+# valgrind (TCPXD_LAUNCHER) and the sanitizers write their own lines to the same stderr
+# (check_sanitizer() judges those).
+LOG_FOREIGN = re.compile(r"==\d+==")
+
+
+def parse_log_line(line):
+    """Parses one line of tcpxd's stderr: a record ("event key=value ...") gives
+    (event, [(key, value), ...]); a message for people ("ready: 2 listeners")
+    gives (None, []).  Raises ValueError for anything else, such as a field
+    forged by a value that was not escaped."""
+    m = LOG_PREFIX.match(line)
+    if not m:
+        raise ValueError("no tcpxd: LEVEL: prefix")
+    body = line[m.end():]
+    ev = LOG_EVENT.match(body)
+    if ev:
+        fields, pos = [], ev.end()
+        while pos < len(body):
+            f = LOG_FIELD.match(body, pos)
+            if not f:
+                raise ValueError("not key=value at %r" % body[pos:])
+            fields.append((f.group(1), f.group(2)))
+            pos = f.end()
+        keys = [k for k, _ in fields]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a key repeats: %s" % " ".join(keys))
+        return ev.group(0), fields
+    if any(not " " <= ch <= "~" for ch in body):
+        raise ValueError("a message holds a byte outside printable ASCII")
+    if LOG_FIELDLIKE.search(body):
+        raise ValueError("a message holds a key=value field")
+    return None, []
+
+
+def log_value_bytes(value):
+    """The bytes a value of parse_log_line() stands for (bare, or quoted and escaped)."""
+    if not value.startswith('"'):
+        return value.encode()
+    return re.sub(rb'\\(x[0-9a-f]{2}|["\\])',
+                  lambda m: bytes([int(m.group(1)[1:], 16)]) if m.group(1)[:1] == b"x"
+                  else m.group(1), value[1:-1].encode("latin-1"))
+
+
+def stored_names(log, results=("ok", "ok-receipt-lost")):
+    """The stored= names of the log's connection lines whose result is in results."""
+    names = []
+    for line in log.splitlines():
+        if " stored=" not in line:
+            continue
+        fields = dict(parse_log_line(line)[1])
+        if fields.get("result") in results:
+            names.append(os.fsdecode(log_value_bytes(fields["stored"])))
+    return names
+
+
+def tally_log(lines, records, fields, bad):
+    """Adds to the file TCPXD_LOG_TALLY names (docs/RELIABILITY.md)."""
+    path = os.environ.get("TCPXD_LOG_TALLY")
+    if path:
+        with open(path, "a") as f:
+            f.write("%d %d %d %d\n" % (lines, records, fields, bad))
+
 
 def fmt_value(v):
     if isinstance(v, bool):
@@ -73,6 +142,7 @@ class Daemon:
         self.proc = None
         self.ports = {}
         self.notes = []
+        self.log_checked = 0        # bytes of the log check_log() has parsed
         self.write_config(listeners, **globals_)
         if start:
             self.start()
@@ -209,6 +279,7 @@ class Daemon:
         self.logf.close()
         self.close_notify()
         self.check_sanitizer()
+        self.check_log()
         return rc
 
     def cpu_seconds(self):
@@ -239,6 +310,33 @@ class Daemon:
         text = self.log()
         for mark in SANITIZER_MARKS:
             assert mark not in text, "sanitizer report in tcpxd log:\n" + text
+
+    def check_log(self):
+        """Asserts that every complete line tcpxd wrote since the last check parses
+        (parse_log_line): no client can forge or split a field."""
+        if not os.path.exists(self.logpath):
+            return
+        with open(self.logpath, "rb") as f:
+            f.seek(self.log_checked)
+            data = f.read()
+        data = data[:data.rfind(b"\n") + 1]
+        self.log_checked += len(data)
+        lines = records = fields = 0
+        bad = []
+        for raw in data.splitlines():
+            line = raw.decode("latin-1")
+            if LOG_FOREIGN.match(line):
+                continue
+            lines += 1
+            try:
+                event, kv = parse_log_line(line)
+            except ValueError as e:
+                bad.append("%s: %r" % (e, line))
+                continue
+            records += event is not None
+            fields += len(kv)
+        tally_log(lines, records, fields, len(bad))
+        assert not bad, "log lines outside the grammar of tcpxd(8):\n" + "\n".join(bad)
 
     def stored_files(self, subdir="inbox"):
         return sorted(os.listdir(os.path.join(self.dir, subdir)))
@@ -366,6 +464,8 @@ def run(tests):
     for t in tests:
         try:
             t()
+            for d in _daemons:
+                d.check_log()
             print("ok   %s" % t.__name__, flush=True)
             passed += 1
         except Exception:

@@ -86,7 +86,7 @@ def test_thread_exhaustion():
                 refused += 1
                 s.close()
         busy = upload(d.addr("inbox"), b"x")
-        d.wait_log(r"cannot start a thread")
+        d.wait_log(r"refused listener=\S+ peer=\S+ reason=no-thread")
         for s in held:
             s.close()
         d.wait_log(r"conn listener=echo .*result=ok", count=len(held))
@@ -94,7 +94,7 @@ def test_thread_exhaustion():
         FIGURES.append("thread exhaustion: pids cgroup of 32 tasks, 100 echo clients held: "
                        "%d served, %d refused (slowest answer %.3f s), an upload refused with "
                        "%r, full service after" % (len(held), refused, slowest, busy.strip()))
-        assert held and refused > 0 and busy == "ERR 503 busy\n"
+        assert held and refused > 0 and busy == "ERR 503 busy: no thread\n"
         assert slowest < 1.0
         assert d.stop() == 0
     finally:

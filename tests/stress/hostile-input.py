@@ -46,7 +46,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import SIG, Daemon, framed, inbox  # noqa: E402
-from tcpxdtest import check_ok, connect, echo, read_all, upload  # noqa: E402
+from tcpxdtest import check_ok, connect, echo, read_all, stored_names, upload  # noqa: E402
 from tls_client import TLSConn  # noqa: E402
 
 ROUNDS = int(os.environ.get("TCPXD_STRESS_ROUNDS", "200" if stresslib.LONG else "40"))
@@ -147,7 +147,7 @@ def test_garbage_never_crashes():
     acked.add(check_ok(d, upload(d.addr("inbox"), final), final))
     d.wait_idle_resources()     # the last connections have ended and logged
     log = d.log()
-    logged = set(re.findall(r"result=ok(?:-receipt-lost)? stored=(\S+)", log))
+    logged = set(stored_names(log))
     stored = set(d.stored_files())
     assert acked <= stored and stored <= logged, sorted(stored - logged)[:5]
     # The rest are the uploads of clients that never read their receipt (the

@@ -58,7 +58,7 @@ def test_sigterm_during_50_uploads():
         else:
             s.sendall(p[:len(p) // 2])
         socks.append(s)
-    d.wait_log(r"conn listener=inbox .* started", count=n)
+    d.wait_log(r"conn listener=inbox .* state=started", count=n)
     t_sig = time.monotonic()
     d.send_signal(signal.SIGTERM)
     d.wait_notify("STOPPING=1", timeout=5)

@@ -353,6 +353,37 @@ START_TEST(test_cidr_format)
 }
 END_TEST
 
+START_TEST(test_addr_prefix)
+{
+	static const struct {
+		const char *addr;
+		unsigned p4, p6;
+		const char *out;
+	} cases[] = {
+		{ "2001:db8:7c::1234", 32, 64, "2001:db8:7c::/64" },
+		{ "2001:db8:7c:1:ffff:ffff:ffff:ffff", 32, 64, "2001:db8:7c:1::/64" },
+		{ "2001:db8::1", 32, 128, "2001:db8::1/128" },
+		{ "2001:db8:ffff::1", 32, 33, "2001:db8:8000::/33" },
+		{ "::ffff:192.0.2.77", 24, 1, "192.0.2.0/24" },    /* v4-mapped is IPv4 */
+		{ "::ffff:192.0.2.77", 32, 64, "192.0.2.77/32" },
+		{ "::ffff:192.0.2.77", 1, 64, "128.0.0.0/1" },
+		{ "::1", 32, 64, "::/64" },
+	};
+	char buf[ADDR_TEXT_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct in6_addr a;
+		struct cidr c;
+
+		ck_assert_int_eq(inet_pton(AF_INET6, cases[i].addr, &a), 1);
+		addr_prefix(&a, cases[i].p4, cases[i].p6, &c);
+		cidr_format(&c, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].out);
+		ck_assert(cidr_match(&c, &a));
+	}
+}
+END_TEST
+
 Suite *
 addr_suite(void)
 {
@@ -368,6 +399,7 @@ addr_suite(void)
 	tcase_add_test(tc, test_cidr_list_match);
 	tcase_add_test(tc, test_addr_format);
 	tcase_add_test(tc, test_cidr_format);
+	tcase_add_test(tc, test_addr_prefix);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,5 +13,6 @@ Suite *store_suite(void);
 Suite *frame_suite(void);
 Suite *hostport_suite(void);
 Suite *proxy_suite(void);
+Suite *log_suite(void);
 
 #endif
