@@ -393,6 +393,7 @@ conn_main(void *arg)
 		log_debug("conn listener=%s peer=%s port=%u started", c->lcfg->name, peer, c->peer_port);
 	}
 
+	c->io.timeout_ms = (int)c->lcfg->idle_timeout * 1000;    /* netio.h */
 	if (conn_prepare(c)) {
 		if (c->lcfg->mode == MODE_ECHO)
 			echo_serve(c);

@@ -53,9 +53,7 @@ listener_configure(int fd, const struct listener_cfg *l)
 {
 	int nodelay = l->mode == MODE_ECHO;
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) < 0)
-		return -1;
-	return sys_set_io_timeout(fd, l->idle_timeout);
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
 }
 
 int

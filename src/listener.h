@@ -10,9 +10,9 @@
 /* A bound, listening, non-blocking socket, or -1 with "reason" in err. */
 int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
 /*
- * Sets the options every accepted socket inherits from the listening one:
- * TCP_NODELAY for echo, SO_RCVTIMEO/SO_SNDTIMEO = idle_timeout.  Done once
- * per listener (and again on reload) instead of once per connection.
+ * Sets the option every accepted socket inherits from the listening one:
+ * TCP_NODELAY for echo.  (idle_timeout is netio's timeout_ms: no socket
+ * option.)
  */
 int listener_configure(int fd, const struct listener_cfg *l);
 /* Checks that the address resolves (for tcpxd -t); 0 or -1 with a reason. */
