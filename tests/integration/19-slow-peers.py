@@ -20,8 +20,8 @@ import termios
 import threading
 import time
 
-from tcpxdtest import SLOW, WAIT, Daemon, inbox, run
-from tls_certs import make_test_certs
+from tcpxdtest import SLOW, WAIT, Daemon, run
+from tls_certs import make_test_certs, plain_and_tls_listeners
 
 IDLE = 1                # seconds: small, so that 10 x idle_timeout is a short test
 CHUNK = 16 << 10        # what the slow reader takes ...
@@ -29,19 +29,11 @@ PACE = 0.25             # ... this often
 PATTERN = os.urandom(1 << 20)
 
 CERTS = make_test_certs()
-TLS = {"certificate": CERTS.pem("server"), "key": CERTS.key("server")}
 
 
 def daemon():
     d = Daemon([], start=False)
-    d.write_config([
-        {"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0},
-        {"name": "echo-tls", "mode": "echo", "address": "127.0.0.1", "port": 0, "tls": TLS},
-        {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-         "output_dir": inbox(d), "max_file_size": "64K"},
-        {"name": "inbox-tls", "mode": "receive", "address": "127.0.0.1", "port": 0,
-         "output_dir": inbox(d), "max_file_size": "64K", "tls": TLS},
-    ], idle_timeout=IDLE)
+    d.write_config(plain_and_tls_listeners(d, CERTS, max_file_size="64K"), idle_timeout=IDLE)
     d.start()
     return d
 

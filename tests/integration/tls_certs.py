@@ -137,3 +137,15 @@ def make_test_certs():
     if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
         atexit.register(shutil.rmtree, path, True)
     return make_certs(path)
+
+
+def plain_and_tls_listeners(d, certs, **receive_extra):
+    """An echo and a receive listener (into d's inbox) on kernel-chosen loopback ports,
+    each with a TLS twin named NAME-tls that serves certs' server certificate."""
+    from tcpxdtest import inbox
+
+    tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
+    plain = [{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0},
+             {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+              "output_dir": inbox(d), **receive_extra}]
+    return plain + [dict(l, name=l["name"] + "-tls", tls=tls) for l in plain]
