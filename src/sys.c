@@ -139,13 +139,13 @@ sys_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Bytes in a socket's receive (SIOCINQ) or send (SIOCOUTQ) queue, or -1 if it cannot tell. */
+/* Bytes sent and not yet acknowledged by the peer (SIOCOUTQ), or -1 if it cannot tell. */
 static int
-queued(int fd, unsigned long which)
+unacked(int fd)
 {
 	int n;
 
-	return ioctl(fd, which, &n) == 0 ? n : -1;
+	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
 }
 
 int
@@ -154,11 +154,12 @@ sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 	struct pollfd pfd = { .fd = fd, .events = events };
 	long long moved = sys_now_ms();
 	/*
-	 * The queues move without waking poll(): the peer acknowledging what
-	 * we sent (SIOCOUTQ shrinks: POLLOUT comes only once a third of the
-	 * buffer is free), or sending while we wait to send (SIOCINQ grows).
+	 * Bytes we sent move without waking poll(): the peer acknowledges
+	 * them, but POLLOUT comes only once a third of the send buffer is
+	 * free.  What the peer sends wakes a wait to read; while we wait to
+	 * send, it only fills our receive buffer, which is no progress.
 	 */
-	int out = idle_ms > 0 ? queued(fd, SIOCOUTQ) : -1, in = out > 0 ? queued(fd, SIOCINQ) : -1;
+	int out = idle_ms > 0 ? unacked(fd) : -1;
 
 	for (;;) {
 		long long now = sys_now_ms(), end = LLONG_MAX, left;
@@ -186,12 +187,11 @@ sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 			return 0;
 		}
 		if (out > 0) {
-			int now_out = queued(fd, SIOCOUTQ), now_in = queued(fd, SIOCINQ);
+			int now_out = unacked(fd);
 
-			if (now_out < out || now_in > in)
+			if (now_out < out)
 				moved = sys_now_ms();
 			out = now_out;
-			in = now_in;
 		}
 	}
 }

@@ -29,8 +29,8 @@ long long sys_now_ms(void);
  * The one wait on a connected socket: poll() for events on fd, retried on
  * EINTR.  0 when ready (or with an error for the next call to report), or
  * -1 with errno: EAGAIN when no byte moved in either direction for idle_ms
- * (the peer acknowledging what we sent counts; 0 = no idle limit) or at
- * deadline_ms (sys_now_ms() time; 0 = none).
+ * (the peer acknowledging what we sent counts, looked at every 0.25 s;
+ * 0 = no idle limit) or at deadline_ms (sys_now_ms() time; 0 = none).
  */
 int sys_await(int fd, short events, int idle_ms, long long deadline_ms);
 /* sys_await() with only a deadline: 1 when ready, 0 at the deadline, -1 with errno. */
