@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "drain.h"
 #include "echo.h"
+#include "listener.h"
 #include "log.h"
 #include "proxy.h"
 #include "receipt.h"
@@ -533,7 +534,16 @@ conn_main(void *arg)
 		    c->lcfg->name), peer, c->peer_port);
 	}
 
-	if (conn_prepare(c)) {
+	/*
+	 * The generation that admitted the connection sets its socket options
+	 * and idle timeout: what the listening socket passed on at the TCP
+	 * handshake may be another generation's.
+	 */
+	c->io.timeout_ms = (int)c->lcfg->idle_timeout * 1000;
+	if (listener_configure(c->io.fd, c->lcfg) < 0) {
+		set_detail(c, strerror(errno));
+		c->result = "aborted-io-error";
+	} else if (conn_prepare(c)) {
 		if (c->lcfg->mode == MODE_ECHO)
 			echo_serve(c);
 		else

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * echo.c - sends back every byte, in order, until the client half-closes.
- * SO_RCVTIMEO/SO_SNDTIMEO, inherited from the listening socket,
- * implement idle_timeout in both directions: a
- * client that stops sending, or stops reading so that our send makes no
- * progress, is closed after idle_timeout seconds.
+ * netio's waits implement idle_timeout in both directions: a client that
+ * stops sending, or stops reading so that nothing we sent moves any more,
+ * is closed idle_timeout seconds after its last byte moved; a client that
+ * reads, however slowly, is served.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -38,7 +38,6 @@ echo_serve(struct conn *c)
 	size_t big = (size_t)c->lcfg->buffer_size, size = SMALL_BUFFER;
 	char small[SMALL_BUFFER], *heap = NULL, *buf = small;
 
-	/* TCP_NODELAY and the timeouts come from the listening socket (listener_configure). */
 	for (;;) {
 		ssize_t n = netio_recv(&c->io, buf, size);
 

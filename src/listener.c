@@ -60,11 +60,16 @@ listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen)
 int
 listener_configure(int fd, const struct listener_cfg *l)
 {
-	int nodelay = l->mode == MODE_ECHO;
+	int nodelay = l->mode == MODE_ECHO, one = 1;
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) < 0)
+	/*
+	 * Every byte is data: urgent bytes (telnet, MSG_OOB) stay in the
+	 * stream instead of being dropped; over TLS one breaks the record
+	 * stream and the connection fails as a TLS error.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0)
 		return -1;
-	return sys_set_io_timeout(fd, l->idle_timeout);
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
 }
 
 int

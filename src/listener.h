@@ -11,9 +11,11 @@
 /* A bound, listening, non-blocking socket, or -1 with "reason" in err. */
 int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
 /*
- * Sets the options every accepted socket inherits from the listening one:
- * TCP_NODELAY for echo, SO_RCVTIMEO/SO_SNDTIMEO = idle_timeout.  Done once
- * per listener (and again on reload) instead of once per connection.
+ * Sets the socket options of l's connections: SO_OOBINLINE, and
+ * TCP_NODELAY for echo.  Set on a listening socket before it accepts (so
+ * urgent bytes that come before accept() are kept too), and again by each
+ * connection on its own socket with its own generation's l: a reload
+ * never touches a listening socket it keeps.
  */
 int listener_configure(int fd, const struct listener_cfg *l);
 /* Checks that the address resolves (for tcpxd -t); 0 or -1 with a reason. */

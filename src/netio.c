@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * netio.c - plain TCP goes straight to sys.h; TLS goes through OpenSSL.
- * The daemon runs TLS on a non-blocking socket and polls with the idle
- * timeout whenever OpenSSL wants the socket, so that a peer that stops
- * reading is cut idle_timeout after the last byte moved: on a blocking
- * socket, SSL_write would resume a record that a timed-out send() left
- * half written and wait a second whole timeout.  tcpx keeps a blocking
- * socket, where WANT_READ/WANT_WRITE can only mean that SO_RCVTIMEO or
- * SO_SNDTIMEO expired.
+ * The daemon never blocks in a socket call: plain I/O uses MSG_DONTWAIT,
+ * TLS runs on a non-blocking socket, and both wait in sys_await() with
+ * the idle timeout, so that a peer is cut idle_timeout after the last
+ * byte moved, and never while it reads, however slowly.  tcpx keeps a
+ * blocking socket, where WANT_READ/WANT_WRITE can only mean that
+ * SO_RCVTIMEO or SO_SNDTIMEO expired.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,7 +25,6 @@ static int
 tls_retry(struct netio *io, int rc, int saved_errno)
 {
 	int kind = SSL_get_error(io->ssl, rc);
-	long long deadline;
 
 	ERR_clear_error();
 	if (kind == SSL_ERROR_SYSCALL) {
@@ -43,18 +41,8 @@ tls_retry(struct netio *io, int rc, int saved_errno)
 		errno = EAGAIN;
 		return -1;
 	}
-	deadline = sys_now_ms() + io->timeout_ms;
-	if (io->deadline_ms != 0 && io->deadline_ms < deadline)
-		deadline = io->deadline_ms;
-	switch (sys_wait(io->fd, kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-	case 1:
-		return 0;
-	case 0:
-		errno = EAGAIN;
-		return -1;
-	default:
-		return -1;
-	}
+	return sys_await(io->fd, kind == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, io->timeout_ms,
+	    io->deadline_ms);
 }
 
 /*
@@ -88,7 +76,7 @@ ssize_t
 netio_recv(struct netio *io, void *buf, size_t len)
 {
 	if (io->ssl == NULL)
-		return sys_recv(io->fd, buf, len);
+		return sys_recv_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);
 	for (;;) {
 		int rc;
 
@@ -110,7 +98,7 @@ netio_send_all(struct netio *io, const void *buf, size_t len)
 	const char *p = buf;
 
 	if (io->ssl == NULL)
-		return sys_send_all(io->fd, buf, len);
+		return sys_send_all_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);
 	while (len > 0) {
 		/* A repeated SSL_write must pass the same bytes: chunk only changes after success. */
 		int chunk = len > INT_MAX ? INT_MAX : (int)len, rc;

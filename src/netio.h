@@ -16,9 +16,10 @@ struct netio {
 	int fd;
 	SSL *ssl;       /* NULL: plain TCP */
 	/*
-	 * TLS on a non-blocking socket: how long to wait for the socket when
-	 * OpenSSL asks to, since the last progress.  0: the socket blocks and
-	 * its SO_RCVTIMEO/SO_SNDTIMEO are the timeouts.
+	 * The daemon's idle timeout: a call fails with EAGAIN once no byte has
+	 * moved in either direction for this long (sys_await); TLS then runs
+	 * on a non-blocking socket.  0: the socket blocks, and its
+	 * SO_RCVTIMEO/SO_SNDTIMEO are the timeouts (tcpx).
 	 */
 	int timeout_ms;
 	/* With timeout_ms: fail with EAGAIN at this sys_now_ms() time too; 0 = none. */
@@ -27,12 +28,12 @@ struct netio {
 
 /*
  * >0 bytes; 0 at the peer's orderly end (FIN, or TLS close_notify); -1
- * with errno: EAGAIN = SO_RCVTIMEO expired, ECONNRESET, EPROTO = a TLS
+ * with errno: EAGAIN = timed out (timeout_ms), ECONNRESET, EPROTO = a TLS
  * error, including a TLS stream cut off without close_notify (which could
  * be a forged FIN truncating the data: never an orderly end).
  */
 ssize_t netio_recv(struct netio *io, void *buf, size_t len);
-/* Sends all of buf: 0, or -1 with errno (EAGAIN = SO_SNDTIMEO expired, EPIPE, EPROTO). */
+/* Sends all of buf: 0, or -1 with errno (EAGAIN = timed out, EPIPE, EPROTO). */
 int netio_send_all(struct netio *io, const void *buf, size_t len);
 /* Ends our direction (close_notify first on TLS; TCP half-close).  0, or -1 with errno. */
 int netio_shutdown_wr(struct netio *io);

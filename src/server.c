@@ -50,6 +50,7 @@ struct slot {
 	int fd;
 	size_t index;               /* into the current generation's listeners */
 	bool activated;             /* passed by the service manager (LISTEN_FDS) */
+	bool fresh;                 /* opened by open_slots(), not yet logged */
 	char name[LISTENER_NAME_MAX + 1];   /* FileDescriptorName= of an activated socket */
 };
 
@@ -189,7 +190,13 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 				    "restart", l->file, l->line, l->name);
 				goto fail;
 			}
-			if (listener_configure(old[j].fd, l) < 0) {
+			/*
+			 * A passed socket is configured once, when adopted at start-up.
+			 * A reload changes nothing on a kept socket, so that a failed one
+			 * leaves it as it was: connections set their own generation's
+			 * options (conn_main).
+			 */
+			if (old_cfg == NULL && listener_configure(old[j].fd, l) < 0) {
 				snprintf(err, errlen, "%s:%d: listener \"%s\": setsockopt: %s", l->file, l->line,
 				    l->name, strerror(errno));
 				goto fail;
@@ -202,13 +209,13 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 		}
 		if (found)
 			continue;
-		slots[n] = (struct slot){ .index = i };
+		slots[n] = (struct slot){ .index = i, .fresh = true };
 		snprintf(slots[n].name, sizeof(slots[n].name), "%s", l->name);
 		if ((slots[n].fd = listener_open(l, reason, sizeof(reason))) < 0) {
 			snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name, reason);
 			goto fail;
 		}
-		log_listening(l, slots[n++].fd, NULL);
+		n++;
 	}
 	for (size_t j = 0; j < n_old; j++) {
 		if (reused[j])
@@ -232,6 +239,17 @@ fail:
 	}
 	free(reused);
 	return NULL;
+}
+
+/* Logs the sockets open_slots() opened, once the generation they serve is in force. */
+static void
+log_fresh_slots(void)
+{
+	for (size_t i = 0; i < srv.n_slots; i++) {
+		if (srv.slots[i].fresh)
+			log_listening(&srv.gen->cfg->listeners[srv.slots[i].index], srv.slots[i].fd, NULL);
+		srv.slots[i].fresh = false;
+	}
 }
 
 /*
@@ -326,6 +344,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	if (srv.slots == NULL)
 		return -1;
 	srv.n_slots = n_slots;
+	log_fresh_slots();
 	for (size_t i = 0; i < srv.n_slots; i++) {
 		if (srv.slots[i].activated)
 			log_listening(&cfg->listeners[srv.slots[i].index], srv.slots[i].fd,
@@ -385,6 +404,12 @@ log_closed(const struct slot *old, const struct config *old_cfg, const struct sl
 	log_info("listener %s closed", name);
 }
 
+/*
+ * All or nothing: every step that can fail (the file, the generation's
+ * directories and certificates, binding new sockets) comes before anything
+ * in force changes, and none of them touches what is in force, so a failed
+ * reload leaves the daemon exactly as it was.
+ */
 static void
 reload(void)
 {
@@ -420,6 +445,7 @@ reload(void)
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
+	log_fresh_slots();
 	check_rlimits(g->cfg);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();

@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -14,40 +16,71 @@
 
 #include "sys.h"
 
+/*
+ * How often a wait looks whether queued bytes moved: a peer that stops
+ * reading is cut at most this long after idle_timeout.
+ */
+#define SLICE_MS 250
+
+/* Waits with sys_await() after an EAGAIN of a MSG_DONTWAIT call: 0 to retry, or -1. */
+static int
+await_retry(int fd, short events, int idle_ms, long long deadline_ms)
+{
+	if (idle_ms == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		return -1;      /* a blocking socket's SO_RCVTIMEO/SO_SNDTIMEO expired, or an error */
+	return sys_await(fd, events, idle_ms, deadline_ms);
+}
+
 ssize_t
 sys_recv(int fd, void *buf, size_t len)
 {
-	ssize_t n;
+	return sys_recv_idle(fd, buf, len, 0, 0);
+}
 
-	do
-		n = recv(fd, buf, len, 0);
-	while (n < 0 && errno == EINTR);
-	return n;
+ssize_t
+sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long deadline_ms)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, idle_ms > 0 ? MSG_DONTWAIT : 0);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR && await_retry(fd, POLLIN, idle_ms, deadline_ms) < 0)
+			return -1;
+	}
 }
 
 int
 sys_send_all(int fd, const void *buf, size_t len)
 {
+	return sys_send_all_idle(fd, buf, len, 0, 0);
+}
+
+int
+sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long long deadline_ms)
+{
 	const char *p = buf;
-	int flags = MSG_NOSIGNAL;
+	int flags = MSG_NOSIGNAL | (idle_ms > 0 ? MSG_DONTWAIT : 0);
 
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, flags);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+			if (errno != EINTR && await_retry(fd, POLLOUT, idle_ms, deadline_ms) < 0)
+				return -1;
+			continue;
 		}
 		p += n;
 		len -= (size_t)n;
 		/*
-		 * A blocking send returns short when SO_SNDTIMEO expired (or the
-		 * connection failed): nothing has moved for a whole timeout since
-		 * those bytes went.  Look once without waiting, rather than wait a
-		 * second timeout; a send that makes progress waits normally again.
+		 * Without idle_ms, a blocking send returns short when SO_SNDTIMEO
+		 * expired (or the connection failed): nothing has moved for a
+		 * whole timeout since those bytes went.  Look once without
+		 * waiting, rather than wait a second timeout; a send that makes
+		 * progress waits normally again.
 		 */
-		flags = len > 0 && !(flags & MSG_DONTWAIT) ? MSG_NOSIGNAL | MSG_DONTWAIT : MSG_NOSIGNAL;
+		if (idle_ms == 0)
+			flags = len > 0 && !(flags & MSG_DONTWAIT) ? MSG_NOSIGNAL | MSG_DONTWAIT : MSG_NOSIGNAL;
 	}
 	return 0;
 }
@@ -106,27 +139,67 @@ sys_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Bytes sent and not yet acknowledged by the peer (SIOCOUTQ), or -1 if it cannot tell. */
+static int
+unacked(int fd)
+{
+	int n;
+
+	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
+int
+sys_await(int fd, short events, int idle_ms, long long deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	long long moved = sys_now_ms();
+	/*
+	 * Bytes we sent move without waking poll(): the peer acknowledges
+	 * them, but POLLOUT comes only once a third of the send buffer is
+	 * free.  What the peer sends wakes a wait to read; while we wait to
+	 * send, it only fills our receive buffer, which is no progress.
+	 */
+	int out = idle_ms > 0 ? unacked(fd) : -1;
+
+	for (;;) {
+		long long now = sys_now_ms(), end = LLONG_MAX, left;
+		int n;
+
+		if (idle_ms > 0)
+			end = moved + idle_ms;
+		if (deadline_ms != 0 && deadline_ms < end)
+			end = deadline_ms;
+		if ((left = end - now) <= 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		/* While bytes wait to be acknowledged, look whether they moved every slice. */
+		if (out > 0 && left > SLICE_MS)
+			left = SLICE_MS;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0) {
+			if (pfd.revents & POLLNVAL) {
+				errno = EBADF;
+				return -1;
+			}
+			return 0;
+		}
+		if (out > 0) {
+			int now_out = unacked(fd);
+
+			if (now_out < out)
+				moved = sys_now_ms();
+			out = now_out;
+		}
+	}
+}
+
 int
 sys_wait(int fd, short events, long long deadline_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
-
-	for (;;) {
-		long long left = deadline_ms - sys_now_ms();
-		int n;
-
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n > 0 && (pfd.revents & POLLNVAL)) {
-			errno = EBADF;
-			return -1;
-		}
-		if (n > 0)
-			return 1;
-	}
+	if (sys_await(fd, events, 0, deadline_ms) == 0)
+		return 1;
+	return errno == EAGAIN ? 0 : -1;
 }

@@ -6,10 +6,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = timeout). */
+/* recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = SO_RCVTIMEO expired). */
 ssize_t sys_recv(int fd, void *buf, size_t len);
-/* Sends all of buf with MSG_NOSIGNAL: 0, or -1 with errno (EAGAIN = timeout). */
+/*
+ * sys_recv() that never blocks in recv(): it waits in sys_await() with
+ * idle_ms and deadline_ms (EAGAIN = timed out).  idle_ms = 0: sys_recv().
+ */
+ssize_t sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long deadline_ms);
+/* Sends all of buf with MSG_NOSIGNAL: 0, or -1 with errno (EAGAIN = SO_SNDTIMEO expired). */
 int sys_send_all(int fd, const void *buf, size_t len);
+/* sys_send_all() that waits in sys_await() as sys_recv_idle() does. */
+int sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long long deadline_ms);
 /* Writes all of buf to a file: 0, or -1 with errno (ENOSPC, EIO, ...). */
 int sys_write_all(int fd, const void *buf, size_t len);
 /* close() that never retries and leaves errno as it was. */
@@ -19,10 +26,14 @@ int sys_set_io_timeout(int fd, unsigned seconds);
 /* Monotonic clock in milliseconds. */
 long long sys_now_ms(void);
 /*
- * poll() for events on fd until deadline_ms (sys_now_ms() time), retried
- * on EINTR: 1 when ready (or with an error for the next call to report),
- * 0 at the deadline, -1 with errno.
+ * The one wait on a connected socket: poll() for events on fd, retried on
+ * EINTR.  0 when ready (or with an error for the next call to report), or
+ * -1 with errno: EAGAIN when no byte moved in either direction for idle_ms
+ * (the peer acknowledging what we sent counts, looked at every 0.25 s;
+ * 0 = no idle limit) or at deadline_ms (sys_now_ms() time; 0 = none).
  */
+int sys_await(int fd, short events, int idle_ms, long long deadline_ms);
+/* sys_await() with only a deadline: 1 when ready, 0 at the deadline, -1 with errno. */
 int sys_wait(int fd, short events, long long deadline_ms);
 
 #endif

@@ -2,6 +2,10 @@
 """Signals: SIGHUP with a good config applies new listeners and closes
 removed ones while an upload in flight completes under its old settings;
 SIGHUP with a bad config is reported with FILE:LINE and changes nothing;
+a reload that cannot bind one listener changes nothing either (new
+connections keep the old idle_timeout, a listener it opened before failing
+is never announced); a good reload gives new connections the new
+idle_timeout while one admitted before keeps its old one;
 SIGTERM waits for uploads in flight, refuses new connections at once and
 exits 0; past shutdown_timeout unfinished uploads are discarded, leaving
 nothing; SIGPIPE (a client gone before its echo) never kills the daemon."""
@@ -10,8 +14,9 @@ import os
 import signal
 import socket
 import struct
+import time
 
-from tcpxdtest import Daemon, check_ok, connect, echo, inbox, read_all, run, upload
+from tcpxdtest import SLOW, Daemon, check_ok, connect, echo, inbox, read_all, run, upload
 
 
 def listeners(d, **inbox_extra):
@@ -79,6 +84,55 @@ def test_reload_bad_config_keeps_old():
     assert d.stop() == 0
 
 
+OLD_IDLE, NEW_IDLE = 4, 1
+
+
+def echo_l(name="echo", port=0):
+    return {"name": name, "mode": "echo", "address": "127.0.0.1", "port": port}
+
+
+def closed_after(s, since):
+    """Seconds from since until the daemon closes s, a client that sends nothing more."""
+    assert read_all(s) == b""
+    return time.monotonic() - since
+
+
+def check_idle(took, idle):
+    assert idle - 0.5 <= took <= idle + 1.5 * SLOW, "closed after %.2f s, not %d" % (took, idle)
+
+
+def test_failed_reload_changes_nothing():
+    d = Daemon([echo_l()], idle_timeout=OLD_IDLE)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        # A new listener that binds, then one on a busy port, with a new idle_timeout.
+        d.write_config([echo_l(), echo_l("opened"), echo_l("blocked", busy.getsockname()[1])],
+                       idle_timeout=NEW_IDLE)
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r'reload failed: .*listener "blocked": cannot listen.*keeping the current')
+    with connect(d.addr("echo")) as s:
+        check_idle(closed_after(s, time.monotonic()), OLD_IDLE)
+    assert "listener opened" not in d.log(), "a listener of the failed reload was announced"
+    assert d.stop() == 0
+
+
+def test_reload_applies_to_new_connections_only():
+    d = Daemon([echo_l()], idle_timeout=OLD_IDLE)
+    before = connect(d.addr("echo"))
+    before.sendall(b"admitted")
+    assert before.recv(100) == b"admitted"
+    since = time.monotonic()
+    d.write_config([echo_l()], idle_timeout=NEW_IDLE)
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: 1 listeners")
+    with connect(d.addr("echo")) as s:
+        check_idle(closed_after(s, time.monotonic()), NEW_IDLE)
+    check_idle(closed_after(before, since), OLD_IDLE)
+    before.close()
+    assert d.stop() == 0
+
+
 def test_sigterm_waits_for_uploads_in_flight():
     d = start()
     s = connect(d.addr("inbox"))
@@ -137,5 +191,6 @@ def test_sigint_stops_cleanly():
 
 
 run([test_reload_good_config_during_upload, test_reload_bad_config_keeps_old,
+     test_failed_reload_changes_nothing, test_reload_applies_to_new_connections_only,
      test_sigterm_waits_for_uploads_in_flight, test_sigterm_discards_unfinished_after_timeout,
      test_client_gone_before_echo_no_sigpipe, test_sigint_stops_cleanly])

@@ -90,6 +90,20 @@ def socket_open(pid):
     return False
 
 
+def queued_at_daemon(port):
+    """Bytes waiting in the receive queues of established connections to port
+    (/proc/net/tcp*: the stopped daemon has not read them yet)."""
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":
+                    total += int(fields[4].split(":")[1], 16)
+    return total
+
+
 def send_abandoned(d, listener, count, *args, kill=None):
     """tcpx sends a 32 MiB file that shrinks to 16 MiB during the send (or, with kill,
     gets that signal).  The daemon is stopped meanwhile, so tcpx cannot have sent more
@@ -103,9 +117,11 @@ def send_abandoned(d, listener, count, *args, kill=None):
         p = subprocess.Popen([TCPX, "send", "-q", *args, path, target(d.addr(listener))],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + WAIT
-        while not socket_open(p.pid):
+        # Mid-upload: connected and some data sent (a reset before the first byte is
+        # an empty connection, not an abandoned upload).
+        while not socket_open(p.pid) or queued_at_daemon(d.addr(listener)[1]) == 0:
             assert p.poll() is None and time.monotonic() < deadline, p.communicate()
-            time.sleep(0.01)  # no readiness signal for "the client has connected"
+            time.sleep(0.01)  # no readiness signal for "the client has sent data"
         if kill:
             p.send_signal(kill)
             p.wait(timeout=WAIT)

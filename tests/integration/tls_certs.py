@@ -4,9 +4,11 @@ and client certificates it signs (one of them expired), and a second CA
 that signs nothing the daemon uses.  EC P-256 keys, so it takes
 milliseconds.  Everything goes into one directory the caller owns."""
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 
 OPENSSL = shutil.which("openssl")
@@ -122,3 +124,28 @@ def make_certs(path):
     c.make_cert("client", "ca", "tcpx test client", server=False)
     c.make_cert("rogue-client", "other-ca", "rogue client", server=False)
     return c
+
+
+def make_test_certs():
+    """make_certs() in a temporary directory removed at exit (kept with
+    TCPXD_KEEP_TEST_DIRS); exits 77 (skipped) without the openssl tool."""
+    from tcpxdtest import have_tool
+
+    if not have_tool("openssl", "this test (it makes its certificates with it)"):
+        raise SystemExit(77)
+    path = tempfile.mkdtemp(prefix="tcpxd-tls-certs-")
+    if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
+        atexit.register(shutil.rmtree, path, True)
+    return make_certs(path)
+
+
+def plain_and_tls_listeners(d, certs, **receive_extra):
+    """An echo and a receive listener (into d's inbox) on kernel-chosen loopback ports,
+    each with a TLS twin named NAME-tls that serves certs' server certificate."""
+    from tcpxdtest import inbox
+
+    tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
+    plain = [{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0},
+             {"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+              "output_dir": inbox(d), **receive_extra}]
+    return plain + [dict(l, name=l["name"] + "-tls", tls=tls) for l in plain]
