@@ -56,6 +56,7 @@ struct store {
 	uint64_t min_free_space;
 	uint64_t min_free_inodes;   /* or STORE_INODES_AUTO */
 	uint64_t claim_step;        /* a raw upload claims at least this much at a time */
+	uint64_t page;              /* writeback is started for whole pages */
 };
 
 static int link_tmpfile(struct upload *up, const char *name);
@@ -169,18 +170,21 @@ account_put(struct fs_account *a)
 	pthread_mutex_unlock(&accounts_lock);
 }
 
-/* Finds the directory's file system account and allocation unit.  0, or -1 with a reason. */
+/* Finds the directory's file system account and allocation units.  0, or -1 with a reason. */
 static int
 open_account(struct store *st, const char *path, char *err, size_t errlen)
 {
 	struct statvfs vfs;
 	struct stat sb;
+	long page;
 
 	if (fstat(st->dirfd, &sb) < 0 || fstatvfs(st->dirfd, &vfs) < 0) {
 		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
 	st->block = vfs.f_frsize > 0 ? (uint64_t)vfs.f_frsize : 1;
+	page = sysconf(_SC_PAGESIZE);
+	st->page = page > 0 ? (uint64_t)page : 4096;
 	if ((st->account = account_get(sb.st_dev)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -320,9 +324,6 @@ store_begin(struct store *st, struct upload *up)
 	return 0;
 }
 
-/* Writeback is started each time this much more has been written. */
-#define WRITEBACK_CHUNK ((uint64_t)8 << 20)
-
 static uint64_t
 whole_blocks(const struct store *st, uint64_t bytes)
 {
@@ -438,27 +439,56 @@ store_reserve(struct upload *up, uint64_t size)
 	return STORE_RESERVE_OK;
 }
 
+/* Without a space reserve, at most this much is written before writeback starts. */
+#define WRITEBACK_CHUNK ((uint64_t)8 << 20)
+
+/*
+ * How much of an upload may wait for writeback.  With a space reserve, one
+ * claim step: ext4 takes the blocks it allocates for written data (delayed
+ * allocation) off its free count a moment before it releases their
+ * reservation, so for that moment f_bavail counts them twice.  Left to the
+ * fsync, a whole upload showed as used twice (2 MiB dips below the reserve,
+ * a microsecond or two long); allocated a claim step at a time, no upload
+ * shows more than a claim step and a page twice.
+ */
+static uint64_t
+writeback_chunk(const struct store *st)
+{
+	return st->min_free_space > 0 && st->claim_step > 0 ? st->claim_step : WRITEBACK_CHUNK;
+}
+
+/*
+ * Starts writing the data to disk while the rest still arrives, so the
+ * fsync at the end waits only for the tail instead of the whole file.  It
+ * only starts I/O (a failure shows again at fsync): durability still comes
+ * from store_commit().  Only whole pages: a page sent while partly written
+ * would still be under writeback when the rest of it is due, and
+ * writeback that does not wait skips such a page.
+ */
+static void
+start_writeback(struct upload *up)
+{
+	uint64_t end = up->written - up->written % up->store->page;
+
+	if (end > up->flushed) {
+		(void)sync_file_range(up->fd, (off_t)up->flushed, (off_t)(end - up->flushed),
+		    SYNC_FILE_RANGE_WRITE);
+		up->flushed = end;
+	}
+}
+
 int
 store_write(struct upload *up, const void *buf, size_t len)
 {
 	uint64_t before = unwritten_claim(up);
 
+	if (sat_add(up->written - up->flushed, len) > writeback_chunk(up->store))
+		start_writeback(up);
 	if (sys_write_all(up->fd, buf, len) < 0)
 		return -1;
 	up->written += len;
 	/* Only now do the bytes show in f_bavail: until then the claim counts them. */
 	atomic_fetch_sub(&up->store->account->claimed, before - unwritten_claim(up));
-	/*
-	 * Start writing the data to disk while the rest still arrives, so the
-	 * fsync at the end waits only for the tail instead of the whole file.
-	 * It only starts I/O (a failure shows again at fsync): durability still
-	 * comes from store_commit().
-	 */
-	if (up->written - up->flushed >= WRITEBACK_CHUNK) {
-		(void)sync_file_range(up->fd, (off_t)up->flushed, (off_t)(up->written - up->flushed),
-		    SYNC_FILE_RANGE_WRITE);
-		up->flushed = up->written;
-	}
 	return 0;
 }
 
