@@ -39,9 +39,13 @@ def mounted_daemon(size, inodes=None, fstype="tmpfs", **extra):
     else:
         options = "size=%s" % size + (",nr_inodes=%d" % inodes if inodes else "")
         subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tcpxd-test", small], check=True)
-    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": small, **extra}])
-    d.start()
+    try:
+        d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                         "output_dir": small, **extra}])
+        d.start()
+    except BaseException:
+        unmount(d, small)   # a daemon that did not start must not leave the mount behind
+        raise
     return d, small
 
 
