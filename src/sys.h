@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = SO_RCVTIMEO expired). */
+/*
+ * Blocking sockets (tcpx; the daemon uses the _idle variants):
+ * recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = SO_RCVTIMEO expired).
+ */
 ssize_t sys_recv(int fd, void *buf, size_t len);
 /*
  * sys_recv() that never blocks in recv(): it waits in sys_await() with
@@ -21,7 +24,7 @@ int sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long lon
 int sys_write_all(int fd, const void *buf, size_t len);
 /* close() that never retries and leaves errno as it was. */
 void sys_close(int fd);
-/* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds (0 = none). */
+/* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds (0 = none), for tcpx's blocking sockets. */
 int sys_set_io_timeout(int fd, unsigned seconds);
 /* Monotonic clock in milliseconds. */
 long long sys_now_ms(void);

@@ -21,11 +21,12 @@ a failure prints the seed and the upload number to replay.  Skipped (77)
 in sanitizer and valgrind runs: their runtimes must come first in the
 preload order and intercept the same calls."""
 
+import errno
 import os
 import random
-import signal
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.environ.get("TCPXD_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "stress"))
@@ -133,12 +134,22 @@ def upload_held_at_dir_fsync(d, hold, data, meanwhile):
     receipt = []
     t = threading.Thread(target=lambda: receipt.append(upload(d.addr("inbox"), data)))
     t.start()
-    signal.alarm(tcpxdtest.WAIT)
-    with open(hold, "w"):       # returns once the daemon waits in the faulted fsync
-        signal.alarm(0)
+    # A FIFO opened for writing without blocking succeeds only once the daemon
+    # has it open for reading, which it does in the faulted fsync (inject.c).
+    deadline = time.monotonic() + tcpxdtest.WAIT
+    while True:
+        try:
+            fd = os.open(hold, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as e:
+            assert e.errno == errno.ENXIO and time.monotonic() < deadline, e
+            time.sleep(0.01)    # the FIFO has no readiness signal for its reader
+    try:
         names = os.listdir(box)
         assert len(names) == 1, names
         meanwhile(names[0])
+    finally:
+        os.close(fd)            # the daemon reads EOF and its fsync goes on (and fails)
     t.join(tcpxdtest.WAIT)
     assert receipt == ["ERR 500 storage error\n"], receipt
     return names[0]

@@ -120,7 +120,9 @@ def send_abandoned(d, listener, count, *args, kill=None):
         # Mid-upload: connected and some data sent (a reset before the first byte is
         # an empty connection, not an abandoned upload).
         while not socket_open(p.pid) or queued_at_daemon(d.addr(listener)[1]) == 0:
-            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            if p.poll() is not None or time.monotonic() >= deadline:
+                p.kill()
+                raise AssertionError(p.communicate())
             time.sleep(0.01)  # no readiness signal for "the client has sent data"
         if kill:
             p.send_signal(kill)
