@@ -191,13 +191,13 @@ read_header(struct conn *c, struct upload_state *s)
 }
 
 /*
- * Claims room for the file to grow to size bytes (store_reserve()).  0, or
- * -1 after answering ERR 507 when the reserve would not hold.
+ * Answers what store_reserve() or store_expect() returned: 0 when the
+ * reserve holds, or -1 after answering ERR 507.
  */
 static int
-reserve(struct conn *c, struct upload_state *s, uint64_t size)
+reserve_answer(struct conn *c, int rc)
 {
-	switch (store_reserve(&s->up, size)) {
+	switch (rc) {
 	case STORE_RESERVE_OK:
 		return 0;
 	case STORE_LOW_SPACE:
@@ -210,6 +210,13 @@ reserve(struct conn *c, struct upload_state *s, uint64_t size)
 		reply_storage_error(c, errno, "fstatvfs");
 		return -1;
 	}
+}
+
+/* Claims room for the file to grow to size bytes.  0, or -1 after replying. */
+static int
+reserve(struct conn *c, struct upload_state *s, uint64_t size)
+{
+	return reserve_answer(c, store_reserve(&s->up, size));
 }
 
 /* Stores len data bytes from buf.  0, or -1 after replying. */
@@ -331,8 +338,12 @@ receive_serve(struct conn *c)
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
-	/* A framed upload claims all it declared up front; a raw one as it arrives. */
-	if (reserve(c, &s, s.framed ? s.hdr.size : 0) < 0 || receive_body(c, &s) < 0)
+	/*
+	 * A framed upload's declared size must fit now, but like a raw upload
+	 * it claims room only as it arrives: a header alone holds none.
+	 */
+	if (reserve_answer(c, store_expect(&s.up, s.framed ? s.hdr.size : 0)) < 0 ||
+	    receive_body(c, &s) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
