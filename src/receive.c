@@ -86,6 +86,14 @@ reply_storage_error(struct conn *c, int err, const char *what)
 	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
+/* conn_abort_all() shut the socket: there is no one left to answer. */
+static void
+aborted_shutdown(struct conn *c)
+{
+	stats_add(&stats.uploads_failed, 1);
+	c->result = "aborted-shutdown";
+}
+
 /* A recv() that failed or timed out: answer if there is someone to answer. */
 static void
 receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_reason)
@@ -94,10 +102,12 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
 		reply_error(c, timeout_code, timeout_reason, "aborted-idle");
 		return;
 	}
+	if (conn_aborting(c)) {
+		aborted_shutdown(c);
+		return;
+	}
 	stats_add(&stats.uploads_failed, 1);
-	if (conn_aborting(c))
-		c->result = "aborted-shutdown";
-	else if (err == EPROTO)
+	if (err == EPROTO)
 		c->result = "aborted-tls-error";
 	else
 		c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
@@ -161,6 +171,11 @@ read_header(struct conn *c, struct upload_state *s)
 			}
 		}
 		n = netio_recv(&c->io, s->buf + have, s->size - have);
+		if (n == 0 && conn_aborting(c)) {
+			/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: not the client's. */
+			aborted_shutdown(c);
+			return -1;
+		}
 		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
 			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
 			s->empty = true;
@@ -267,9 +282,8 @@ receive_body(struct conn *c, struct upload_state *s)
 			return -1;
 	}
 	if (conn_aborting(c)) {
-		/* shutdown(SHUT_RD) by conn_abort_all() looks like EOF: never publish it. */
-		stats_add(&stats.uploads_failed, 1);
-		c->result = "aborted-shutdown";
+		/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: never publish it. */
+		aborted_shutdown(c);
 		return -1;
 	}
 	if (s->framed && s->data < s->hdr.size) {
@@ -311,7 +325,7 @@ receive_serve(struct conn *c)
 	size_t len;
 	int rc;
 
-	/* The idle timeouts come from the listening socket (listener_configure). */
+	/* The idle timeout is io.timeout_ms, set by conn_main() from the generation that admitted us. */
 	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s.md, sha256, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
