@@ -86,6 +86,14 @@ reply_storage_error(struct conn *c, int err, const char *what)
 	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
+/* conn_abort_all() shut the socket: there is no one left to answer. */
+static void
+aborted_shutdown(struct conn *c)
+{
+	stats_add(&stats.uploads_failed, 1);
+	c->result = "aborted-shutdown";
+}
+
 /* A recv() that failed or timed out: answer if there is someone to answer. */
 static void
 receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_reason)
@@ -94,10 +102,12 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
 		reply_error(c, timeout_code, timeout_reason, "aborted-idle");
 		return;
 	}
+	if (conn_aborting(c)) {
+		aborted_shutdown(c);
+		return;
+	}
 	stats_add(&stats.uploads_failed, 1);
-	if (conn_aborting(c))
-		c->result = "aborted-shutdown";
-	else if (err == EPROTO)
+	if (err == EPROTO)
 		c->result = "aborted-tls-error";
 	else
 		c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
@@ -161,6 +171,11 @@ read_header(struct conn *c, struct upload_state *s)
 			}
 		}
 		n = netio_recv(&c->io, s->buf + have, s->size - have);
+		if (n == 0 && conn_aborting(c)) {
+			/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: not the client's. */
+			aborted_shutdown(c);
+			return -1;
+		}
 		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
 			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
 			s->empty = true;
@@ -191,13 +206,13 @@ read_header(struct conn *c, struct upload_state *s)
 }
 
 /*
- * Claims room for the file to grow to size bytes (store_reserve()).  0, or
- * -1 after answering ERR 507 when the reserve would not hold.
+ * Answers what store_reserve() or store_expect() returned: 0 when the
+ * reserve holds, or -1 after answering ERR 507.
  */
 static int
-reserve(struct conn *c, struct upload_state *s, uint64_t size)
+reserve_answer(struct conn *c, int rc)
 {
-	switch (store_reserve(&s->up, size)) {
+	switch (rc) {
 	case STORE_RESERVE_OK:
 		return 0;
 	case STORE_LOW_SPACE:
@@ -210,6 +225,13 @@ reserve(struct conn *c, struct upload_state *s, uint64_t size)
 		reply_storage_error(c, errno, "fstatvfs");
 		return -1;
 	}
+}
+
+/* Claims room for the file to grow to size bytes.  0, or -1 after replying. */
+static int
+reserve(struct conn *c, struct upload_state *s, uint64_t size)
+{
+	return reserve_answer(c, store_reserve(&s->up, size));
 }
 
 /* Stores len data bytes from buf.  0, or -1 after replying. */
@@ -260,9 +282,8 @@ receive_body(struct conn *c, struct upload_state *s)
 			return -1;
 	}
 	if (conn_aborting(c)) {
-		/* shutdown(SHUT_RD) by conn_abort_all() looks like EOF: never publish it. */
-		stats_add(&stats.uploads_failed, 1);
-		c->result = "aborted-shutdown";
+		/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: never publish it. */
+		aborted_shutdown(c);
 		return -1;
 	}
 	if (s->framed && s->data < s->hdr.size) {
@@ -304,7 +325,7 @@ receive_serve(struct conn *c)
 	size_t len;
 	int rc;
 
-	/* The idle timeouts come from the listening socket (listener_configure). */
+	/* The idle timeout is io.timeout_ms, set by conn_main() from the generation that admitted us. */
 	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s.md, sha256, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
@@ -331,8 +352,12 @@ receive_serve(struct conn *c)
 		reply_storage_error(c, errno, "cannot create a file");
 		goto out;
 	}
-	/* A framed upload claims all it declared up front; a raw one as it arrives. */
-	if (reserve(c, &s, s.framed ? s.hdr.size : 0) < 0 || receive_body(c, &s) < 0)
+	/*
+	 * A framed upload's declared size must fit now, but like a raw upload
+	 * it claims room only as it arrives: a header alone holds none.
+	 */
+	if (reserve_answer(c, store_expect(&s.up, s.framed ? s.hdr.size : 0)) < 0 ||
+	    receive_body(c, &s) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");

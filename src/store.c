@@ -374,26 +374,30 @@ sat_mul(uint64_t a, uint64_t b)
 
 /*
  * Whether the file system still has the store's reserve free once every
- * claim is written.  The caller has added its own claim to the account
- * before: of two uploads claiming at once, the later one to add sees the
- * other's claim, either still in the account or already written and so in
- * f_bavail, which is read after the account.
+ * claim is written, and the upload can grow to expected bytes beyond its
+ * claim as well (not held: later claims may take that room).  The caller
+ * has added its own claim to the account before: of two uploads claiming
+ * at once, the later one to add sees the other's claim, either still in
+ * the account or already written and so in f_bavail, which is read after
+ * the account.
  */
 static int
-check_reserve(struct upload *up)
+check_reserve(struct upload *up, uint64_t expected)
 {
 	struct store *st = up->store;
-	uint64_t claimed, min_inodes;
+	uint64_t claimed, unclaimed, min_inodes;
 	struct statvfs vfs;
 
 	if (st->min_free_space == 0 && st->min_free_inodes == 0)
 		return STORE_RESERVE_OK;
+	expected = whole_blocks(st, expected);
+	unclaimed = expected > up->claimed ? expected - up->claimed : 0;
 	claimed = atomic_load(&st->account->claimed);
 	if (fstatvfs(up->fd, &vfs) < 0)
 		return -1;
 	/* Without a reserve, claims made ahead must not refuse what still fits: ENOSPC decides. */
-	if (st->min_free_space > 0 &&
-	    sat_mul(vfs.f_bavail, vfs.f_frsize) < sat_add(st->min_free_space, claimed))
+	if (st->min_free_space > 0 && sat_mul(vfs.f_bavail, vfs.f_frsize) <
+	    sat_add(sat_add(st->min_free_space, claimed), unclaimed))
 		return STORE_LOW_SPACE;
 	/* This upload's own inode is already taken: the reserve is what is left after it. */
 	min_inodes = st->min_free_inodes;
@@ -413,8 +417,8 @@ store_auto_inodes(uint64_t total)
 /* The reserve is checked again at least this often, for what others write meanwhile. */
 #define RECHECK_BYTES ((uint64_t)8 << 20)
 
-int
-store_reserve(struct upload *up, uint64_t size)
+static int
+reserve(struct upload *up, uint64_t size, uint64_t expected)
 {
 	struct store *st = up->store;
 	bool grows = whole_blocks(st, size) > up->claimed;
@@ -426,9 +430,9 @@ store_reserve(struct upload *up, uint64_t size)
 		set_claim(up, whole_blocks(st, size > ahead ? size : ahead));
 	}
 	/* Only space is claimed: a free-inode reserve alone needs no check for it. */
-	if (!(grows && st->min_free_space > 0) && up->written < up->next_check)
+	if (!(grows && st->min_free_space > 0) && expected == 0 && up->written < up->next_check)
 		return STORE_RESERVE_OK;
-	if ((rc = check_reserve(up)) != STORE_RESERVE_OK) {
+	if ((rc = check_reserve(up, expected)) != STORE_RESERVE_OK) {
 		int saved = errno;
 
 		set_claim(up, whole_blocks(st, up->written));
@@ -437,6 +441,18 @@ store_reserve(struct upload *up, uint64_t size)
 	}
 	up->next_check = sat_add(up->written, RECHECK_BYTES);
 	return STORE_RESERVE_OK;
+}
+
+int
+store_reserve(struct upload *up, uint64_t size)
+{
+	return reserve(up, size, 0);
+}
+
+int
+store_expect(struct upload *up, uint64_t size)
+{
+	return reserve(up, up->written, size);
 }
 
 /* Without a space reserve, at most this much is written before writeback starts. */

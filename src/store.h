@@ -38,7 +38,7 @@ void store_close(struct store *st);
 #define STORE_AUTO_INODES_MIN 1000
 #define STORE_INODES_AUTO UINT64_MAX
 /*
- * What uploads must leave free in the file system (0: no limit).  A raw
+ * What uploads must leave free in the file system (0: no limit).  An
  * upload claims space claim_step bytes ahead of what it writes.
  */
 void store_keep_free(struct store *st, uint64_t min_free_space, uint64_t min_free_inodes,
@@ -63,6 +63,14 @@ enum { STORE_RESERVE_OK, STORE_LOW_SPACE, STORE_LOW_INODES };
  * errno.
  */
 int store_reserve(struct upload *up, uint64_t size);
+/*
+ * The first check of an upload that says it will grow to size bytes: as
+ * store_reserve(up, written), and the whole size must fit above the
+ * reserve now, besides every claim in flight.  Only what store_reserve()
+ * claims is held: a client that declares much and sends little must not
+ * keep the room from the others.
+ */
+int store_expect(struct upload *up, uint64_t size);
 /*
  * fsync(file) -> link under a new unique name -> fsync(dir).  Only after 0
  * is the upload durable.  On -1 (errno set) nothing is left in the directory.

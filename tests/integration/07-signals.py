@@ -11,6 +11,7 @@ exits 0; past shutdown_timeout unfinished uploads are discarded, leaving
 nothing; SIGPIPE (a client gone before its echo) never kills the daemon."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -171,6 +172,26 @@ def test_sigterm_discards_unfinished_after_timeout():
     s.close()
 
 
+def test_sigterm_aborts_idle_receive_connections():
+    """The shutdown that aborts a connection looks like EOF to a read: an idle
+    connection, or one in the middle of a framed header, is aborted-shutdown,
+    not an empty connection or a bad header."""
+    d = Daemon([], start=False)
+    d.write_config(listeners(d), shutdown_timeout=1)
+    d.start()
+    idle = connect(d.addr("inbox"))
+    partial = connect(d.addr("inbox"))
+    partial.sendall(b"\x89TCPX\r\n\x1a1 10")
+    d.wait_log(r"conn listener=inbox .* state=started", count=2)
+    d.send_signal(signal.SIGTERM)
+    assert d.proc.wait(30) == 0
+    d.check_sanitizer()
+    results = re.findall(r"conn listener=inbox .* result=(\S+)", d.log())
+    assert results == ["aborted-shutdown"] * 2, results
+    idle.close()
+    partial.close()
+
+
 def test_client_gone_before_echo_no_sigpipe():
     d = start()
     for _ in range(20):
@@ -193,4 +214,5 @@ def test_sigint_stops_cleanly():
 run([test_reload_good_config_during_upload, test_reload_bad_config_keeps_old,
      test_failed_reload_changes_nothing, test_reload_applies_to_new_connections_only,
      test_sigterm_waits_for_uploads_in_flight, test_sigterm_discards_unfinished_after_timeout,
-     test_client_gone_before_echo_no_sigpipe, test_sigint_stops_cleanly])
+     test_sigterm_aborts_idle_receive_connections, test_client_gone_before_echo_no_sigpipe,
+     test_sigint_stops_cleanly])

@@ -7,6 +7,7 @@ and min_free_inodes holds the inode reserve under a flood of connections
 that send nothing, which store nothing unless store_empty = true.
 Needs root (mount); skipped otherwise."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -24,9 +25,12 @@ if os.geteuid() != 0:
     sys.exit(77)
 
 
+@contextlib.contextmanager
 def mounted_daemon(size, inodes=None, fstype="tmpfs", **extra):
     """A daemon storing into a small file system: a tmpfs, or an ext4 image on a loop
-    device (ext4 counts written but unallocated blocks in f_bavail differently)."""
+    device (ext4 counts written but unallocated blocks in f_bavail differently).
+    Yields (daemon, mount point), the mount point None when no loop device can be
+    had; whatever fails, the daemon is killed and the file system unmounted."""
     d = Daemon([], start=False)
     small = os.path.join(d.dir, "small")
     os.makedirs(small)
@@ -35,7 +39,8 @@ def mounted_daemon(size, inodes=None, fstype="tmpfs", **extra):
         subprocess.run(["truncate", "-s", size, image], check=True)
         subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True)
         if subprocess.run(["mount", "-o", "loop", image, small]).returncode != 0:
-            return d, None      # no loop devices here (a container)
+            yield d, None       # no loop devices here (a container)
+            return
     else:
         options = "size=%s" % size + (",nr_inodes=%d" % inodes if inodes else "")
         subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tcpxd-test", small], check=True)
@@ -43,20 +48,23 @@ def mounted_daemon(size, inodes=None, fstype="tmpfs", **extra):
         d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
                          "output_dir": small, **extra}])
         d.start()
-    except BaseException:
-        unmount(d, small)   # a daemon that did not start must not leave the mount behind
-        raise
-    return d, small
+        yield d, small
+    finally:
+        try:
+            d.kill()
+        finally:
+            unmount(small)
 
 
-def unmount(d, small):
-    d.kill()
-    subprocess.run(["umount", small], check=True)
+def unmount(small):
+    if subprocess.run(["umount", small]).returncode != 0:
+        # Still busy: detach it now rather than leave it to the next run.
+        subprocess.run(["umount", "-l", small], check=True)
+        raise AssertionError("%s was busy at unmount" % small)
 
 
 def test_enospc_then_recovery():
-    d, small = mounted_daemon("1M", min_free_space=0)
-    try:
+    with mounted_daemon("1M", min_free_space=0) as (d, small):
         filler = os.path.join(small, "filler")
         with open(filler, "wb") as f:
             f.write(b"\0" * (600 << 10))
@@ -68,19 +76,14 @@ def test_enospc_then_recovery():
         name = check_ok(d, upload(d.addr("inbox"), data), data, subdir="small")
         assert os.listdir(small) == [name]
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 def test_min_free_space():
-    d, small = mounted_daemon("4M", min_free_space="8M")
-    try:
+    with mounted_daemon("4M", min_free_space="8M") as (d, small):
         assert upload(d.addr("inbox"), b"tiny") == "ERR 507 insufficient storage\n"
         d.wait_log(r"result=refused-low-space")
         assert os.listdir(small) == []
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 def free_inodes(path):
@@ -111,8 +114,7 @@ def probe_flood(addr, n, workers=8):
 
 
 def test_empty_connections_take_no_inodes():
-    d, small = mounted_daemon("4M", inodes=64, min_free_inodes=20)
-    try:
+    with mounted_daemon("4M", inodes=64, min_free_inodes=20) as (d, small):
         before = free_inodes(small)
         answers = probe_flood(d.addr("inbox"), 400)
         assert set(answers) == {b""}, set(answers)
@@ -121,13 +123,11 @@ def test_empty_connections_take_no_inodes():
         print("FIGURE 400 empty connections (store_empty = false): 0 files stored, "
               "free inodes %d before and after" % before)
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 def test_min_free_inodes_holds_under_a_flood():
-    d, small = mounted_daemon("4M", inodes=64, min_free_inodes=20, store_empty=True, min_free_space=0)
-    try:
+    with mounted_daemon("4M", inodes=64, min_free_inodes=20, store_empty=True,
+                        min_free_space=0) as (d, small):
         answers = probe_flood(d.addr("inbox"), 400)
         refused = answers.count(b"ERR 507 insufficient storage\n")
         assert refused + sum(a.startswith(b"OK 0 ") for a in answers) == 400, set(answers)
@@ -149,14 +149,11 @@ def test_min_free_inodes_holds_under_a_flood():
               "after the flood; 20 once filled one by one"
               % (400 - refused, refused, left))
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 def test_min_free_inodes_auto():
     """The default keeps 1 % of the inodes free, but at least 1000."""
-    d, small = mounted_daemon("4M", inodes=1100, store_empty=True, min_free_space=0)
-    try:
+    with mounted_daemon("4M", inodes=1100, store_empty=True, min_free_space=0) as (d, small):
         rc, out, _ = run_tcpxd("-t", "-c", d.conf)
         assert rc == 0 and 'min_free_inodes = "auto";' in out and "now 1000 of 1100" in out, out
         while upload(d.addr("inbox"), b"") != "ERR 507 insufficient storage\n":
@@ -164,8 +161,40 @@ def test_min_free_inodes_auto():
         d.wait_log(r"result=refused-low-inodes")
         assert free_inodes(small) == 1000, free_inodes(small)
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
+
+
+def test_min_free_inodes_auto_is_one_percent():
+    """Above 100000 inodes the 1 % counts, not the floor."""
+    with mounted_daemon("4M", inodes=200000) as (d, small):
+        rc, out, _ = run_tcpxd("-t", "-c", d.conf)
+        assert rc == 0 and "now 2000 of 200000" in out, out
+        assert d.stop() == 0
+
+
+def test_declared_size_is_not_held():
+    """A framed header declaring nearly all the free space above the reserve, with
+    nothing after it, must not starve the others: its size is checked when it
+    arrives, but only what it sends is claimed.  A second header that declares as
+    much is still refused."""
+    reserve = 4 << 20
+    with mounted_daemon("16M", min_free_space=reserve, buffer_size="16K") as (d, small):
+        start = free_bytes(small)
+        greedy = SIG + b"1 %d greedy\n" % (start - reserve - (8 << 10))
+        with connect(d.addr("inbox")) as hog:
+            hog.sendall(greedy + b"x")
+            # Its first byte is written (tmpfs shows it at once) after its header was checked.
+            deadline = time.monotonic() + 30
+            while free_bytes(small) == start:
+                assert time.monotonic() < deadline, "the daemon did not write the first byte"
+                time.sleep(0.01)
+            data = os.urandom(64 << 10)
+            check_ok(d, send_upload(d.addr("inbox"), data), data, subdir="small")
+            check_ok(d, send_upload(d.addr("inbox"), data, "framed"), data, subdir="small")
+            with connect(d.addr("inbox")) as second:
+                second.sendall(greedy)
+                assert read_all(second) == b"ERR 507 insufficient storage\n"
+        d.wait_log(r"result=refused-low-space")
+        assert d.stop() == 0
 
 
 def send_upload(addr, data, name=None):
@@ -186,11 +215,11 @@ def concurrent_uploads_keep_the_reserve(fstype, size, reserve, upload_size, slac
     """50 uploads at once, half raw, half framed, into a file system with room above
     reserve for only some of them; a thread watches the free space all along.  It
     must never drop below reserve - slack (see the callers)."""
-    d, small = mounted_daemon(size, fstype=fstype, min_free_space=reserve, buffer_size="16K")
-    if small is None:
-        print("cannot mount a loop device: the %s case is skipped" % fstype)
-        return
-    try:
+    with mounted_daemon(size, fstype=fstype, min_free_space=reserve,
+                        buffer_size="16K") as (d, small):
+        if small is None:
+            print("cannot mount a loop device: the %s case is skipped" % fstype)
+            return
         payloads = [os.urandom(upload_size) for _ in range(50)]
         answers = [None] * 50
         lowest = [free_bytes(small)]
@@ -228,8 +257,6 @@ def concurrent_uploads_keep_the_reserve(fstype, size, reserve, upload_size, slac
               "space seen %d KiB" % (fstype, upload_size >> 10, start >> 10, reserve >> 10,
                                      len(ok), len(refused), lowest[0] >> 10))
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 def test_min_free_space_holds_under_50_concurrent_uploads():
@@ -272,11 +299,10 @@ def test_ext4_allocates_an_upload_as_it_arrives():
     if not shutil.which("mkfs.ext4"):
         print("mkfs.ext4 is not installed: the ext4 case is skipped")
         return
-    d, small = mounted_daemon("64M", fstype="ext4", min_free_space="8M", buffer_size="16K")
-    if small is None:
-        print("cannot mount a loop device: the ext4 case is skipped")
-        return
-    try:
+    with mounted_daemon("64M", fstype="ext4", min_free_space="8M", buffer_size="16K") as (d, small):
+        if small is None:
+            print("cannot mount a loop device: the ext4 case is skipped")
+            return
         data = os.urandom(3 << 20)
         start = free_bytes(small)
         with connect(d.addr("inbox")) as s:
@@ -295,11 +321,10 @@ def test_ext4_allocates_an_upload_as_it_arrives():
         print("FIGURE ext4, buffer_size = 16K, 3072 KiB of a raw upload written, before its "
               "EOF: %d KiB not yet allocated" % (waiting >> 10))
         assert d.stop() == 0
-    finally:
-        unmount(d, small)
 
 
 run([test_enospc_then_recovery, test_min_free_space, test_empty_connections_take_no_inodes,
      test_min_free_inodes_holds_under_a_flood, test_min_free_inodes_auto,
+     test_min_free_inodes_auto_is_one_percent, test_declared_size_is_not_held,
      test_min_free_space_holds_under_50_concurrent_uploads, test_min_free_space_holds_on_ext4,
      test_ext4_allocates_an_upload_as_it_arrives])

@@ -567,6 +567,40 @@ START_TEST(test_store_reserve)
 }
 END_TEST
 
+/*
+ * A size expected is checked against the others' claims, but not held: it
+ * neither refuses another upload nor counts against its checks.
+ */
+START_TEST(test_store_expect_holds_nothing)
+{
+	struct store *a = open_store(0640), *b = open_store(0640);
+	uint64_t avail, mib = 1 << 20;
+	struct upload ua, ub;
+	struct statvfs vfs;
+
+	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < 128 * mib)
+		return;
+	/* 40 MiB fit above the reserve, 80 do not; 24 MiB of room for other writers. */
+	store_keep_free(a, avail - 64 * mib, 0, mib);
+	store_keep_free(b, avail - 64 * mib, 0, mib);
+	ck_assert_int_eq(store_begin(a, &ua), 0);
+	ck_assert_int_eq(store_begin(b, &ub), 0);
+	ck_assert_int_eq(store_expect(&ua, 40 * mib), STORE_RESERVE_OK);
+	ck_assert_int_eq(store_expect(&ub, 40 * mib), STORE_RESERVE_OK);
+	ck_assert_int_eq(store_reserve(&ua, 1), STORE_RESERVE_OK);
+	ck_assert_int_eq(store_reserve(&ub, 1), STORE_RESERVE_OK);
+	/* What the other claimed counts: its claim step, and no more. */
+	ck_assert_int_eq(store_expect(&ub, 56 * mib), STORE_RESERVE_OK);
+	ck_assert_int_eq(store_expect(&ub, 80 * mib), STORE_LOW_SPACE);
+	store_abort(&ua);
+	store_abort(&ub);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 START_TEST(test_store_reserve_inodes)
 {
 	struct store *st = open_store(0640);
@@ -1101,6 +1135,7 @@ store_suite(void)
 	tcase_add_test(dir, test_store_remove_stale_spares_locked);
 	tcase_add_test(dir, test_store_remove_stale_symlink);
 	tcase_add_test(dir, test_store_reserve);
+	tcase_add_test(dir, test_store_expect_holds_nothing);
 	tcase_add_test(dir, test_store_reserve_inodes);
 	tcase_add_test(dir, test_store_auto_inodes);
 	tcase_add_test(dir, test_store_reserve_sees_other_claims);
