@@ -178,18 +178,20 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 		char reason[256];
 
 		for (size_t j = 0; j < n_old; j++) {
-			bool same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
-			    listener_same_socket(&old_cfg->listeners[old[j].index], l);
+			int same;
 
-			if (reused[j] || !same)
+			if (reused[j])
 				continue;
-			/* The kernel joins a socket to a port's reuseport group only when it binds. */
-			if (!old[j].activated &&
-			    old_cfg->listeners[old[j].index].reuseport != l->reuseport) {
-				snprintf(err, errlen, "%s:%d: listener \"%s\": changing reuseport needs a "
-				    "restart", l->file, l->line, l->name);
+			same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
+			    listener_same_socket(&old_cfg->listeners[old[j].index], old[j].fd, l, reason,
+			    sizeof(reason));
+			if (same < 0) {
+				snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name,
+				    reason);
 				goto fail;
 			}
+			if (same == 0)
+				continue;
 			/*
 			 * A passed socket is configured once, when adopted at start-up.
 			 * A reload changes nothing on a kept socket, so that a failed one
