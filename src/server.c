@@ -314,6 +314,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		struct store *st = srv.gen->stores[i];
+		char dir[LOG_TEXT_MAX(PATH_MAX)];
 		int removed;
 
 		if (st == NULL)
@@ -323,7 +324,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			    cfg->listeners[i].name, removed);
 		if (!store_uses_tmpfile(st))
 			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",
-			    cfg->listeners[i].name, cfg->listeners[i].output_dir);
+			    cfg->listeners[i].name, log_text(dir, sizeof(dir), cfg->listeners[i].output_dir));
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
@@ -419,19 +420,21 @@ reload(void)
 	struct gen *g, *old;
 	struct slot *slots;
 	size_t n_slots;
-	char err[1024];
+	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
 
 	notify_reloading();
-	log_info("reloading %s", srv.gen->cfg->path);
+	log_info("reloading %s", log_text(text, sizeof(text), srv.gen->cfg->path));
 	if (cfg_load(srv.gen->cfg->path, &cfg, err, sizeof(err)) < 0 ||
 	    (g = gen_create(cfg, err, sizeof(err))) == NULL) {
-		log_errx("reload failed: %s; keeping the current configuration", err);
+		log_errx("reload failed: %s; keeping the current configuration",
+		    log_text(text, sizeof(text), err));
 		notify_ready();
 		return;
 	}
 	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err, sizeof(err));
 	if (slots == NULL) {
-		log_errx("reload failed: %s; keeping the current configuration", err);
+		log_errx("reload failed: %s; keeping the current configuration",
+		    log_text(text, sizeof(text), err));
 		gen_unref(g);
 		notify_ready();
 		return;

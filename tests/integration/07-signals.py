@@ -8,7 +8,8 @@ is never announced); a good reload gives new connections the new
 idle_timeout while one admitted before keeps its old one; a reload that
 only respells an address ("::1", "[::1]", "0:0::1", "::ffff:127.0.0.1" for
 127.0.0.1) or sets v6only on an IPv4 one keeps the socket it has, and
-one that changes v6only on an IPv6 one says it needs a restart;
+one that changes v6only on an IPv6 one says it needs a restart; a
+configuration path holding " key=value" is escaped in reload messages;
 SIGTERM waits for uploads in flight, refuses new connections at once and
 exits 0; past shutdown_timeout unfinished uploads are discarded, leaving
 nothing; SIGPIPE (a client gone before its echo) never kills the daemon."""
@@ -18,6 +19,7 @@ import re
 import signal
 import socket
 import struct
+import tempfile
 import time
 
 from tcpxdtest import (SLOW, Daemon, check_ok, connect, echo, free_port, inbox, read_all, run,
@@ -174,6 +176,19 @@ def test_reload_respelled_address_keeps_socket():
     assert d.stop() == 0
 
 
+def test_reload_messages_escape_the_path():
+    """A configuration path holding " key=value" and a non-ASCII byte reaches the
+    "reloading" and "reload failed" messages escaped, so they stay in the log grammar."""
+    d = Daemon([echo_l()], workdir=tempfile.mkdtemp(prefix="tcpxd-test- k=v\xe9"))
+    with open(d.conf, "a") as f:
+        f.write("max_connections = \"lots\";\n")
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reload failed: \S+ k\\x3dv\\xc3\\xa9\S+/tcpxd.conf:\d+: max_connections must")
+    assert re.search(r"reloading \S+ k\\x3dv\\xc3\\xa9\S+/tcpxd.conf$", d.log(), re.M), d.log()
+    d.check_log()
+    assert d.stop() == 0
+
+
 def test_sigterm_waits_for_uploads_in_flight():
     d = start()
     s = connect(d.addr("inbox"))
@@ -233,6 +248,6 @@ def test_sigint_stops_cleanly():
 
 run([test_reload_good_config_during_upload, test_reload_bad_config_keeps_old,
      test_failed_reload_changes_nothing, test_reload_applies_to_new_connections_only,
-     test_reload_respelled_address_keeps_socket,
+     test_reload_respelled_address_keeps_socket, test_reload_messages_escape_the_path,
      test_sigterm_waits_for_uploads_in_flight, test_sigterm_discards_unfinished_after_timeout,
      test_client_gone_before_echo_no_sigpipe, test_sigint_stops_cleanly])
