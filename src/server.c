@@ -69,19 +69,20 @@ static struct {
 } srv = { .sig_fd = -1, .wake_fd = -1 };
 
 /*
- * Descriptors besides connections and the drain: a listener socket each,
- * twice (old and new sockets while a reload runs), an output directory per
- * receive listener, twice (the new generation's, and the one connections
- * still in flight from before a reload hold), and FDS_FIXED.
+ * Descriptors besides connections and the drain: the n_sockets listening
+ * sockets (a socket-activated name may carry several), plus one per
+ * listener that a reload may open before it closes the old ones; an output
+ * directory per receive listener, twice (the new generation's, and the one
+ * connections still in flight from before a reload hold); and FDS_FIXED.
  */
 static rlim_t
-fds_base(const struct config *cfg)
+fds_base(const struct config *cfg, size_t n_sockets)
 {
 	rlim_t dirs = 0;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		dirs += cfg->listeners[i].mode == MODE_RECEIVE;
-	return FDS_FIXED + 2 * (rlim_t)cfg->n_listeners + 2 * dirs;
+	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs;
 }
 
 /*
@@ -92,9 +93,9 @@ fds_base(const struct config *cfg)
  * upload (conn_fd_room), and refusals close without draining.
  */
 static void
-check_rlimits(const struct config *cfg)
+check_rlimits(const struct config *cfg, size_t n_sockets)
 {
-	rlim_t base = fds_base(cfg), conns = (rlim_t)cfg->max_connections * FDS_PER_CONN;
+	rlim_t base = fds_base(cfg, n_sockets), conns = (rlim_t)cfg->max_connections * FDS_PER_CONN;
 	rlim_t need = base + conns + DRAIN_MAX, avail, drain;
 	struct rlimit rl;
 
@@ -353,7 +354,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			log_listening(&cfg->listeners[srv.slots[i].index], srv.slots[i].fd,
 			    "passed by the service manager");
 	}
-	check_rlimits(cfg);
+	check_rlimits(cfg, srv.n_slots);
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -451,7 +452,7 @@ reload(void)
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
 	log_fresh_slots();
-	check_rlimits(g->cfg);
+	check_rlimits(g->cfg, srv.n_slots);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();
 }
