@@ -496,13 +496,3 @@ cfgscan_next_int(struct cfgscan_file *f)
 		f->next = 0;
 	return &f->ints[f->next++];
 }
-
-bool
-cfgscan_int_is(const struct cfgscan_int *i, long long v)
-{
-	if (i->overflow)
-		return false;
-	if (i->negative)
-		return v <= 0 && i->magnitude == 0 - (uint64_t)v;
-	return v >= 0 && i->magnitude == (uint64_t)v;
-}

@@ -53,7 +53,5 @@ void cfgscan_free(struct cfgscan *sc);
 struct cfgscan_file *cfgscan_file(const struct cfgscan *sc, const char *name);
 /* The integer of file f that the next integer setting in document order holds. */
 const struct cfgscan_int *cfgscan_next_int(struct cfgscan_file *f);
-/* True when the literal's exact value is v. */
-bool cfgscan_int_is(const struct cfgscan_int *i, long long v);
 
 #endif

@@ -133,15 +133,6 @@ listener_describe(int fd, char *buf, size_t len)
 	}
 }
 
-int
-listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b)
-{
-	if (a->port != b->port || a->v6only != b->v6only || strcmp(a->address, b->address) != 0)
-		return 0;
-	/* A kernel-chosen port (0) has no address to match: the name is its identity. */
-	return a->port != 0 || strcmp(a->name, b->name) == 0;
-}
-
 /* What a listener's socket takes: one address, or a wildcard, of one family. */
 struct bind_target {
 	bool v4;                    /* IPv4, or IPv4 through a v4-mapped IPv6 address */
@@ -244,4 +235,41 @@ out:
 	free(known);
 	free(t);
 	return rc;
+}
+
+/*
+ * Compares by what is bound, not by how it is written: "::1" and "0:0::1",
+ * a host name and its address, are one socket, and opening a second one
+ * while the first holds the port would fail.  The bound address is read
+ * from the socket, so a host name that now resolves elsewhere moves.
+ */
+int
+listener_same_socket(const struct listener_cfg *old, int fd, const struct listener_cfg *l,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t slen = sizeof(ss);
+	struct in6_addr bound;
+	struct bind_target t;
+	char reason[256];
+
+	/* A kernel-chosen port (0) has no port to match: the name is its identity. */
+	if (old->port != l->port || (l->port == 0 && strcmp(old->name, l->name) != 0))
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0 ||
+	    addr_from_sockaddr((struct sockaddr *)&ss, &bound) < 0 ||
+	    bind_target(l, false, &t, reason, sizeof(reason)) != 0 ||
+	    memcmp(&bound, &t.addr, sizeof(bound)) != 0)
+		return 0;
+	/* The kernel joins a socket to a port's reuseport group only when it binds. */
+	if (old->reuseport != l->reuseport) {
+		snprintf(err, errlen, "changing reuseport needs a restart");
+		return -1;
+	}
+	/* IPV6_V6ONLY cannot change on a bound socket; it means nothing for IPv4. */
+	if (ss.ss_family == AF_INET6 && !t.v4 && old->v6only != l->v6only) {
+		snprintf(err, errlen, "changing v6only needs a restart");
+		return -1;
+	}
+	return 1;
 }

@@ -30,7 +30,13 @@ int listener_resolve_check(const struct listener_cfg *l, char *err, size_t errle
 int listener_find_conflict(const struct config *cfg, bool numeric_only, char *err, size_t errlen);
 /* "127.0.0.1:7007" or "[::1]:7008" for a bound socket. */
 void listener_describe(int fd, char *buf, size_t len);
-/* True when two listener configurations need the same socket (port 0: same name too). */
-int listener_same_socket(const struct listener_cfg *a, const struct listener_cfg *b);
+/*
+ * Whether l, replacing old, needs the socket fd that serves old: 1 when it
+ * binds the same address (resolved) and port (port 0: the same name too),
+ * 0 when not, -1 when it does but wants a change a bound socket cannot
+ * take (reuseport, v6only), with the reason in err.
+ */
+int listener_same_socket(const struct listener_cfg *old, int fd, const struct listener_cfg *l,
+    char *err, size_t errlen);
 
 #endif

@@ -129,6 +129,51 @@ log_value(char *buf, size_t len, const char *s)
 	return log_valuen(buf, len, s, strlen(s));
 }
 
+static bool
+word_byte(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    ch == '_' || ch == '.' || ch == '-';
+}
+
+/* Whether the '=' at s[i] ends a word that starts s or follows a space. */
+static bool
+ends_key(const char *s, size_t i)
+{
+	size_t k = i;
+
+	while (k > 0 && word_byte((unsigned char)s[k - 1]))
+		k--;
+	return k < i && !(s[k] >= '0' && s[k] <= '9') && s[k] != '.' && s[k] != '-' &&
+	    (k == 0 || s[k - 1] == ' ');
+}
+
+const char *
+log_text(char *buf, size_t len, const char *s)
+{
+	size_t out = 0;
+
+	if (len == 0)
+		return buf;
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool hex = ch < 0x20 || ch > 0x7e || (ch == '=' && ends_key(s, i));
+		size_t need = hex ? 4 : ch == '\\' ? 2 : 1;
+
+		if (out + need + 1 > len)
+			break;
+		if (hex)
+			snprintf(buf + out, len - out, "\\x%02x", ch);
+		else if (need == 2)
+			memcpy(buf + out, "\\\\", 2);
+		else
+			buf[out] = (char)ch;
+		out += need;
+	}
+	buf[out] = '\0';
+	return buf;
+}
+
 static void __attribute__((format(printf, 3, 0)))
 log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {

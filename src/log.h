@@ -30,6 +30,16 @@ const char *log_value(char *buf, size_t len, const char *s);
 /* The same for n bytes that may hold NULs. */
 const char *log_valuen(char *buf, size_t len, const void *s, size_t n);
 
+/*
+ * Writes s (a path, an address, an error text holding them) for a message
+ * (tcpxd(8), LOGGING): a backslash as \\, bytes outside 0x20-0x7e and an
+ * '=' that would end a word (so make a key=value token) as \xHH.  A text
+ * too long for buf is cut, never inside an escape.  Returns buf.
+ */
+const char *log_text(char *buf, size_t len, const char *s);
+/* Room log_text() needs for a text of n bytes. */
+#define LOG_TEXT_MAX(n) (4 * (n) + 1)
+
 /* _warn variants append ": strerror(errno)"; _warnx variants do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

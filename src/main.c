@@ -96,7 +96,7 @@ main(int argc, char **argv)
 	};
 	const char *path = TCPXD_DEFAULT_CONFIG;
 	struct config *cfg;
-	char err[1024];
+	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
 	sigset_t all;
 	int opt, check = 0, version = 0, help = 0;
 
@@ -148,17 +148,17 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	log_init();
 	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
-		log_errx("%s", err);
+		log_errx("%s", log_text(text, sizeof(text), err));
 		return 1;
 	}
 	/* Host names resolved: two listeners that cannot both bind fail before either does. */
 	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
-		log_errx("%s", err);
+		log_errx("%s", log_text(text, sizeof(text), err));
 		cfg_free(cfg);
 		return 1;
 	}
 	if (server_start(cfg, err, sizeof(err)) < 0) {
-		log_errx("%s", err);
+		log_errx("%s", log_text(text, sizeof(text), err));
 		return 1;
 	}
 	return server_run();

@@ -69,19 +69,20 @@ static struct {
 } srv = { .sig_fd = -1, .wake_fd = -1 };
 
 /*
- * Descriptors besides connections and the drain: a listener socket each,
- * twice (old and new sockets while a reload runs), an output directory per
- * receive listener, twice (the new generation's, and the one connections
- * still in flight from before a reload hold), and FDS_FIXED.
+ * Descriptors besides connections and the drain: the n_sockets listening
+ * sockets (a socket-activated name may carry several), plus one per
+ * listener that a reload may open before it closes the old ones; an output
+ * directory per receive listener, twice (the new generation's, and the one
+ * connections still in flight from before a reload hold); and FDS_FIXED.
  */
 static rlim_t
-fds_base(const struct config *cfg)
+fds_base(const struct config *cfg, size_t n_sockets)
 {
 	rlim_t dirs = 0;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		dirs += cfg->listeners[i].mode == MODE_RECEIVE;
-	return FDS_FIXED + 2 * (rlim_t)cfg->n_listeners + 2 * dirs;
+	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs;
 }
 
 /*
@@ -92,9 +93,9 @@ fds_base(const struct config *cfg)
  * upload (conn_fd_room), and refusals close without draining.
  */
 static void
-check_rlimits(const struct config *cfg)
+check_rlimits(const struct config *cfg, size_t n_sockets)
 {
-	rlim_t base = fds_base(cfg), conns = (rlim_t)cfg->max_connections * FDS_PER_CONN;
+	rlim_t base = fds_base(cfg, n_sockets), conns = (rlim_t)cfg->max_connections * FDS_PER_CONN;
 	rlim_t need = base + conns + DRAIN_MAX, avail, drain;
 	struct rlimit rl;
 
@@ -178,18 +179,20 @@ open_slots(struct gen *g, struct slot *old, size_t n_old, const struct config *o
 		char reason[256];
 
 		for (size_t j = 0; j < n_old; j++) {
-			bool same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
-			    listener_same_socket(&old_cfg->listeners[old[j].index], l);
+			int same;
 
-			if (reused[j] || !same)
+			if (reused[j])
 				continue;
-			/* The kernel joins a socket to a port's reuseport group only when it binds. */
-			if (!old[j].activated &&
-			    old_cfg->listeners[old[j].index].reuseport != l->reuseport) {
-				snprintf(err, errlen, "%s:%d: listener \"%s\": changing reuseport needs a "
-				    "restart", l->file, l->line, l->name);
+			same = old[j].activated ? strcmp(old[j].name, l->name) == 0 :
+			    listener_same_socket(&old_cfg->listeners[old[j].index], old[j].fd, l, reason,
+			    sizeof(reason));
+			if (same < 0) {
+				snprintf(err, errlen, "%s:%d: listener \"%s\": %s", l->file, l->line, l->name,
+				    reason);
 				goto fail;
 			}
+			if (same == 0)
+				continue;
 			/*
 			 * A passed socket is configured once, when adopted at start-up.
 			 * A reload changes nothing on a kept socket, so that a failed one
@@ -312,6 +315,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		struct store *st = srv.gen->stores[i];
+		char dir[LOG_TEXT_MAX(PATH_MAX)];
 		int removed;
 
 		if (st == NULL)
@@ -321,7 +325,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			    cfg->listeners[i].name, removed);
 		if (!store_uses_tmpfile(st))
 			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",
-			    cfg->listeners[i].name, cfg->listeners[i].output_dir);
+			    cfg->listeners[i].name, log_text(dir, sizeof(dir), cfg->listeners[i].output_dir));
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
@@ -350,7 +354,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			log_listening(&cfg->listeners[srv.slots[i].index], srv.slots[i].fd,
 			    "passed by the service manager");
 	}
-	check_rlimits(cfg);
+	check_rlimits(cfg, srv.n_slots);
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -417,19 +421,21 @@ reload(void)
 	struct gen *g, *old;
 	struct slot *slots;
 	size_t n_slots;
-	char err[1024];
+	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
 
 	notify_reloading();
-	log_info("reloading %s", srv.gen->cfg->path);
+	log_info("reloading %s", log_text(text, sizeof(text), srv.gen->cfg->path));
 	if (cfg_load(srv.gen->cfg->path, &cfg, err, sizeof(err)) < 0 ||
 	    (g = gen_create(cfg, err, sizeof(err))) == NULL) {
-		log_errx("reload failed: %s; keeping the current configuration", err);
+		log_errx("reload failed: %s; keeping the current configuration",
+		    log_text(text, sizeof(text), err));
 		notify_ready();
 		return;
 	}
 	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err, sizeof(err));
 	if (slots == NULL) {
-		log_errx("reload failed: %s; keeping the current configuration", err);
+		log_errx("reload failed: %s; keeping the current configuration",
+		    log_text(text, sizeof(text), err));
 		gen_unref(g);
 		notify_ready();
 		return;
@@ -446,7 +452,7 @@ reload(void)
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
 	log_fresh_slots();
-	check_rlimits(g->cfg);
+	check_rlimits(g->cfg, srv.n_slots);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();
 }

@@ -214,7 +214,7 @@ def test_bind_conflicts_before_binding():
         d2 = Daemon([{"name": "a", "mode": "echo", "address": a, "port": port, **extra},
                      {"name": "b", "mode": "echo", "address": b, "port": port, **extra}])
         assert echo(d2.addr("b"), b"x") == b"x"
-        d2.stop()
+        assert d2.stop() == 0
 
 
 def test_bracketed_ipv6_address():
@@ -222,7 +222,7 @@ def test_bracketed_ipv6_address():
     d = Daemon([{"name": "e", "mode": "echo", "address": "[::1]", "port": 0}])
     assert d.addr("e")[0] == "::1"
     assert echo(d.addr("e"), b"hello") == b"hello"
-    d.stop()
+    assert d.stop() == 0
 
 
 def test_exact_integers():
@@ -330,7 +330,7 @@ def test_readme_tour_against_shipped_config():
             w = re.sub(r"\d{8}T\d{6}Z", "TIME", w)
             assert re.sub(r"\d{8}T\d{6}Z", "TIME", g) == w, (cmd, g, w)
         assert len(got) == len(want), (cmd, got, want)
-    d.stop()
+    assert d.stop() == 0
 
 
 def test_shipped_config_is_valid():

@@ -5,7 +5,11 @@ SIGHUP with a bad config is reported with FILE:LINE and changes nothing;
 a reload that cannot bind one listener changes nothing either (new
 connections keep the old idle_timeout, a listener it opened before failing
 is never announced); a good reload gives new connections the new
-idle_timeout while one admitted before keeps its old one;
+idle_timeout while one admitted before keeps its old one; a reload that
+only respells an address ("::1", "[::1]", "0:0::1", "::ffff:127.0.0.1" for
+127.0.0.1) or sets v6only on an IPv4 one keeps the socket it has, and
+one that changes v6only on an IPv6 one says it needs a restart; a
+configuration path holding " key=value" is escaped in reload messages;
 SIGTERM waits for uploads in flight, refuses new connections at once and
 exits 0; past shutdown_timeout unfinished uploads are discarded, leaving
 nothing; SIGPIPE (a client gone before its echo) never kills the daemon."""
@@ -15,9 +19,11 @@ import re
 import signal
 import socket
 import struct
+import tempfile
 import time
 
-from tcpxdtest import SLOW, Daemon, check_ok, connect, echo, inbox, read_all, run, upload
+from tcpxdtest import (SLOW, Daemon, check_ok, connect, echo, free_port, inbox, read_all, run,
+                       upload)
 
 
 def listeners(d, **inbox_extra):
@@ -134,6 +140,55 @@ def test_reload_applies_to_new_connections_only():
     assert d.stop() == 0
 
 
+def test_reload_respelled_address_keeps_socket():
+    """The sockets stay (a second one could not bind the port the first holds): no
+    failure, nothing moved or closed, a connection admitted before still served."""
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port6 = s.getsockname()[1]
+    port4 = free_port()
+
+    def config(six, four, v6only):
+        return [{"name": "six", "mode": "echo", "address": six, "port": port6},
+                {"name": "four", "mode": "echo", "address": four, "port": port4,
+                 "v6only": v6only}]
+
+    d = Daemon(config("::1", "127.0.0.1", False))
+    held = connect(("::1", port6))
+    respelled = [("[::1]", "127.0.0.1", True), ("0:0::1", "::ffff:127.0.0.1", False),
+                 ("0:0:0:0:0:0:0:1", "127.0.0.1", False)]
+    for n, spelling in enumerate(respelled, 1):
+        d.write_config(config(*spelling))
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload(ed: 2 listeners| failed)", count=n)
+        assert "reload failed" not in d.log(), d.log()
+        assert echo(("::1", port6), b"six") == b"six"
+        assert echo(("127.0.0.1", port4), b"four") == b"four"
+    assert not re.search(r"listener \S+ (moved|closed)", d.log()), d.log()
+    # A bound IPv6 socket cannot take another v6only: said as such, not "in use".
+    d.write_config([{**config("::1", "127.0.0.1", False)[0], "v6only": True},
+                    config("::1", "127.0.0.1", False)[1]])
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r'reload failed: .*listener "six": changing v6only needs a restart; keeping')
+    held.sendall(b"held")
+    assert held.recv(100) == b"held"
+    held.close()
+    assert d.stop() == 0
+
+
+def test_reload_messages_escape_the_path():
+    """A configuration path holding " key=value" and a non-ASCII byte reaches the
+    "reloading" and "reload failed" messages escaped, so they stay in the log grammar."""
+    d = Daemon([echo_l()], workdir=tempfile.mkdtemp(prefix="tcpxd-test- k=v\xe9"))
+    with open(d.conf, "a") as f:
+        f.write("max_connections = \"lots\";\n")
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reload failed: \S+ k\\x3dv\\xc3\\xa9\S+/tcpxd.conf:\d+: max_connections must")
+    assert re.search(r"reloading \S+ k\\x3dv\\xc3\\xa9\S+/tcpxd.conf$", d.log(), re.M), d.log()
+    d.check_log()
+    assert d.stop() == 0
+
+
 def test_sigterm_waits_for_uploads_in_flight():
     d = start()
     s = connect(d.addr("inbox"))
@@ -213,6 +268,7 @@ def test_sigint_stops_cleanly():
 
 run([test_reload_good_config_during_upload, test_reload_bad_config_keeps_old,
      test_failed_reload_changes_nothing, test_reload_applies_to_new_connections_only,
+     test_reload_respelled_address_keeps_socket, test_reload_messages_escape_the_path,
      test_sigterm_waits_for_uploads_in_flight, test_sigterm_discards_unfinished_after_timeout,
      test_sigterm_aborts_idle_receive_connections, test_client_gone_before_echo_no_sigpipe,
      test_sigint_stops_cleanly])

@@ -3,10 +3,12 @@
 FileDescriptorName-style LISTEN_FDNAMES are used by the listener of the same
 name (whatever address its config names), listeners not passed are bound as
 usual, a passed socket that no listener claims is refused with a clear
-error, and a reload keeps the passed socket."""
+error, and a reload keeps the passed socket; the descriptor budget counts
+every passed socket, not two per listener."""
 
 import os
 import re
+import resource
 import signal
 import socket
 import sys
@@ -33,14 +35,14 @@ ACTIVATE = ("import os, sys\n"
             "os.execvp(sys.argv[2], sys.argv[2:])\n")
 
 
-def launch(d, socks, names, expect_ready=True):
+def launch(d, socks, names, expect_ready=True, preexec_fn=None):
     if not isinstance(socks, (list, tuple)):
         socks, names = [socks], [names]
     fds = [s.fileno() for s in socks]
     d.start(expect_ready=expect_ready,
             env={"LISTEN_FDS": str(len(fds)), "LISTEN_FDNAMES": ":".join(names)},
             launcher=(sys.executable, "-c", ACTIVATE, ",".join(map(str, fds))),
-            pass_fds=tuple(fds))
+            pass_fds=tuple(fds), preexec_fn=preexec_fn)
 
 
 def test_passed_socket_is_used():
@@ -91,4 +93,20 @@ def test_one_name_several_sockets():
     assert d.stop() == 0
 
 
-run([test_passed_socket_is_used, test_unclaimed_socket_refused, test_one_name_several_sockets])
+def test_budget_counts_every_passed_socket():
+    """Six sockets under one name take six descriptors: the RLIMIT_NOFILE line says
+    32 fixed + 6 sockets + 1 a reload may open = 39, not 32 + 2 per listener."""
+    socks = [passed_socket() for _ in range(6)]
+    d = Daemon([{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 1}],
+               start=False, max_connections=1000, max_per_ip=1000)
+    launch(d, socks, ["echo"] * 6,
+           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)))
+    for s in socks:
+        s.close()
+    d.wait_log(r"max_connections = 1000 needs \d+ file descriptors \(2 per connection, 128 for "
+               r"refusals draining, 39 for listeners, directories and the daemon\)")
+    assert d.stop() == 0
+
+
+run([test_passed_socket_is_used, test_unclaimed_socket_refused, test_one_name_several_sockets,
+     test_budget_counts_every_passed_socket])

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* test_log.c - log_value(): the escaping that keeps log lines unforgeable. */
+/* test_log.c - log_value(), log_text(): the escaping that keeps log lines unforgeable. */
 #include <string.h>
 
 #include "log.h"
@@ -43,6 +43,23 @@ START_TEST(test_log_value_cut_stays_quoted)
 }
 END_TEST
 
+/* log_text(): operator strings inside a message never read as a field. */
+START_TEST(test_log_text_no_field)
+{
+	char buf[64];
+
+	ck_assert_str_eq(log_text(buf, sizeof(buf), "/tmp/a b=c"), "/tmp/a b\\x3dc");
+	ck_assert_str_eq(log_text(buf, sizeof(buf), "k=v x_1.2=3"), "k\\x3dv x_1.2\\x3d3");
+	/* Not a key: "= " alone, after a digit, inside a path, after a bracket. */
+	ck_assert_str_eq(log_text(buf, sizeof(buf), "max = 5 9=1 /a=b (N=x"),
+	    "max = 5 9=1 /a=b (N=x");
+	ck_assert_str_eq(log_text(buf, sizeof(buf), "a\\b\n\xe9"), "a\\\\b\\x0a\\xe9");
+	/* Cut, never inside an escape. */
+	ck_assert_str_eq(log_text(buf, 4, "ab\x01"), "ab");
+	ck_assert_str_eq(log_text(buf, 7, "ab\x01"), "ab\\x01");
+}
+END_TEST
+
 Suite *
 log_suite(void)
 {
@@ -51,6 +68,7 @@ log_suite(void)
 
 	tcase_add_test(tc, test_log_value_bare_and_quoted);
 	tcase_add_test(tc, test_log_value_cut_stays_quoted);
+	tcase_add_test(tc, test_log_text_no_field);
 	suite_add_tcase(s, tc);
 	return s;
 }
