@@ -295,7 +295,7 @@ def test_local_keeps_the_balancer_address():
     assert "_127.0.0.1_" in name, name
     d.wait_log(conn_line("inbox", "127.0.0.1") + " stored=" + esc(name))
     assert " via=" not in "".join(l for l in d.log().splitlines() if "peer=127.0.0.1 " in l)
-    # A balancer's health check (LOCAL, then an orderly close) is no upload: nothing is
+    # A balancer's health check (LOCAL, here then an orderly close) is no upload: nothing is
     # stored, nothing answered, and its line is at debug level only.
     before = set(os.listdir(inbox(d)))
     assert send_through(d.addr("inbox"), V2_LOCAL, b"") == b""
