@@ -470,12 +470,26 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	return true;
 }
 
+void
+conn_ended_silent(struct conn *c)
+{
+	if (conn_aborting(c)) {
+		c->result = "aborted-shutdown";
+	} else if (c->proxy_local) {
+		c->result = "ok-health-check";
+	} else {
+		c->result = "empty";
+		stats_add(&stats.connections_empty, 1);
+	}
+}
+
 /*
- * True when the client ended the connection, in order or with a reset,
- * before the byte that comes next: a probe (port scan, nc -z, TCP check)
- * or, after a LOCAL header, a balancer's health check (HAProxy's end with
- * a reset).  It only peeks, so the PROXY header or the handshake still
- * finds every byte; a timeout is left to what reads next.
+ * True, with the result set (conn_ended_silent), when the client ended the
+ * connection, in order or with a reset, before the byte that comes next: a
+ * probe (port scan, nc -z, TCP check) or, after a LOCAL header, a
+ * balancer's health check (HAProxy's end with a reset), not a bad header
+ * or a failed handshake.  It only peeks, so the PROXY header or the
+ * handshake still finds every byte; a timeout is left to what reads next.
  */
 static bool
 ended_before_a_byte(struct conn *c, long long deadline_ms)
@@ -488,20 +502,10 @@ ended_before_a_byte(struct conn *c, long long deadline_ms)
 	do
 		n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-void
-conn_ended_silent(struct conn *c)
-{
-	if (conn_aborting(c)) {
-		c->result = "aborted-shutdown";
-	} else if (c->proxy_local) {
-		c->result = "ok-health-check";
-	} else {
-		c->result = "empty";
-		stats_add(&stats.connections_empty, 1);
-	}
+	if (n > 0 || (n < 0 && errno != ECONNRESET))
+		return false;
+	conn_ended_silent(c);
+	return true;
 }
 
 /* A refusal decided on the connection's thread: it was counted accepted, now it is not. */
@@ -533,11 +537,7 @@ conn_prepare(struct conn *c)
 		return true;    /* plain TCP: nothing comes first */
 	deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
 	if (l->proxy_protocol) {
-		if (ended_before_a_byte(c, deadline)) {
-			conn_ended_silent(c);
-			return false;
-		}
-		if (!read_proxy_header(c, deadline))
+		if (ended_before_a_byte(c, deadline) || !read_proxy_header(c, deadline))
 			return false;
 		/* Checked on the accept thread for everyone else (conn_dispatch). */
 		if (rules_refuse(l, &c->peer)) {
@@ -552,11 +552,8 @@ conn_prepare(struct conn *c)
 	if (tls != NULL) {
 		char err[sizeof(c->detail)];
 
-		/* A probe or health check, not a failed handshake. */
-		if (ended_before_a_byte(c, deadline)) {
-			conn_ended_silent(c);
+		if (ended_before_a_byte(c, deadline))
 			return false;
-		}
 		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, c->subject, sizeof(c->subject),
 		    err, sizeof(err))) == NULL) {
 			set_detail(c, err);
