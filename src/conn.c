@@ -294,7 +294,7 @@ ip_acquire(struct conn *c)
 	return verdict;
 }
 
-/* Undoes admit().  Called with the lock held. */
+/* Undoes admit() but for the generation (gen_release).  Called with the lock held. */
 static void
 unlink_locked(struct conn *c)
 {
@@ -306,8 +306,21 @@ unlink_locked(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->ip_counted)
 		ip_release(&c->ip_key);
-	gen_use_del(c->gen);
 	reg.active--;
+}
+
+/*
+ * Out of the descriptor budget's table first, while c->gen surely names
+ * the generation: once unreferenced it may be freed, and the next reload's
+ * may be allocated at the same address.
+ */
+static void
+gen_release(struct conn *c)
+{
+	pthread_mutex_lock(&reg.lock);
+	gen_use_del(c->gen);
+	pthread_mutex_unlock(&reg.lock);
+	gen_unref(c->gen);
 }
 
 static void
@@ -362,13 +375,12 @@ log_finished(const struct conn *c)
 	char detail[LOG_VALUE_MAX(sizeof(c->detail)) + 16], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16];
 	char prefix[ADDR_TEXT_MAX + 16] = "";
 	/*
-	 * A balancer's health checks come every few seconds: only debug output
-	 * shows them, unless one was refused (the balancer would mark us down).
-	 * So do probes that send nothing at all (port scans, TCP checks).
+	 * A balancer's health checks come every few seconds, and probes that
+	 * send nothing (port scans, TCP checks) as often: only debug output
+	 * shows them (conn_ended_silent).
 	 */
-	bool health_check = (c->proxy_local && c->bytes_in == 0 && (c->result == NULL ||
-	    strcmp(c->result, "ok-health-check") == 0 || strcmp(c->result, "aborted-reset") == 0)) ||
-	    (c->result != NULL && strcmp(c->result, "empty") == 0);
+	bool health_check = c->result != NULL && (strcmp(c->result, "ok-health-check") == 0 ||
+	    strcmp(c->result, "empty") == 0);
 	enum log_level level = health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 
 	if (!log_enabled(level))
@@ -420,6 +432,7 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 {
 	struct proxy_header h;
 	const char *why = "";
+	int err;
 
 	switch (proxy_read(c->io.fd, deadline_ms, &h, &why)) {
 	case PROXY_READ_OK:
@@ -434,8 +447,17 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 		conn_send_err(c, 408, "proxy header timeout");
 		return false;
 	case PROXY_READ_CLOSED:
-		set_detail(c, why);     /* a FIN or a failed recv: the result alone does not say */
-		c->result = conn_aborting(c) ? "aborted-shutdown" : "aborted-reset";
+		/* Begun, then cut: a close leaves it incomplete, like a framed header's. */
+		err = errno;
+		set_detail(c, why);
+		if (conn_aborting(c)) {
+			c->result = "aborted-shutdown";
+		} else if (err == 0) {
+			c->result = "refused-bad-proxy-header";
+			conn_send_err(c, 400, "bad proxy header");
+		} else {
+			c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
+		}
 		return false;
 	}
 	c->proxy_local = h.local;
@@ -448,17 +470,42 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	return true;
 }
 
+void
+conn_ended_silent(struct conn *c)
+{
+	if (conn_aborting(c)) {
+		c->result = "aborted-shutdown";
+	} else if (c->proxy_local) {
+		c->result = "ok-health-check";
+	} else {
+		c->result = "empty";
+		stats_add(&stats.connections_empty, 1);
+	}
+}
+
 /*
- * A balancer's health check closes where a TLS client would send its
- * ClientHello: a health check, then, not a failed handshake.
+ * True, with the result set (conn_ended_silent), when the client ended the
+ * connection, in order or with a reset, before the byte that comes next: a
+ * probe (port scan, nc -z, TCP check) or, after a LOCAL header, a
+ * balancer's health check (HAProxy's end with a reset), not a bad header
+ * or a failed handshake.  It only peeks, so the PROXY header or the
+ * handshake still finds every byte; a timeout is left to what reads next.
  */
 static bool
-health_check_ended(struct conn *c, long long deadline_ms)
+ended_before_a_byte(struct conn *c, long long deadline_ms)
 {
 	char byte;
+	ssize_t n;
 
-	return sys_wait(c->io.fd, POLLIN, deadline_ms) > 0 &&
-	    recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	if (sys_wait(c->io.fd, POLLIN, deadline_ms) <= 0)
+		return false;
+	do
+		n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 || (n < 0 && errno != ECONNRESET))
+		return false;
+	conn_ended_silent(c);
+	return true;
 }
 
 /* A refusal decided on the connection's thread: it was counted accepted, now it is not. */
@@ -490,7 +537,7 @@ conn_prepare(struct conn *c)
 		return true;    /* plain TCP: nothing comes first */
 	deadline = sys_now_ms() + (limit < PREAMBLE_TIMEOUT_MS ? limit : PREAMBLE_TIMEOUT_MS);
 	if (l->proxy_protocol) {
-		if (!read_proxy_header(c, deadline))
+		if (ended_before_a_byte(c, deadline) || !read_proxy_header(c, deadline))
 			return false;
 		/* Checked on the accept thread for everyone else (conn_dispatch). */
 		if (rules_refuse(l, &c->peer)) {
@@ -505,18 +552,14 @@ conn_prepare(struct conn *c)
 	if (tls != NULL) {
 		char err[sizeof(c->detail)];
 
-		if (c->proxy_local && health_check_ended(c, deadline)) {
-			c->result = "ok-health-check";
+		if (ended_before_a_byte(c, deadline))
 			return false;
-		}
-
 		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, c->subject, sizeof(c->subject),
 		    err, sizeof(err))) == NULL) {
 			set_detail(c, err);
 			c->result = conn_aborting(c) ? "aborted-shutdown" : "refused-tls-handshake";
 			return false;
 		}
-		c->io.timeout_ms = (int)limit;     /* the socket is non-blocking now (tls.h) */
 	}
 	return true;
 }
@@ -562,7 +605,7 @@ conn_main(void *arg)
 	 * frees SSL_CTXs and closes the output directories.
 	 */
 	OPENSSL_thread_stop();
-	gen_unref(c->gen);
+	gen_release(c);
 	unregister(c);
 	/*
 	 * Under the test hook, linger so that a stopping daemon exits while this
@@ -702,7 +745,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		pthread_mutex_lock(&reg.lock);
 		unlink_locked(c);
 		pthread_mutex_unlock(&reg.lock);
-		gen_unref(c->gen);
+		gen_release(c);
 		free(c);
 		refuse(fd, &addr, NULL, l, REFUSE_THREAD);
 	}

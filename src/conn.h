@@ -69,6 +69,12 @@ void conn_want_wakeup(bool on);
 void conn_abort_all(void);
 bool conn_aborting(const struct conn *c);
 /*
+ * Sets the result of a connection that ended, closed or reset, before its
+ * first byte: a health check after a LOCAL header, otherwise empty (and
+ * counted); both are logged at debug only.
+ */
+void conn_ended_silent(struct conn *c);
+/*
  * Answers "ERR code reason" and half-closes; the socket then lingers so the
  * client reads it.  Sends nothing on echo listeners, and on TLS listeners
  * before the handshake.  Best effort: a client that is gone needs no answer.

@@ -41,6 +41,10 @@ echo_serve(struct conn *c)
 	for (;;) {
 		ssize_t n = netio_recv(&c->io, buf, size);
 
+		if ((n == 0 || (n < 0 && errno == ECONNRESET)) && c->bytes_in == 0) {
+			conn_ended_silent(c);   /* a probe or a health check: nothing to echo */
+			break;
+		}
 		if (n == 0) {
 			c->result = conn_aborting(c) ? "aborted-shutdown" : "ok";
 			break;

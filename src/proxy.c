@@ -495,8 +495,8 @@ consume(int fd, unsigned char *buf, size_t len)
  * Peek, parse, and take only what is surely header: the bytes of an
  * incomplete header (all of them belong to it), or the rest of a complete
  * one.  After taking everything it peeked, the next poll blocks until new
- * bytes come, so a slow sender costs no CPU; SO_RCVTIMEO, if set, plays no
- * part since only poll waits.
+ * bytes come, so a slow sender costs no CPU; only that poll waits, so the
+ * deadline alone bounds the header.
  */
 enum proxy_read_status
 proxy_read(int fd, long long deadline_ms, struct proxy_header *out, const char **why)

@@ -38,7 +38,7 @@ enum proxy_read_status {
 	PROXY_READ_OK,
 	PROXY_READ_BAD,         /* *why says what was wrong */
 	PROXY_READ_TIMEOUT,     /* deadline passed before the header was complete */
-	PROXY_READ_CLOSED       /* EOF or a socket error (errno) before the header was complete */
+	PROXY_READ_CLOSED       /* EOF (errno 0) or a socket error (errno) before the header was complete */
 };
 
 /*

@@ -457,12 +457,17 @@ reload(void)
 	notify_ready();
 }
 
+/* err: why accept4() failed, or 0 when the descriptor budget said no before it. */
 static void
 pause_accepting(int err)
 {
-	errno = err;
-	if (!srv.fd_exhausted)
+	if (!srv.fd_exhausted && err == 0) {
+		log_warnx("accept: the descriptor budget for admitted connections is spent "
+		    "(max_connections, RLIMIT_NOFILE), pausing listeners until a connection ends");
+	} else if (!srv.fd_exhausted) {
+		errno = err;
 		log_warn("accept: out of descriptors or memory, pausing listeners until a connection ends");
+	}
 	srv.fd_exhausted = true;
 	srv.paused_until = sys_now_ms() + FD_BACKOFF_MS;
 	conn_want_wakeup(true);
@@ -484,7 +489,7 @@ accept_burst(const struct slot *s)
 		int fd;
 
 		if (!conn_fd_room(srv.gen)) {
-			pause_accepting(EMFILE);        /* check_rlimits: the budget is spent */
+			pause_accepting(0);     /* check_rlimits: the budget is spent */
 			return;
 		}
 		fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);

@@ -10,7 +10,7 @@ struct stats {
 	atomic_ullong refused;
 	atomic_ullong uploads_stored;
 	atomic_ullong uploads_failed;   /* refused with ERR or aborted */
-	atomic_ullong connections_empty;        /* receive: closed before sending a byte */
+	atomic_ullong connections_empty;        /* any listener: ended before sending a byte */
 	atomic_ullong bytes_in;
 	atomic_ullong bytes_out;
 };

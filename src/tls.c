@@ -3,7 +3,7 @@
  * tls.c - OpenSSL setup shared by tcpxd and tcpx.  Handshakes run on a
  * socket switched to non-blocking for the duration, so that one deadline
  * bounds the whole handshake: a peer trickling bytes cannot hold a thread
- * longer than that, whatever SO_RCVTIMEO says.
+ * longer than that, as an idle timeout that every byte restarts would let it.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: ISC
 """Echo service: 0 B, 1 B and 10 MiB of random bytes come back byte-exact on
 IPv4 and IPv6 listeners, 200 concurrent clients are all served, and every
-connection gets its log line."""
+connection gets its log line.  A connection that ends before its first byte,
+closed or reset (a port scan, nc -z), is result=empty at debug level only and
+counted as empty in STATUS=."""
 
 import os
+import socket
+import struct
 import threading
 
 from tcpxdtest import Daemon, connect, echo, run
@@ -21,6 +25,22 @@ def test_small_and_empty():
         assert echo(d.addr(name), b"x") == b"x"
         assert echo(d.addr(name), b"hello\n") == b"hello\n"
     d.wait_log(r"conn listener=echo4 .* in=6 out=6 .*result=ok")
+    assert d.stop() == 0
+
+
+def test_probes_are_empty():
+    d = Daemon(LISTENERS)
+    for name in ("echo4", "echo6"):
+        connect(d.addr(name)).close()
+        s = connect(d.addr(name))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+        s.close()
+    d.wait_log(r"^tcpxd: debug: conn listener=echo[46] .* in=0 out=0 ms=\d+ result=empty$", count=4)
+    assert "result=empty" not in "".join(l for l in d.log().splitlines() if "debug:" not in l)
+    status = d.wait_notify("STATUS")["STATUS"]
+    while " 4 empty;" not in status:
+        status = d.wait_notify("STATUS")["STATUS"]
+    assert "4 accepted" in status, status
     assert d.stop() == 0
 
 
@@ -89,4 +109,5 @@ def test_v6only():
     assert d.stop() == 0
 
 
-run([test_v6only, test_small_and_empty, test_10mib_random_exact, test_200_concurrent_clients])
+run([test_v6only, test_small_and_empty, test_probes_are_empty, test_10mib_random_exact,
+     test_200_concurrent_clients])

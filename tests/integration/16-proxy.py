@@ -49,6 +49,12 @@ def v2(client, port, dport=7008, tlvs=b""):
     return V2_SIG + bytes([0x21, family]) + struct.pack("!H", len(payload)) + payload
 
 
+def reset(s):
+    """Closes s with a reset (SO_LINGER 0), as HAProxy ends its health checks."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
 def esc(text):
     return re.escape(text)
 
@@ -195,10 +201,16 @@ def test_missing_or_bad_header():
     # On an echo listener: closed, nothing echoed.
     assert send_through(d.addr("echo"), b"", b"hello") == b""
     d.wait_log(conn_line("echo", "127.0.0.1", result="refused-bad-proxy-header"))
-    # A balancer that closes in the middle of a header: the log says so.
-    assert send_through(addr, b"", b"PROXY TCP4 192.0.2.1") == b""
-    d.wait_log(r"conn listener=inbox peer=127\.0\.0\.1 port=\d+ in=0 out=0 ms=\d+ error=\"connection "
-               r"closed before the PROXY header ended\" result=aborted-reset$")
+    # A balancer that closes in the middle of a header: an incomplete header, answered
+    # like a bad one; one that resets there: a reset.  The log says which.
+    assert send_through(addr, b"", b"PROXY TCP4 192.0.2.1") == b"ERR 400 bad proxy header\n"
+    d.wait_log(r"conn listener=inbox peer=127\.0\.0\.1 port=\d+ in=0 out=25 ms=\d+ error=\"connection "
+               r"closed before the PROXY header ended\" result=refused-bad-proxy-header$")
+    s = connect(addr)
+    s.sendall(V2_SIG[:7])
+    reset(s)
+    d.wait_log(r"conn listener=inbox peer=127\.0\.0\.1 port=\d+ in=0 out=0 ms=\d+ "
+               r"error=\"recv failed\" result=aborted-reset$")
     assert d.stored_files() == []
     assert d.stop() == 0
 
@@ -283,7 +295,7 @@ def test_local_keeps_the_balancer_address():
     assert "_127.0.0.1_" in name, name
     d.wait_log(conn_line("inbox", "127.0.0.1") + " stored=" + esc(name))
     assert " via=" not in "".join(l for l in d.log().splitlines() if "peer=127.0.0.1 " in l)
-    # A balancer's health check (LOCAL, then an orderly close) is no upload: nothing is
+    # A balancer's health check (LOCAL, here then an orderly close) is no upload: nothing is
     # stored, nothing answered, and its line is at debug level only.
     before = set(os.listdir(inbox(d)))
     assert send_through(d.addr("inbox"), V2_LOCAL, b"") == b""
@@ -393,34 +405,64 @@ def test_tls_limits_before_the_handshake():
     assert d.stop() == 0
 
 
-def test_health_checks_are_one_rule():
-    """A health check (LOCAL or UNKNOWN, then an orderly close) is the same on every
-    listener: on a "framed" one and on TLS ones too, nothing is answered or stored,
-    no upload is counted as failed, and the line is at debug level."""
-    d = Daemon([], start=False)
-    d.write_config([{"name": "framed", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": inbox(d), "protocol": "framed", "proxy_protocol": True,
-                     "proxy_from": BALANCERS}])
-    d.start()
-    assert send_through(d.addr("framed"), V2_LOCAL, b"") == b""
-    assert send_through(d.addr("framed"), b"PROXY UNKNOWN\r\n", b"") == b""
-    d.wait_log(r"^tcpxd: debug: " + conn_line("framed", "127.0.0.1", result="ok-health-check"),
-               count=2)
-    while True:     # STATUS= comes once a second: the first that counts both connections
+def test_probes_before_the_header():
+    """A connection that ends before the first byte of its PROXY header, closed or reset
+    (a port scan, a balancer's TCP check), is empty: at debug level only, counted as
+    empty, on echo and receive listeners alike."""
+    d = proxied_daemon()
+    for name in ("echo", "inbox"):
+        connect(d.addr(name)).close()
+        reset(connect(d.addr(name)))
+    d.wait_log(r"^tcpxd: debug: " + conn_line("(?:echo|inbox)", "127.0.0.1", result="empty$"),
+               count=4)
+    assert not re.search(r"^tcpxd: (?!debug).*result=", d.log(), re.M), d.log()
+    status = d.wait_notify("STATUS")["STATUS"]
+    while " 4 empty;" not in status:
         status = d.wait_notify("STATUS")["STATUS"]
-        if "2 accepted" in status:
+    assert d.stored_files() == []
+    assert d.stop() == 0
+
+
+def test_health_checks_are_one_rule():
+    """A health check (LOCAL or UNKNOWN, then nothing more: an orderly close or a
+    reset, as HAProxy's checks end) is the same on every listener: on echo, "framed"
+    and TLS ones too, nothing is answered, echoed or stored, no upload is counted as
+    failed, and the line is at debug level."""
+    d = Daemon([], start=False)
+    lst = {"address": "127.0.0.1", "port": 0, "proxy_protocol": True, "proxy_from": BALANCERS}
+    d.write_config([{"name": "framed", "mode": "receive", "output_dir": inbox(d),
+                     "protocol": "framed", **lst},
+                    {"name": "echo", "mode": "echo", **lst}])
+    d.start()
+    checked = health_checks(d, ("framed", "echo"))
+    while True:     # STATUS= comes once a second: the first that counts every connection
+        status = d.wait_notify("STATUS")["STATUS"]
+        if "%d accepted" % checked in status:
             break
-    assert "uploads 0 stored, 0 failed" in status, status
+    assert "uploads 0 stored, 0 failed, 0 empty" in status, status
     assert d.stored_files("inbox") == [] and "ERR 400" not in d.log()
     assert d.stop() == 0
     if not have_tool("openssl", "the TLS part (certificates)"):
         return
     d, _ = tls_daemon()
-    for name in ("echo", "inbox"):
-        assert send_through(d.addr(name), V2_LOCAL, b"") == b""
-        d.wait_log(r"^tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check"))
+    health_checks(d, ("echo", "inbox"))
     assert "refused-tls-handshake" not in d.log()
     assert d.stop() == 0
+
+
+def health_checks(d, listeners):
+    """LOCAL and UNKNOWN health checks ended by a close and by a reset, on each listener;
+    returns how many connections that made."""
+    for name in listeners:
+        for header in (V2_LOCAL, b"PROXY UNKNOWN\r\n"):
+            assert send_through(d.addr(name), header, b"") == b""
+            s = connect(d.addr(name))
+            s.sendall(header)
+            reset(s)
+        d.wait_log(r"^tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check$"),
+                   count=4)
+    assert not re.search(r"^tcpxd: (?!debug).*result=", d.log(), re.M), d.log()
+    return 4 * len(listeners)
 
 
 def check_config(text):
@@ -539,5 +581,5 @@ run([test_headers_name_the_client, test_uploads_named_after_the_header_client,
      test_allow_deny_apply_to_the_header_client, test_max_per_ip_counts_the_header_client,
      test_local_keeps_the_balancer_address, test_tls_after_the_header,
      test_tls_limits_before_the_handshake, test_health_check_touches_no_storage,
-     test_health_checks_are_one_rule, test_check_config,
+     test_probes_before_the_header, test_health_checks_are_one_rule, test_check_config,
      test_reuseport_shares_a_port, test_reload_cannot_toggle_reuseport])

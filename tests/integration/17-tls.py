@@ -364,6 +364,26 @@ def test_session_resumption():
     assert d.stop() == 0
 
 
+def test_probes_are_empty():
+    """A connection that ends before its first byte, closed or reset (a port scan, nc -z),
+    is no failed handshake: result=empty at debug level only, counted as empty."""
+    d = daemon(lambda d: [echo_l(tls=tls()), recv_l(d, tls=tls())])
+    for name in ("echo", "inbox"):
+        connect(d.addr(name)).close()
+        s = connect(d.addr(name))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+    d.wait_log(r"^tcpxd: debug: " + conn_line("(?:echo|inbox)", "empty", r"in=0 out=0 ms=\d+ "),
+               count=4)
+    assert "refused-tls-handshake" not in d.log()
+    assert not re.search(r"^tcpxd: (?!debug).*result=empty", d.log(), re.M), d.log()
+    status = d.wait_notify("STATUS")["STATUS"]
+    while " 4 empty;" not in status:
+        status = d.wait_notify("STATUS")["STATUS"]
+    assert d.stored_files() == []
+    assert d.stop() == 0
+
+
 def test_failures_then_no_leaks():
     """Every way a TLS connection can fail, on one daemon, which must then have no more
     threads and descriptors than when it became ready."""
@@ -814,6 +834,7 @@ def test_subjects_cannot_forge_fields():
 
 run([test_tcpx_echo_ping_send, test_abandoned_raw_upload_not_stored, test_header_deadline_inside_tls,
      test_python_ssl_echo, test_stop_as_connections_end,
-     test_session_resumption, test_failures_then_no_leaks, test_reload_renews_certificate, test_check_config,
+     test_session_resumption, test_probes_are_empty, test_failures_then_no_leaks,
+     test_reload_renews_certificate, test_check_config,
      test_one_liners_tcpx_socat, test_one_liners_ncat, test_one_liners_s_client,
      test_subjects_cannot_forge_fields])
