@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "echo.h"
 #include "netio.h"
+#include "sys.h"
 
 static const char *
 io_failure(const struct conn *c, int err, const char *idle_reason)
@@ -51,11 +52,13 @@ echo_serve(struct conn *c)
 		}
 		if (n < 0) {
 			c->result = io_failure(c, errno, "aborted-idle");
+			sys_reset_on_close(c->io.fd);
 			break;
 		}
 		c->bytes_in += (uint64_t)n;
 		if (netio_send_all(&c->io, buf, (size_t)n) < 0) {
 			c->result = io_failure(c, errno, "aborted-idle-not-reading");
+			sys_reset_on_close(c->io.fd);
 			break;
 		}
 		c->bytes_out += (uint64_t)n;

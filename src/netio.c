@@ -75,6 +75,8 @@ more_records(struct netio *io, char *buf, size_t len)
 ssize_t
 netio_recv(struct netio *io, void *buf, size_t len)
 {
+	if (io->ssl == NULL && io->rcvtimeo_ms != 0 && io->timeout_ms > 0 && io->deadline_ms == 0)
+		return sys_recv_sliced(io->fd, buf, len, io->timeout_ms, &io->rcvtimeo_ms);
 	if (io->ssl == NULL)
 		return sys_recv_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);
 	for (;;) {

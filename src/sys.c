@@ -22,6 +22,8 @@
  */
 #define SLICE_MS 250
 
+static int unacked(int fd);
+
 /* Waits with sys_await() after an EAGAIN of a MSG_DONTWAIT call: 0 to retry, or -1. */
 static int
 await_retry(int fd, short events, int idle_ms, long long deadline_ms)
@@ -47,6 +49,57 @@ sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long deadline_ms)
 			return n;
 		if (errno != EINTR && await_retry(fd, POLLIN, idle_ms, deadline_ms) < 0)
 			return -1;
+	}
+}
+
+static int
+set_rcvtimeo_ms(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+ssize_t
+sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms)
+{
+	long long moved = sys_now_ms();
+	int out = -1;
+
+	/* A long timeout left by an earlier idle spell would miss bytes we sent since moving. */
+	if (*rcvtimeo_ms != SLICE_MS) {
+		if (set_rcvtimeo_ms(fd, SLICE_MS) < 0)
+			return -1;
+		*rcvtimeo_ms = SLICE_MS;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, 0);
+		long long now, left;
+		int want, o;
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		/* A slice passed with nothing received: did what we sent move meanwhile? */
+		now = sys_now_ms();
+		o = unacked(fd);
+		if (o >= 0 && out >= 0 && o < out)
+			moved = now;
+		out = o;
+		if ((left = moved + idle_ms - now) <= 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		/* Nothing of ours queued: nothing can move until the peer sends, so wait it out. */
+		want = out != 0 && left > SLICE_MS ? SLICE_MS : (int)left;
+		if (want != *rcvtimeo_ms) {
+			if (set_rcvtimeo_ms(fd, want) < 0)
+				return -1;
+			*rcvtimeo_ms = want;
+		}
 	}
 }
 
@@ -117,6 +170,15 @@ sys_close(int fd)
 	if (fd >= 0)
 		(void)close(fd); /* Linux frees fd even on EINTR: retrying could close another thread's. */
 	errno = saved;
+}
+
+void
+sys_reset_on_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	/* Best effort: without it the close is orderly, only later. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 int

@@ -16,12 +16,27 @@ ssize_t sys_recv(int fd, void *buf, size_t len);
  * idle_ms and deadline_ms (EAGAIN = timed out).  idle_ms = 0: sys_recv().
  */
 ssize_t sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long deadline_ms);
+/*
+ * The daemon's receive on a plain blocking socket, one recv() while data
+ * flows: SO_RCVTIMEO wakes it every quarter second, or once at the end of
+ * idle_ms when none of our bytes wait to be acknowledged, to see whether
+ * what we sent moved.  -1 with EAGAIN once no byte moved for idle_ms.
+ * *rcvtimeo_ms is the SO_RCVTIMEO the socket has now, -1 if not known
+ * (updated here).
+ */
+ssize_t sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms);
 /* Sends all of buf with MSG_NOSIGNAL: 0, or -1 with errno (EAGAIN = SO_SNDTIMEO expired). */
 int sys_send_all(int fd, const void *buf, size_t len);
 /* sys_send_all() that waits in sys_await() as sys_recv_idle() does. */
 int sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long long deadline_ms);
 /* Writes all of buf to a file: 0, or -1 with errno (ENOSPC, EIO, ...). */
 int sys_write_all(int fd, const void *buf, size_t len);
+/*
+ * Makes the coming close() reset the connection (SO_LINGER 0): what is
+ * queued for a peer that stopped reading is dropped at once, instead of a
+ * FIN waiting behind it for a window that may never open.
+ */
+void sys_reset_on_close(int fd);
 /* close() that never retries and leaves errno as it was. */
 void sys_close(int fd);
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds (0 = none), for tcpx's blocking sockets. */
