@@ -5,7 +5,8 @@ daemon's buffers full but reads only 16 KiB every 0.25 s is served for
 10 x idle_timeout (the daemon waits to send); a client that sends 1 MiB at
 once and reads its echo over 3 x idle_timeout is served (the daemon waits
 to read while what it sent drains); an echo client that stops reading is
-closed within idle_timeout + 1 s of its last read or echo arriving.
+closed within idle_timeout + 1 s of its last read or echo arriving, and
+learns it at once (a reset, not a FIN queued behind unread echo).
 (ERR and OK replies go through the same send path; a one-line reply always
 fits in the client's receive buffer, so no test can make one wait.)"""
 
@@ -236,5 +237,30 @@ def test_stopped_readers_closed():
     assert d.stop() == 0
 
 
+def test_idle_cut_reaches_a_reader_that_stopped():
+    """A client that sent 256 KiB and reads nothing: the daemon takes all of it, so its
+    own receive queue is empty while its echo waits for a window that never opens.
+    When idle_timeout cuts the connection the client must learn it at once (a reset),
+    not from a FIN queued behind the echo it will never read."""
+    d = daemon()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(d.addr("echo"))
+    s.sendall(os.urandom(256 << 10))
+    d.wait_log(r"conn listener=echo .*result=aborted-idle")
+    p = select.poll()
+    p.register(s, select.POLLRDHUP | select.POLLERR | select.POLLHUP)
+    assert p.poll(2000 * SLOW), "the client never saw the cut connection end"
+    try:
+        while s.recv(1 << 16):
+            pass
+        ended = "closed"
+    except ConnectionResetError:
+        ended = "reset"
+    assert ended == "reset", ended
+    s.close()
+    assert d.stop() == 0
+
+
 run([test_slow_readers_served, test_waiting_to_read_while_echo_drains,
-     test_stopped_readers_closed])
+     test_stopped_readers_closed, test_idle_cut_reaches_a_reader_that_stopped])
