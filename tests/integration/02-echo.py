@@ -6,11 +6,9 @@ closed or reset (a port scan, nc -z), is result=empty at debug level only and
 counted as empty in STATUS=."""
 
 import os
-import socket
-import struct
 import threading
 
-from tcpxdtest import Daemon, connect, echo, run
+from tcpxdtest import Daemon, close_with_reset, connect, echo, run
 
 LISTENERS = [
     {"name": "echo4", "mode": "echo", "address": "127.0.0.1", "port": 0},
@@ -32,14 +30,10 @@ def test_probes_are_empty():
     d = Daemon(LISTENERS)
     for name in ("echo4", "echo6"):
         connect(d.addr(name)).close()
-        s = connect(d.addr(name))
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
-        s.close()
+        close_with_reset(connect(d.addr(name)))
     d.wait_log(r"^tcpxd: debug: conn listener=echo[46] .* in=0 out=0 ms=\d+ result=empty$", count=4)
     assert "result=empty" not in "".join(l for l in d.log().splitlines() if "debug:" not in l)
-    status = d.wait_notify("STATUS")["STATUS"]
-    while " 4 empty;" not in status:
-        status = d.wait_notify("STATUS")["STATUS"]
+    status = d.wait_status(" 4 empty;")
     assert "4 accepted" in status, status
     assert d.stop() == 0
 

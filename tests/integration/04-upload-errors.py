@@ -10,7 +10,7 @@ import os
 import socket
 import struct
 
-from tcpxdtest import Daemon, check_ok, connect, inbox, read_all, run, upload
+from tcpxdtest import Daemon, check_ok, close_with_reset, connect, inbox, read_all, run, upload
 
 SIG = b"\x89TCPX\r\n\x1a"
 
@@ -54,9 +54,7 @@ def test_reset_mid_upload_leaves_nothing():
     d = receive_daemon()
     s = connect(d.addr("inbox"))
     s.sendall(os.urandom(3 << 20))
-    # SO_LINGER 0: close() sends RST, the abrupt end of a crashed client.
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
+    close_with_reset(s)     # the abrupt end of a crashed client
     d.wait_log(r"conn listener=inbox .*result=aborted-reset")
     assert d.stored_files() == []
     data = b"after the reset"
@@ -112,9 +110,7 @@ def test_empty_connection_stores_nothing():
     d.wait_log(r"^tcpxd: debug: conn listener=\w+ .* in=0 out=0 .*result=empty$", count=6)
     assert "result=empty" not in "".join(l for l in d.log().splitlines() if "debug:" not in l)
     assert d.stored_files() == []
-    status = d.wait_notify("STATUS")["STATUS"]
-    while " 6 empty;" not in status:
-        status = d.wait_notify("STATUS")["STATUS"]
+    status = d.wait_status(" 6 empty;")
     assert " 0 stored, 0 failed, 6 empty;" in status, status
     with connect(d.addr("auto")) as s:
         s.sendall(SIG + b"1 0 declared-empty\n")

@@ -20,8 +20,8 @@ import struct
 import tempfile
 import time
 
-from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, connect, free_port, have_tool, inbox,
-                       read_all, run, run_tcpxd, upload)
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, close_with_reset, connect,
+                       free_port, have_tool, inbox, read_all, run, run_tcpxd, upload)
 
 SIG = b"\x89TCPX\r\n\x1a"       # the framed upload signature
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -47,12 +47,6 @@ def v2(client, port, dport=7008, tlvs=b""):
                                                                             "192.0.2.1")
     payload = block + struct.pack("!HH", port, dport) + tlvs
     return V2_SIG + bytes([0x21, family]) + struct.pack("!H", len(payload)) + payload
-
-
-def reset(s):
-    """Closes s with a reset (SO_LINGER 0), as HAProxy ends its health checks."""
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
 
 
 def esc(text):
@@ -208,7 +202,7 @@ def test_missing_or_bad_header():
                r"closed before the PROXY header ended\" result=refused-bad-proxy-header$")
     s = connect(addr)
     s.sendall(V2_SIG[:7])
-    reset(s)
+    close_with_reset(s)
     d.wait_log(r"conn listener=inbox peer=127\.0\.0\.1 port=\d+ in=0 out=0 ms=\d+ "
                r"error=\"recv failed\" result=aborted-reset$")
     assert d.stored_files() == []
@@ -412,13 +406,11 @@ def test_probes_before_the_header():
     d = proxied_daemon()
     for name in ("echo", "inbox"):
         connect(d.addr(name)).close()
-        reset(connect(d.addr(name)))
+        close_with_reset(connect(d.addr(name)))
     d.wait_log(r"^tcpxd: debug: " + conn_line("(?:echo|inbox)", "127.0.0.1", result="empty$"),
                count=4)
     assert not re.search(r"^tcpxd: (?!debug).*result=", d.log(), re.M), d.log()
-    status = d.wait_notify("STATUS")["STATUS"]
-    while " 4 empty;" not in status:
-        status = d.wait_notify("STATUS")["STATUS"]
+    d.wait_status(" 4 empty;")
     assert d.stored_files() == []
     assert d.stop() == 0
 
@@ -435,10 +427,8 @@ def test_health_checks_are_one_rule():
                     {"name": "echo", "mode": "echo", **lst}])
     d.start()
     checked = health_checks(d, ("framed", "echo"))
-    while True:     # STATUS= comes once a second: the first that counts every connection
-        status = d.wait_notify("STATUS")["STATUS"]
-        if "%d accepted" % checked in status:
-            break
+    # STATUS= comes once a second: the first that counts every connection.
+    status = d.wait_status("%d accepted" % checked)
     assert "uploads 0 stored, 0 failed, 0 empty" in status, status
     assert d.stored_files("inbox") == [] and "ERR 400" not in d.log()
     assert d.stop() == 0
@@ -458,7 +448,7 @@ def health_checks(d, listeners):
             assert send_through(d.addr(name), header, b"") == b""
             s = connect(d.addr(name))
             s.sendall(header)
-            reset(s)
+            close_with_reset(s)
         d.wait_log(r"^tcpxd: debug: " + conn_line(name, "127.0.0.1", result="ok-health-check$"),
                    count=4)
     assert not re.search(r"^tcpxd: (?!debug).*result=", d.log(), re.M), d.log()

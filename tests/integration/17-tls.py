@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, connect, have_tool,
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, cleanup_dir, close_with_reset, connect, have_tool,
                        inbox, parse_log_line, parse_ok, read_all, run, run_tcpxd, upload)
 from tls_certs import make_certs
 from tls_client import TLSConn
@@ -370,16 +370,12 @@ def test_probes_are_empty():
     d = daemon(lambda d: [echo_l(tls=tls()), recv_l(d, tls=tls())])
     for name in ("echo", "inbox"):
         connect(d.addr(name)).close()
-        s = connect(d.addr(name))
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        s.close()
+        close_with_reset(connect(d.addr(name)))
     d.wait_log(r"^tcpxd: debug: " + conn_line("(?:echo|inbox)", "empty", r"in=0 out=0 ms=\d+ "),
                count=4)
     assert "refused-tls-handshake" not in d.log()
     assert not re.search(r"^tcpxd: (?!debug).*result=empty", d.log(), re.M), d.log()
-    status = d.wait_notify("STATUS")["STATUS"]
-    while " 4 empty;" not in status:
-        status = d.wait_notify("STATUS")["STATUS"]
+    d.wait_status(" 4 empty;")
     assert d.stored_files() == []
     assert d.stop() == 0
 
@@ -481,8 +477,7 @@ def test_failures_then_no_leaks():
     # A client that resets in the middle of the handshake.
     s = connect(d.addr("inbox"))
     s.sendall(b"\x16\x03\x01\x02\x00\x01")
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    s.close()
+    close_with_reset(s)
     expected += 3
 
     # The daemon still serves, with and without a client certificate as each listener wants.

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,12 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
                    "Invalid read", "Invalid write", "uninitialised value", "Syscall param")
 
 _daemons = []
+
+
+def close_with_reset(s):
+    """Closes s with a reset (SO_LINGER 0), as a crashed client or HAProxy's checks do."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
 
 # The grammar of a log line, as tcpxd(8) LOGGING documents it.
 LOG_PREFIX = re.compile(r"tcpxd: (?:error|warning|info|debug): |<[3467]>")
@@ -219,6 +226,15 @@ class Daemon:
                 raise AssertionError("tcpxd exited (%s) before %s; log:\n%s"
                                      % (self.proc.returncode, wanted, self.log()))
         raise AssertionError("no %s from tcpxd; log:\n%s" % (wanted, self.log()))
+
+    def wait_status(self, text):
+        """The first STATUS= (sent once a second) that contains text."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            status = self.wait_notify("STATUS")["STATUS"]
+            if text in status:
+                return status
+        raise AssertionError("no STATUS= with %r; log:\n%s" % (text, self.log()))
 
     def addr(self, name):
         return self.ports[name]
