@@ -335,15 +335,13 @@ receive_serve(struct conn *c)
 	c->io.deadline_ms = 0;
 	if (rc < 0)
 		goto out;
-	if (c->proxy_local && s.empty) {
-		/* A balancer's health check that ended politely: not an upload. */
-		c->result = "ok-health-check";
-		goto out;
-	}
-	if (s.empty && (!l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
-		/* Not even a framed header: nothing asked to be stored, so nothing is answered. */
-		c->result = "empty";
-		stats_add(&stats.connections_empty, 1);
+	/*
+	 * A health check, or not even a framed header: nothing asked to be
+	 * stored, so nothing is answered.  store_empty keeps an orderly close
+	 * on a raw-capable listener as a 0-byte upload.
+	 */
+	if (s.empty && (c->proxy_local || !l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
+		conn_ended_silent(c);
 		goto out;
 	}
 	if (check_declared(c, &s) < 0)
