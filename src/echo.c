@@ -52,13 +52,13 @@ echo_serve(struct conn *c)
 		}
 		if (n < 0) {
 			c->result = io_failure(c, errno, "aborted-idle");
-			sys_reset_on_close(c->io.fd);
+			sys_reset_on_close(c->io.fd, true);
 			break;
 		}
 		c->bytes_in += (uint64_t)n;
 		if (netio_send_all(&c->io, buf, (size_t)n) < 0) {
 			c->result = io_failure(c, errno, "aborted-idle-not-reading");
-			sys_reset_on_close(c->io.fd);
+			sys_reset_on_close(c->io.fd, true);
 			break;
 		}
 		c->bytes_out += (uint64_t)n;

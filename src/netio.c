@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * netio.c - plain TCP goes straight to sys.h; TLS goes through OpenSSL.
- * The daemon never blocks in a socket call: plain I/O uses MSG_DONTWAIT,
- * TLS runs on a non-blocking socket, and both wait in sys_await() with
- * the idle timeout, so that a peer is cut idle_timeout after the last
- * byte moved, and never while it reads, however slowly.  tcpx keeps a
- * blocking socket, where WANT_READ/WANT_WRITE can only mean that
- * SO_RCVTIMEO or SO_SNDTIMEO expired.
+ * In the daemon a peer is cut idle_timeout after the last byte moved, and
+ * never while it reads, however slowly: a plain receive blocks in recv()
+ * with SO_RCVTIMEO slices (sys_recv_sliced, one call while data flows);
+ * plain sends, header reads with a deadline and TLS on its non-blocking
+ * socket wait in sys_await().  tcpx keeps a blocking socket, where
+ * WANT_READ/WANT_WRITE can only mean that SO_RCVTIMEO or SO_SNDTIMEO
+ * expired.
  */
 #include <errno.h>
 #include <limits.h>
@@ -75,7 +76,7 @@ more_records(struct netio *io, char *buf, size_t len)
 ssize_t
 netio_recv(struct netio *io, void *buf, size_t len)
 {
-	if (io->ssl == NULL && io->rcvtimeo_ms != 0 && io->timeout_ms > 0 && io->deadline_ms == 0)
+	if (io->ssl == NULL && io->timeout_ms > 0 && io->deadline_ms == 0)
 		return sys_recv_sliced(io->fd, buf, len, io->timeout_ms, &io->rcvtimeo_ms);
 	if (io->ssl == NULL)
 		return sys_recv_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);

@@ -24,11 +24,7 @@ struct netio {
 	int timeout_ms;
 	/* With timeout_ms: fail with EAGAIN at this sys_now_ms() time too; 0 = none. */
 	long long deadline_ms;
-	/*
-	 * Plain TCP in the daemon: the socket blocks and this is its SO_RCVTIMEO
-	 * in ms (sys_recv_sliced), so a receive costs one recv() while data
-	 * flows; -1: not set yet; 0: receives wait in sys_await() instead.
-	 */
+	/* Plain TCP with timeout_ms: the socket's SO_RCVTIMEO in ms (sys_recv_sliced); 0 = not set. */
 	int rcvtimeo_ms;
 };
 

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/sockios.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -23,6 +24,7 @@
 #define SLICE_MS 250
 
 static int unacked(int fd);
+static void look_for_movement(int fd, int *out, long long *moved);
 
 /* Waits with sys_await() after an EAGAIN of a MSG_DONTWAIT call: 0 to retry, or -1. */
 static int
@@ -75,7 +77,7 @@ sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms)
 	for (;;) {
 		ssize_t n = recv(fd, buf, len, 0);
 		long long now, left;
-		int want, o;
+		int want;
 
 		if (n >= 0)
 			return n;
@@ -84,11 +86,8 @@ sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		/* A slice passed with nothing received: did what we sent move meanwhile? */
+		look_for_movement(fd, &out, &moved);
 		now = sys_now_ms();
-		o = unacked(fd);
-		if (o >= 0 && out >= 0 && o < out)
-			moved = now;
-		out = o;
 		if ((left = moved + idle_ms - now) <= 0) {
 			errno = EAGAIN;
 			return -1;
@@ -173,9 +172,9 @@ sys_close(int fd)
 }
 
 void
-sys_reset_on_close(int fd)
+sys_reset_on_close(int fd, bool on)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = { .l_onoff = on, .l_linger = 0 };
 
 	/* Best effort: without it the close is orderly, only later. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -208,6 +207,21 @@ unacked(int fd)
 	int n;
 
 	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
+/*
+ * Our bytes moved when fewer wait to be acknowledged than at the last look
+ * (*out; -1 = no look yet: then any queued byte may have moved, so a
+ * stopped peer is cut up to a slice late, never early).
+ */
+static void
+look_for_movement(int fd, int *out, long long *moved)
+{
+	int now_out = unacked(fd);
+
+	if (now_out >= 0 && (*out < 0 ? now_out > 0 : now_out < *out))
+		*moved = sys_now_ms();
+	*out = now_out;
 }
 
 int
@@ -248,13 +262,8 @@ sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 			}
 			return 0;
 		}
-		if (out > 0) {
-			int now_out = unacked(fd);
-
-			if (now_out < out)
-				moved = sys_now_ms();
-			out = now_out;
-		}
+		if (out > 0)
+			look_for_movement(fd, &out, &moved);
 	}
 }
 

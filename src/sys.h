@@ -3,13 +3,11 @@
 #ifndef TCPXD_SYS_H
 #define TCPXD_SYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-/*
- * Blocking sockets (tcpx; the daemon uses the _idle variants):
- * recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = SO_RCVTIMEO expired).
- */
+/* recv() retried on EINTR: >0 bytes, 0 at EOF, -1 with errno (EAGAIN = SO_RCVTIMEO expired). */
 ssize_t sys_recv(int fd, void *buf, size_t len);
 /*
  * sys_recv() that never blocks in recv(): it waits in sys_await() with
@@ -21,7 +19,7 @@ ssize_t sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long dead
  * flows: SO_RCVTIMEO wakes it every quarter second, or once at the end of
  * idle_ms when none of our bytes wait to be acknowledged, to see whether
  * what we sent moved.  -1 with EAGAIN once no byte moved for idle_ms.
- * *rcvtimeo_ms is the SO_RCVTIMEO the socket has now, -1 if not known
+ * *rcvtimeo_ms is the SO_RCVTIMEO the socket has now, 0 if not known
  * (updated here).
  */
 ssize_t sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms);
@@ -32,11 +30,12 @@ int sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long lon
 /* Writes all of buf to a file: 0, or -1 with errno (ENOSPC, EIO, ...). */
 int sys_write_all(int fd, const void *buf, size_t len);
 /*
- * Makes the coming close() reset the connection (SO_LINGER 0): what is
+ * on: makes the coming close() reset the connection (SO_LINGER 0): what is
  * queued for a peer that stopped reading is dropped at once, instead of a
- * FIN waiting behind it for a window that may never open.
+ * FIN waiting behind it for a window that may never open; off: an orderly
+ * close again.
  */
-void sys_reset_on_close(int fd);
+void sys_reset_on_close(int fd, bool on);
 /* close() that never retries and leaves errno as it was. */
 void sys_close(int fd);
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO to seconds (0 = none), for tcpx's blocking sockets. */

@@ -272,22 +272,6 @@ wait_io(struct netio *io, short events, struct pollfd *extra, bool bounded, shor
 	return n > 0 || buffered;
 }
 
-/*
- * Abnormal ends of an upload reset the connection (SO_LINGER 0): a raw
- * upload that ended with a FIN would be stored as complete.  tcpx keeps
- * this armed from the connection on, so that even a tcpx killed by a
- * signal resets, and disarms it only once the upload has ended as it
- * should.
- */
-static void
-reset_on_close(struct netio *io, bool on)
-{
-	struct linger lg = { .l_onoff = on, .l_linger = 0 };
-
-	/* Cannot fail on a connected TCP socket. */
-	(void)setsockopt(io->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 /* ---- progress bar (stderr, terminals only) ------------------------------ */
 
 struct progress {
@@ -579,7 +563,13 @@ send_one(const char *path, const char *label, const char *target)
 	}
 	if ((rc = open_target(target, &io)) != EXIT_OK)
 		goto out;
-	reset_on_close(&io, true);
+	/*
+	 * Abnormal ends of an upload reset the connection: a raw upload that
+	 * ended with a FIN would be stored as complete.  Armed from the
+	 * connection on, so that even a tcpx killed by a signal resets, and
+	 * disarmed only once the upload has ended as it should.
+	 */
+	sys_reset_on_close(io.fd, true);
 	prog = (struct progress){ .on = !opt.quiet && isatty(STDERR_FILENO), .label = label,
 	    .total = size, .start_ms = sys_now_ms() };
 	up = (struct upload){ .io = &io, .label = label, .file = file, .size = size, .md = md,
@@ -602,7 +592,7 @@ send_one(const char *path, const char *label, const char *target)
 		/* With TLS, close_notify: a raw upload over TLS is stored only if it ends with one. */
 		if (netio_shutdown_wr(&io) == 0) {
 			ended = true;
-			reset_on_close(&io, false);
+			sys_reset_on_close(io.fd, false);
 		}
 	}
 	got = read_answer(&io, answer, sizeof(answer));
@@ -630,7 +620,7 @@ out:
 	EVP_MD_CTX_free(md);
 	free(buf);
 	sys_close(file);
-	/* Never a close_notify, and a reset (reset_on_close), for an upload cut short. */
+	/* Never a close_notify, and a reset (sys_reset_on_close), for an upload cut short. */
 	close_target(&io, ended);
 	return rc;
 }
