@@ -583,9 +583,7 @@ conn_main(void *arg)
 	 * handshake may be another generation's.
 	 */
 	c->io.timeout_ms = (int)c->lcfg->idle_timeout * 1000;
-	/* Plain TCP receives block in recv() (netio.h); TLS runs non-blocking. */
-	c->io.rcvtimeo_ms = c->tls_ctx == NULL ? -1 : 0;
-	if (listener_configure(c->io.fd, c->lcfg) < 0) {
+	if (listener_configure_conn(c->io.fd, c->lcfg) < 0) {
 		set_detail(c, strerror(errno));
 		c->result = "aborted-io-error";
 	} else if (conn_prepare(c)) {

@@ -73,6 +73,14 @@ listener_configure(int fd, const struct listener_cfg *l)
 }
 
 int
+listener_configure_conn(int fd, const struct listener_cfg *l)
+{
+	int nodelay = l->mode == MODE_ECHO;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
+}
+
+int
 listener_open(const struct listener_cfg *l, char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;

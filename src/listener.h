@@ -13,11 +13,17 @@ int listener_open(const struct listener_cfg *l, char *err, size_t errlen);
 /*
  * Sets the socket options of l's connections: SO_OOBINLINE, and
  * TCP_NODELAY for echo.  Set on a listening socket before it accepts (so
- * urgent bytes that come before accept() are kept too), and again by each
- * connection on its own socket with its own generation's l: a reload
- * never touches a listening socket it keeps.
+ * urgent bytes that come before accept() are kept too); accepted sockets
+ * inherit both.
  */
 int listener_configure(int fd, const struct listener_cfg *l);
+/*
+ * The one option a connection sets on its own socket with its own
+ * generation's l: TCP_NODELAY follows the mode, which a reload may change
+ * on a listening socket it keeps (and never touches).  SO_OOBINLINE is on
+ * for every listening socket, so every connection inherits it.
+ */
+int listener_configure_conn(int fd, const struct listener_cfg *l);
 /* Checks that the address resolves (for tcpxd -t); 0 or -1 with a reason. */
 int listener_resolve_check(const struct listener_cfg *l, char *err, size_t errlen);
 /*
