@@ -25,14 +25,19 @@
 
 static int unacked(int fd);
 static void look_for_movement(int fd, int *out, long long *moved);
+static int await_since(int fd, short events, int idle_ms, long long deadline_ms,
+    long long *moved);
 
-/* Waits with sys_await() after an EAGAIN of a MSG_DONTWAIT call: 0 to retry, or -1. */
+/*
+ * Waits as sys_await() after an EAGAIN of a MSG_DONTWAIT call, with the
+ * idle clock the caller keeps in *moved: 0 to retry, or -1.
+ */
 static int
-await_retry(int fd, short events, int idle_ms, long long deadline_ms)
+await_retry(int fd, short events, int idle_ms, long long deadline_ms, long long *moved)
 {
 	if (idle_ms == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 		return -1;      /* a blocking socket's SO_RCVTIMEO/SO_SNDTIMEO expired, or an error */
-	return sys_await(fd, events, idle_ms, deadline_ms);
+	return await_since(fd, events, idle_ms, deadline_ms, moved);
 }
 
 ssize_t
@@ -44,12 +49,14 @@ sys_recv(int fd, void *buf, size_t len)
 ssize_t
 sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long deadline_ms)
 {
+	long long moved = sys_now_ms();
+
 	for (;;) {
 		ssize_t n = recv(fd, buf, len, idle_ms > 0 ? MSG_DONTWAIT : 0);
 
 		if (n >= 0)
 			return n;
-		if (errno != EINTR && await_retry(fd, POLLIN, idle_ms, deadline_ms) < 0)
+		if (errno != EINTR && await_retry(fd, POLLIN, idle_ms, deadline_ms, &moved) < 0)
 			return -1;
 	}
 }
@@ -113,12 +120,17 @@ sys_send_all_idle(int fd, const void *buf, size_t len, int idle_ms, long long de
 {
 	const char *p = buf;
 	int flags = MSG_NOSIGNAL | (idle_ms > 0 ? MSG_DONTWAIT : 0);
+	/*
+	 * One idle clock for the whole call: bytes that only enter our own send
+	 * buffer (it grows, or memory pressure ends) have not reached the peer.
+	 */
+	long long moved = sys_now_ms();
 
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, flags);
 
 		if (n < 0) {
-			if (errno != EINTR && await_retry(fd, POLLOUT, idle_ms, deadline_ms) < 0)
+			if (errno != EINTR && await_retry(fd, POLLOUT, idle_ms, deadline_ms, &moved) < 0)
 				return -1;
 			continue;
 		}
@@ -227,8 +239,16 @@ look_for_movement(int fd, int *out, long long *moved)
 int
 sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
 	long long moved = sys_now_ms();
+
+	return await_since(fd, events, idle_ms, deadline_ms, &moved);
+}
+
+/* sys_await() with the idle clock started at *moved, which it moves on. */
+static int
+await_since(int fd, short events, int idle_ms, long long deadline_ms, long long *moved)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
 	/*
 	 * Bytes we sent move without waking poll(): the peer acknowledges
 	 * them, but POLLOUT comes only once a third of the send buffer is
@@ -242,7 +262,7 @@ sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 		int n;
 
 		if (idle_ms > 0)
-			end = moved + idle_ms;
+			end = *moved + idle_ms;
 		if (deadline_ms != 0 && deadline_ms < end)
 			end = deadline_ms;
 		if ((left = end - now) <= 0) {
@@ -260,10 +280,13 @@ sys_await(int fd, short events, int idle_ms, long long deadline_ms)
 				errno = EBADF;
 				return -1;
 			}
+			/* Room to send is movement only if the peer acknowledged bytes to make it. */
+			if (out > 0)
+				look_for_movement(fd, &out, moved);
 			return 0;
 		}
 		if (out > 0)
-			look_for_movement(fd, &out, &moved);
+			look_for_movement(fd, &out, moved);
 	}
 }
 
