@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "daemon/config.h"
 #include "fuzz.h"
 
 static int fd = -1;

@@ -9,8 +9,8 @@
  */
 #include <string.h>
 
-#include "frame.h"
 #include "fuzz.h"
+#include "wire/frame.h"
 
 static void
 check_header(const char *buf, size_t len, const struct frame_header *h)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "hostport.h"
+#include "wire/hostport.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "proxy.h"
+#include "wire/proxy.h"
 
 static const unsigned char v2_signature[] = "\r\n\r\n\0\r\nQUIT\n";
 

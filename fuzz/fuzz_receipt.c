@@ -8,9 +8,9 @@
  */
 #include <string.h>
 
-#include "frame.h"
 #include "fuzz.h"
-#include "receipt.h"
+#include "wire/frame.h"
+#include "wire/receipt.h"
 
 static int
 unhex(char c)

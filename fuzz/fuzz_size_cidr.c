@@ -7,9 +7,9 @@
  */
 #include <string.h>
 
-#include "addr.h"
 #include "fuzz.h"
-#include "size.h"
+#include "wire/addr.h"
+#include "wire/size.h"
 
 static void
 check_size(const char *text)

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "addr.h"
 #include "unit.h"
+#include "wire/addr.h"
 
 /* Any textual address, IPv4 ones through a sockaddr_in, as the daemon sees a peer. */
 static struct in6_addr

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "daemon/config.h"
 #include "unit.h"
 
 #define KIB ((uint64_t)1 << 10)

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "frame.h"
 #include "unit.h"
+#include "wire/frame.h"
 
 #define SIG FRAME_SIGNATURE
 

@@ -2,8 +2,8 @@
 /* test_hostport.c - hostport_parse(): the HOST:PORT forms tcpx accepts and every refusal's reason. */
 #include <string.h>
 
-#include "hostport.h"
 #include "unit.h"
+#include "wire/hostport.h"
 
 static void
 expect_ok(const char *text, const char *want_host, unsigned want_port, int at)

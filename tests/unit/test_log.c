@@ -2,7 +2,7 @@
 /* test_log.c - log_value(), log_text(): the escaping that keeps log lines unforgeable. */
 #include <string.h>
 
-#include "log.h"
+#include "daemon/log.h"
 #include "unit.h"
 
 START_TEST(test_log_value_bare_and_quoted)

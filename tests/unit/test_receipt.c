@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "receipt.h"
 #include "unit.h"
+#include "wire/receipt.h"
 
 /* SHA-256("abc"), FIPS 180-2 appendix B.1. */
 static const unsigned char abc_digest[SHA256_LEN] = {

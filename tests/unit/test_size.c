@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "size.h"
 #include "unit.h"
+#include "wire/size.h"
 
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)

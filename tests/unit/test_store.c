@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "daemon/services/store.h"
 #include "unit.h"
 
 #define WHEN ((time_t)1795000000)       /* 2026-11-18 11:06:40 UTC */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: ISC */
+/* config.h - tcpxd.conf: loading, validation against the key table, printing. */
+#ifndef TCPXD_CONFIG_H
+#define TCPXD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "daemon/log.h"
+#include "wire/addr.h"
+
+/* Longest listener name; names also match systemd FileDescriptorName=. */
+#define LISTENER_NAME_MAX 64
+
+enum listener_mode { MODE_ECHO, MODE_RECEIVE };
+
+/* min_free_inodes = "auto": 1 % of the file system's inodes, at least 1000 (store.h). */
+#define CFG_INODES_AUTO UINT_MAX
+enum listener_protocol { PROTO_AUTO, PROTO_RAW, PROTO_FRAMED };
+
+/* A listener's tls = { ... } group; certificate == NULL means plain TCP. */
+struct tls_cfg {
+	char *certificate;          /* PEM chain, leaf first */
+	char *key;                  /* PEM private key */
+	char *ca;                   /* PEM CA bundle for client certificates, or NULL */
+	bool verify_client;         /* require a client certificate signed by ca */
+	int line;
+};
+
+/* One listener's effective settings: its own keys over the global defaults. */
+struct listener_cfg {
+	char *name;
+	enum listener_mode mode;
+	char *address;
+	unsigned port;              /* 0 = kernel-chosen (tests) */
+	bool v6only;
+	bool reuseport;             /* SO_REUSEPORT: several processes share the port */
+	bool proxy_protocol;        /* peers in proxy_from must send a PROXY header */
+	struct cidr_list proxy_from;
+	struct tls_cfg tls;
+	enum listener_protocol protocol;
+	char *output_dir;
+	uint64_t buffer_size;
+	uint64_t max_file_size;
+	uint64_t min_free_space;
+	unsigned min_free_inodes;   /* CFG_INODES_AUTO: from the file system's size */
+	bool store_empty;           /* a connection that sends nothing stores a 0-byte file */
+	unsigned file_mode;
+	unsigned max_per_ip;
+	unsigned per_ip_prefix4;    /* max_per_ip counts per prefix of this length (bits) */
+	unsigned per_ip_prefix6;
+	unsigned idle_timeout;
+	struct cidr_list allow;
+	struct cidr_list deny;
+	char *file;                 /* where it was defined, for messages */
+	int line;
+	int output_dir_line;
+};
+
+struct config {
+	char *path;
+	unsigned max_connections;
+	unsigned shutdown_timeout;
+	enum log_level log_level;
+	uint64_t thread_stack_size;
+	struct listener_cfg *listeners;
+	size_t n_listeners;
+};
+
+/*
+ * Parses and validates path.  On failure returns -1 and writes one line
+ * "FILE:LINE: reason" (or "FILE: reason") to err.
+ */
+int cfg_load(const char *path, struct config **out, char *err, size_t errlen);
+void cfg_free(struct config *cfg);
+/* Prints the effective settings in tcpxd.conf syntax. */
+void cfg_print(const struct config *cfg, FILE *fp);
+const char *cfg_mode_name(enum listener_mode mode);
+
+#endif
