@@ -126,7 +126,7 @@ def test_digest_checked_before_publishing():
         assert read_line(s) == "ERR 400 digest mismatch\n"
         assert read_all(s) == b""
     assert d.stored_files() == []
-    assert not [n for n in os.listdir(os.path.join(d.dir, "inbox")) if not n.startswith(".")]
+    d.wait_log(r"upload listener=inbox .* result=refused-digest-mismatch")
     line = [r for r in records(d, "upload") if r["result"] == "refused-digest-mismatch"]
     assert line and line[0]["declared"] == "sha256:" + "0" * 64, line
     assert line[0]["received"] == "sha256:" + hashlib.sha256(data).hexdigest()
@@ -203,6 +203,12 @@ def test_limits_per_file_and_what_may_follow():
             s.sendall(header(small, b"ok") + small + follow)
             check_ok(d, read_line(s), small)
             assert read_line(s) == answer, follow
+    # A refused header's record repeats nothing of the file before it; only the
+    # version 1 header got as far as its name.
+    d.wait_log(r"upload listener=inbox .* file=2 .*result=refused-bad-header", count=3)
+    refused = [r for r in records(d, "upload") if r["file"] == "2"][1:]
+    assert [r.get("name") for r in refused] == [None, "v1", None], refused
+    assert all("stored" not in r and r["bytes"] == "0" for r in refused), refused
     # Idle at a file boundary: closed without an answer, after idle_timeout.
     with connect(d.addr("inbox")) as s:
         s.sendall(header(small, b"idle") + small)
