@@ -185,6 +185,15 @@ def test_tls_many_files():
     many_files(d, 20, ctx)
     assert len(d.stored_files()) == 20
     d.wait_log(r"conn listener=inbox .* files=20")
+    # Cut without close_notify between two files: nothing was in flight, nothing is lost.
+    s = ctx.wrap_socket(connect(d.addr("inbox")), server_hostname="localhost")
+    for name in (b"cut1", b"cut2"):
+        s.sendall(header(b"x", name) + b"x")
+        check_ok(d, read_line(s), b"x")
+    s.shutdown(socket.SHUT_RDWR)      # TCP only: no close_notify
+    s.close()
+    d.wait_log(r"conn listener=inbox .* result=ok files=2")
+    assert not [r for r in records(d, "upload") if r["result"] != "ok"]
 
 
 def test_limits_per_file_and_what_may_follow():
