@@ -141,14 +141,15 @@ static ssize_t
 recv_data(struct conn *c, struct upload_state *s, char *buf, size_t len)
 {
 	for (;;) {
-		ssize_t n = netio_recv(&c->io, buf, len);
+		/* A CR held from the last read may come out before these bytes (nvt.h). */
+		ssize_t n = netio_recv(&c->io, buf + s->nvt, len - s->nvt);
 
 		if (n <= 0)
 			return n;
 		c->bytes_in += (uint64_t)n;
 		if (!s->nvt)
 			return n;
-		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, (size_t)n)) > 0)
+		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, buf + 1, (size_t)n)) > 0)
 			return n;
 	}
 }
@@ -164,8 +165,9 @@ telnet_detected(struct upload_state *s, size_t *have)
 	if (*have <= FRAME_SIGNATURE_LEN - 2 || !nvt_signature_prefix(s->buf, *have))
 		return false;
 	if (*have >= NVT_SIGNATURE_LEN) {
+		/* Nothing is held at the start: the output never gets ahead of the input. */
 		s->nvt = true;
-		*have = nvt_decode(&s->nvt_state, s->buf, *have);
+		*have = nvt_decode(&s->nvt_state, s->buf, s->buf, *have);
 	}
 	return true;
 }
