@@ -22,12 +22,12 @@
 #include "daemon/drain.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/proxy_read.h"
 #include "daemon/services/echo.h"
 #include "daemon/services/receive.h"
 #include "daemon/stats.h"
 #include "io/sys.h"
 #include "io/tls.h"
-#include "wire/proxy.h"
 #include "wire/receipt.h"
 
 /* A PROXY header and a TLS handshake together get this long (or idle_timeout, if shorter). */
