@@ -7,7 +7,8 @@ offset; 50 rounds of kill -9 of the daemon at a random moment mid-file end
 with a byte-exact, receipt-verified file and no partial left; a digest
 mismatch keeps nothing; another client cannot use the id (ERR 403), the
 same client cannot use it for another file (ERR 409); a newer connection
-takes the upload over from an older one; max_partials and resume_ttl hold;
+takes the upload over from an older one; max_partials, resume_ttl and the
+free-space reserve hold before CONTINUE;
 start-up removes expired partials and crash leftovers."""
 
 import hashlib
@@ -212,6 +213,11 @@ def test_max_partials_and_ttl():
     with connect(d2.addr("inbox")) as s:
         s.sendall(header(data, b"p", b"any"))
         assert read_line(s) == "ERR 503 busy: max_partials\n"
+    # No room for the file: refused instead of CONTINUE, before a byte is sent.
+    d3 = daemon(min_free_space="4096T")
+    with connect(d3.addr("inbox")) as s:
+        s.sendall(header(data, b"p", b"any"))
+        assert read_line(s) == "ERR 507 insufficient storage\n"
 
 
 if __name__ == "__main__":

@@ -580,21 +580,21 @@ hash_held(struct upload_state *s, uint64_t len)
 
 /*
  * A version 2 header with an upload id: opens its partial (resuming it, or
- * a new one), answers "CONTINUE <offset>", and continues the upload from
- * there.  0, or -1 after replying.
+ * a new one) and continues the upload from what it holds.  0, or -1 after
+ * replying.
  */
 static int
 begin_partial(struct session *c, struct upload_state *s)
 {
 	const struct listener_cfg *l = c->lcfg;
-	char identity[ADDR_TEXT_MAX + 8], line[48];
+	char identity[ADDR_TEXT_MAX + 8];
 	struct partial_request req = {
 		.listener = l->name, .identity = identity, .hdr = &s->hdr,
 		.max_partials = l->max_partials, .ttl = l->resume_ttl, .sock = c->io.fd,
 	};
 	struct cidr net;
 	uint64_t offset;
-	int pdir, fd, len;
+	int pdir, fd;
 
 	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
 	cidr_format(&net, identity, sizeof(identity));
@@ -625,7 +625,16 @@ begin_partial(struct session *c, struct upload_state *s)
 		reply_storage_error(c, errno, "reading a partial upload");
 		return -1;
 	}
-	len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)offset);
+	return 0;
+}
+
+/* Tells the client of a resumable upload from where to send.  0, or -1. */
+static int
+send_continue(struct session *c, struct upload_state *s)
+{
+	char line[48];
+	int len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)s->data);
+
 	if (netio_send_all(&c->io, line, (size_t)len) < 0) {
 		receive_failed(c, errno, 408, "idle timeout");
 		return -1;
@@ -685,6 +694,8 @@ receive_file(struct session *c, struct upload_state *s)
 	 * it claims room only as it arrives: a header alone holds none.
 	 */
 	if (reserve_answer(c, store_expect(&s->up, s->framed ? s->hdr.size : 0)) < 0)
+		return -1;
+	if (s->partial != NULL && send_continue(c, s) < 0)
 		return -1;
 	if ((sized ? receive_body_sized(c, s) : receive_body(c, s)) < 0)
 		return -1;
