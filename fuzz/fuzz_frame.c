@@ -4,8 +4,9 @@
  * frame_name_sanitise() on raw names.  Beyond "no crash", it checks that
  * an accepted header is within the bytes given and 512 bytes, ends in a
  * newline, is incomplete one byte earlier, carries a name that is already
- * clean, and that frame_header_format() writes it back byte-identical in
- * meaning; and that a sanitised name is the input's last component.
+ * clean (and, in version 2, a valid upload id), and that
+ * frame_header_format() or frame_header_format2() writes it back
+ * identical in meaning; and that a sanitised name is the input's last component.
  */
 #include <string.h>
 
@@ -33,11 +34,22 @@ check_header(const char *buf, size_t len, const struct frame_header *h)
 	CHECK(frame_parse(buf, h->length, &h2, &why) == FRAME_OK);
 	CHECK(h2.size == h->size && h2.length == h->length && strcmp(h2.name, h->name) == 0);
 	CHECK(frame_parse(buf, h->length - 1, &h2, &why) == FRAME_NEED_MORE);
-	/* What tcpx would send for (size, name) parses back to the same. */
-	n = frame_header_format(again, sizeof(again), h->size, h->name);
+	CHECK(h->version == 1 || h->version == 2);
+	if (h->version == 1) {
+		CHECK(!h->has_digest && h->id[0] == '\0');
+		/* What tcpx would send for (size, name) parses back to the same. */
+		n = frame_header_format(again, sizeof(again), h->size, h->name);
+	} else {
+		CHECK(h->id[0] == '\0' || frame_id_valid(h->id, strlen(h->id)));
+		n = frame_header_format2(again, sizeof(again), h->size,
+		    h->has_digest ? h->digest : NULL, h->id[0] ? h->id : NULL, h->name);
+	}
 	CHECK(n > 0 && n <= FRAME_HEADER_MAX);
 	CHECK(frame_parse(again, n, &h2, &why) == FRAME_OK);
-	CHECK(h2.size == h->size && h2.length == n && strcmp(h2.name, h->name) == 0);
+	CHECK(h2.version == h->version && h2.size == h->size && h2.length == n &&
+	    strcmp(h2.name, h->name) == 0 && strcmp(h2.id, h->id) == 0 &&
+	    h2.has_digest == h->has_digest &&
+	    (!h->has_digest || memcmp(h2.digest, h->digest, FRAME_DIGEST_LEN) == 0));
 }
 
 static void
