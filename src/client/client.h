@@ -23,6 +23,8 @@ enum exit_code {
 struct tcpx_opts {
 	bool quiet;
 	bool raw;
+	int resume;             /* send: 1 --resume, 0 --no-resume, -1 for regular files only */
+	unsigned retries;       /* send: retries of a broken connection, per file */
 	const char *name;
 	unsigned timeout;       /* seconds, for connect and for each I/O */
 	long count;

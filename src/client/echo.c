@@ -19,7 +19,7 @@ echo_cmd(const struct tcpx_opts *opt, int argc, char **argv)
 
 	if (argc < 1 || argc > 2)
 		return report_fail(EXIT_USAGE, "echo: need HOST:PORT [MESSAGE]");
-	if ((rc = link_open(opt, argv[0], &io)) != EXIT_OK)
+	if ((rc = link_open(opt, argv[0], &io, NULL)) != EXIT_OK)
 		return rc;
 	x = (struct exchange){ .io = &io, .timeout = opt->timeout, .label = "echo",
 	    .data = argc == 2 ? argv[1] : NULL, .data_len = argc == 2 ? strlen(argv[1]) : 0,

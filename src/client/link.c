@@ -67,20 +67,42 @@ link_tls_setup(struct tcpx_opts *opt)
 	return EXIT_OK;
 }
 
+/* A handshake that failed for want of a connection, not for what the daemon said or sent. */
+static bool
+handshake_transient(const char *err)
+{
+	static const int errs[] = { ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED, ECONNABORTED };
+
+	if (strcmp(err, "handshake timeout") == 0 ||
+	    strcmp(err, "peer closed the connection during the handshake") == 0)
+		return tls_alert[0] == '\0';
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		if (strcmp(err, strerror(errs[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Connects, and with --tls handshakes and checks the daemon's certificate against host. */
 int
-link_open(const struct tcpx_opts *opt, const char *arg, struct netio *io)
+link_open(const struct tcpx_opts *opt, const char *arg, struct netio *io, bool *transient)
 {
 	char host[HOSTPORT_HOST_MAX], err[512];
 	const char *why;
 	unsigned port;
+	bool ignored;
 
 	*io = (struct netio){ .fd = -1 };
+	if (transient == NULL)
+		transient = &ignored;
+	*transient = false;
 	if (hostport_parse(arg, host, sizeof(host), &port, &why) < 0)
 		return report_fail(EXIT_USAGE, "%s: %s", arg, why);
 	io->fd = hostport_connect(host, port, (int)opt->timeout * 1000, opt->timeout, err, sizeof(err));
-	if (io->fd < 0)
+	if (io->fd < 0) {
+		*transient = true;
 		return report_fail(EXIT_NETWORK, "%s", err);
+	}
 	if (opt->tls_ctx != NULL) {
 		tls_alert[0] = '\0';
 		io->ssl = tls_connect(opt->tls_ctx, io->fd, host,
@@ -88,6 +110,7 @@ link_open(const struct tcpx_opts *opt, const char *arg, struct netio *io)
 		if (io->ssl == NULL) {
 			sys_close(io->fd);
 			io->fd = -1;
+			*transient = handshake_transient(err);
 			return report_fail(EXIT_NETWORK, "%s: TLS: %s", arg, err);
 		}
 	}

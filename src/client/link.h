@@ -16,8 +16,13 @@
 
 /* Makes opt->tls_ctx from --tls, --ca, --cert, --key, --insecure: EXIT_OK, or EXIT_LOCAL reported. */
 int link_tls_setup(struct tcpx_opts *opt);
-/* Connects to target (HOST:PORT), with TLS if opt->tls_ctx: EXIT_OK, or an exit status reported. */
-int link_open(const struct tcpx_opts *opt, const char *target, struct netio *io);
+/*
+ * Connects to target (HOST:PORT), with TLS if opt->tls_ctx: EXIT_OK, or an
+ * exit status reported.  transient (may be NULL): whether a failure may
+ * pass (no connection, a handshake cut or timed out), not a refusal or a
+ * certificate that will fail again.
+ */
+int link_open(const struct tcpx_opts *opt, const char *target, struct netio *io, bool *transient);
 /* Closes io.  clean: our side ended as it should; otherwise no TLS close_notify is sent. */
 void link_close(struct netio *io, bool clean);
 /* errno err of an I/O on io, in words (timeouts and TLS alerts included). */

@@ -18,13 +18,14 @@
 #include "client/link.h"
 #include "client/report.h"
 
-static struct tcpx_opts opt = { .timeout = 30, .count = 5, .size = 64,
+static struct tcpx_opts opt = { .resume = -1, .retries = 5, .timeout = 30, .count = 5, .size = 64,
     .interval = { 0, 200000000 } };
 
 static void
 usage(FILE *fp)
 {
-	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--timeout SECS] [TLS] FILE... HOST:PORT\n"
+	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--[no-]resume] [--retries N]\n"
+	    "                 [--timeout SECS] [TLS] FILE|DIR... HOST:PORT\n"
 	    "       tcpx echo [--timeout SECS] [TLS] HOST:PORT [MESSAGE]\n"
 	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] [TLS] HOST:PORT\n"
 	    "TLS: --tls [--ca FILE | --insecure] [--cert FILE [--key FILE]]\n"
@@ -106,6 +107,9 @@ parse_options(int argc, char **argv, int *count)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "raw", no_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "resume", no_argument, NULL, 'R' },
+		{ "no-resume", no_argument, NULL, 'N' },
+		{ "retries", required_argument, NULL, 'y' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "size", required_argument, NULL, 's' },
@@ -131,6 +135,14 @@ parse_options(int argc, char **argv, int *count)
 		case 'q': opt.quiet = true; break;
 		case 'r': opt.raw = true; break;
 		case 'n': opt.name = optarg; break;
+		case 'R': opt.resume = 1; break;
+		case 'N': opt.resume = 0; break;
+		case 'y':
+			if (parse_integer(optarg, 0, 1000, &v) < 0)
+				return report_fail(EXIT_USAGE,
+				    "--retries \"%s\": not a whole number from 0 to 1000", optarg);
+			opt.retries = (unsigned)v;
+			break;
 		case 't':
 			if (parse_integer(optarg, 1, 86400, &v) < 0)
 				return report_fail(EXIT_USAGE,

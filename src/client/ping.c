@@ -43,7 +43,7 @@ ping_cmd(const struct tcpx_opts *opt, int argc, char **argv)
 
 	if (argc != 1)
 		return report_fail(EXIT_USAGE, "ping: need HOST:PORT");
-	if ((rc = link_open(opt, argv[0], &io)) != EXIT_OK)
+	if ((rc = link_open(opt, argv[0], &io, NULL)) != EXIT_OK)
 		return rc;
 	if ((out = malloc(opt->size)) == NULL ||
 	    (rtt = calloc((size_t)opt->count, sizeof(*rtt))) == NULL) {

@@ -31,7 +31,8 @@ progress_draw(struct progress *p, bool last)
 	if (!p->on || (!last && now - p->drawn_ms < PROGRESS_EVERY_MS))
 		return;
 	p->drawn_ms = now;
-	rate = secs > 0 ? (double)p->done / secs : 0;
+	/* A resumed upload's rate counts only the bytes moved since it resumed. */
+	rate = secs > 0 && p->done >= p->base ? (double)(p->done - p->base) / secs : 0;
 	human(done, sizeof(done), (double)p->done);
 	human(total, sizeof(total), (double)p->total);
 	human(speed, sizeof(speed), rate);

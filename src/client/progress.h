@@ -9,6 +9,7 @@ struct progress {
 	bool on;
 	const char *label;
 	unsigned long long total, done;
+	unsigned long long base;        /* done already when start_ms was taken (a resumed upload) */
 	long long start_ms, drawn_ms;
 };
 
