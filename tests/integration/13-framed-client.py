@@ -217,15 +217,22 @@ def test_protocol_pinning():
 
 
 def fake_server(reply):
-    """A one-shot server that reads an upload and answers with reply."""
+    """A one-shot server that reads a version 2 upload (CONTINUE 0 to a resumable
+    header) and answers with reply."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
 
     def serve():
         c, _ = srv.accept()
-        read_all(c)
+        f = c.makefile("rb")
+        f.readline()    # the signature's first 7 bytes end in LF
+        _, size, _, upload_id, _ = f.readline().split(b" ", 4)
+        if upload_id != b"-":
+            c.sendall(b"CONTINUE 0\n")
+        f.read(int(size))
         c.sendall(reply)
+        f.close()
         c.close()
         srv.close()
 
@@ -244,15 +251,15 @@ def test_exit_codes():
     rc, _, err = tcpx("send", "-q", path, fake_server(b"OK 8 sha256:%s f\n" %
                                                       hashlib.sha256(b"content").hexdigest().encode()))
     assert rc == 4, (rc, err)
-    rc, _, err = tcpx("send", "-q", path, fake_server(b"ERR 503 busy\n"))
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, fake_server(b"ERR 503 busy\n"))
     assert rc == 3 and "refused: ERR 503 busy" in err, (rc, err)
-    rc, _, err = tcpx("send", "-q", path, fake_server(b""))
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, fake_server(b""))
     assert rc == 5 and "without a receipt" in err, (rc, err)
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
-    rc, _, err = tcpx("send", "-q", path, "127.0.0.1:%d" % port)
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, "127.0.0.1:%d" % port)
     assert rc == 5 and "Connection refused" in err, (rc, err)
     rc, _, err = tcpx("send", "-q", os.path.join(d.dir, "missing"), "127.0.0.1:%d" % port)
     assert rc == 6, (rc, err)

@@ -38,6 +38,10 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
 
 _daemons = []
 
+# tcpx keeps its resume state in $XDG_STATE_HOME/tcpx/: the tests' own, never the user's.
+STATE_HOME = tempfile.mkdtemp(prefix="tcpx-state-")
+os.environ["XDG_STATE_HOME"] = STATE_HOME
+
 
 def close_with_reset(s):
     """Closes s with a reset (SO_LINGER 0), as a crashed client or HAProxy's checks do."""
@@ -495,6 +499,7 @@ def run(tests):
                 if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
                     shutil.rmtree(d.dir, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
+    shutil.rmtree(STATE_HOME, ignore_errors=True)
     sys.exit(1 if failed else 0)
 
 
