@@ -6,12 +6,14 @@
  * newline, is incomplete one byte earlier, carries a name that is already
  * clean (and, in version 2, a valid upload id), and that
  * frame_header_format() or frame_header_format2() writes it back
- * identical in meaning; and that a sanitised name is the input's last component.
+ * identical in meaning; that undoing a telnet client's encoding (nvt.h)
+ * never grows the bytes and does not depend on how they were split; and that a sanitised name is the input's last component.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "wire/frame.h"
+#include "wire/nvt.h"
 
 static void
 check_header(const char *buf, size_t len, const struct frame_header *h)
@@ -80,6 +82,37 @@ check_sanitise(const char *name, size_t len)
 	CHECK(frame_name_sanitise(out, n, again, &why) == 0 && strcmp(again, out) == 0);
 }
 
+/*
+ * A telnet client's bytes (nvt.h): decoding never grows the data, and
+ * decoding in two reads, split anywhere, gives what one read gives.
+ */
+static void
+check_nvt(const uint8_t *data, size_t size)
+{
+	char *whole = malloc(size ? size : 1), *split = malloc(size ? size : 1);
+	struct nvt one = { NVT_DATA }, two = { NVT_DATA };
+	size_t cut = size > 0 ? data[0] % (size + 1) : 0, n, a, b;
+	struct frame_header h;
+	const char *why = NULL;
+
+	if (whole == NULL || split == NULL)
+		abort();
+	if (size > 0) {
+		memcpy(whole, data, size);
+		memcpy(split, data, size);
+	}
+	n = nvt_decode(&one, whole, size);
+	CHECK(n <= size);
+	a = nvt_decode(&two, split, cut);
+	b = nvt_decode(&two, split + cut, size - cut);
+	memmove(split + a, split + cut, b);
+	CHECK(a + b == n && memcmp(whole, split, n) == 0 && one.state == two.state);
+	if (frame_parse(whole, n, &h, &why) == FRAME_OK)
+		check_header(whole, n, &h);
+	free(whole);
+	free(split);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -114,6 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(!"unknown frame_status");
 	}
 	check_sanitise(buf, size);
+	check_nvt(data, size);
 	free(buf);
 	return 0;
 }
