@@ -191,7 +191,7 @@ class Cluster:
 
     def served(self, d, listener, peer=CLIENT, result="ok"):
         return re.findall(r"^tcpxd: info: conn listener=%s peer=%s port=(\d+) via=127\.0\.0\.1 "
-                          r"in=\d+ out=\d+ ms=\d+ result=%s(?: stored=(.*))?$"
+                          r"in=\d+ out=\d+ ms=\d+ result=%s(?: stored=(.*?))?(?: files=\d+)?$"
                           % (listener, re.escape(peer), result), d.log(), re.M)
 
     def wait_served(self, listener, count, peer=CLIENT, result="ok"):
