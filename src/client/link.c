@@ -233,15 +233,15 @@ link_read_answer(struct netio *io, char *buf, size_t len)
 {
 	size_t have = 0;
 
+	/* A byte at a time: what follows the line (a receipt after CONTINUE) is the next read's. */
 	while (have < len - 1) {
-		ssize_t n = netio_recv(io, buf + have, len - 1 - have);
+		ssize_t n = netio_recv(io, buf + have, 1);
 
 		if (n < 0)
 			return have > 0 ? (ssize_t)have : -1;
 		if (n == 0)
 			break;
-		have += (size_t)n;
-		if (memchr(buf, '\n', have) != NULL)
+		if (buf[have++] == '\n')
 			break;
 	}
 	buf[have] = '\0';

@@ -41,7 +41,7 @@ int link_wait_io(struct netio *io, short events, struct pollfd *extra, int timeo
     short *revents);
 /* After io turned readable while sending: true if data (or the end) came, not only TLS records. */
 bool link_answer_arrived(struct netio *io);
-/* Reads a one-line answer into buf (NUL-ended) up to its newline or EOF: its length, or -1. */
+/* Reads one answer line into buf (NUL-ended), up to its newline or EOF, no further: length, or -1. */
 ssize_t link_read_answer(struct netio *io, char *buf, size_t len);
 
 #endif

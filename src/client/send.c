@@ -79,14 +79,35 @@ session_end(struct session *s)
 		session_close(s, netio_shutdown_wr(&s->io) == 0);
 }
 
+/*
+ * Whether the connection kept from the file before is still there: the
+ * daemon ends one left idle (idle_timeout), as it can be while tcpx hashes
+ * a large file.  Then tcpx connects again, which is no failure to retry.
+ */
+static bool
+session_idle(struct session *s)
+{
+	short revents = 0;
+	bool arrived;
+
+	if (link_wait_io(&s->io, 0, NULL, 0, &revents) == 0)
+		return true;
+	/* With TLS, a record without data (a session ticket) is no end. */
+	if (link_set_blocking(&s->io, false) < 0)
+		return false;
+	arrived = link_answer_arrived(&s->io);
+	return link_set_blocking(&s->io, true) == 0 && !arrived;
+}
+
 /* EXIT_OK connected; else an exit status, reported, with *transient whether to retry. */
 static int
 session_connect(struct session *s, bool *transient)
 {
 	int rc;
 
-	if (s->io.fd >= 0)
+	if (s->io.fd >= 0 && session_idle(s))
 		return EXIT_OK;
+	session_close(s, false);
 	if ((rc = link_open(s->opt, s->target, &s->io, transient)) != EXIT_OK)
 		return rc;
 	/*
@@ -332,7 +353,7 @@ by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The regular files directly in dir, sorted by name; hidden ones (names the daemon refuses) skipped. */
+/* The regular files directly in dir, sorted by name; hidden ones (the daemon refuses) skipped. */
 static int
 add_dir(struct jobs *jobs, const char *dir)
 {
