@@ -17,20 +17,10 @@ import socket
 import subprocess
 import threading
 
-from tcpxdtest import Daemon, WAIT, check_ok, connect, free_port, inbox, read_all, run
+from tcpxdtest import TCPX, Daemon, WAIT, check_ok, connect, free_port, inbox, read_all, run
+from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
-TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 SIG = b"\x89TCPX\r\n\x1a"
-
-
-def target(addr):
-    host, port = addr
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
-
-def tcpx(*args, stdin=None):
-    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 2)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def daemon(protocol="auto", **extra):

@@ -18,20 +18,10 @@ import subprocess
 import threading
 import time
 
-from tcpxdtest import STATE_HOME, WAIT, Daemon, inbox, parse_log_line, run
+from tcpxdtest import STATE_HOME, TCPX, WAIT, Daemon, inbox, parse_log_line, run
+from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
-TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 SIG = b"\x89TCPX\r\n\x1a"
-
-
-def target(addr):
-    host, port = addr
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
-
-def tcpx(*args, stdin=None):
-    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 4)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def daemon(port=0, workdir=None, **extra):

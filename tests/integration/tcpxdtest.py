@@ -20,6 +20,7 @@ import time
 import traceback
 
 TCPXD = os.environ.get("TCPXD", "tcpxd")
+TCPX = os.path.join(os.path.dirname(TCPXD), "tcpx")     # the client, built beside the daemon
 SANITIZER = os.environ.get("TCPXD_SANITIZER", "none")
 # A command run in front of tcpxd, e.g. valgrind with its options.
 LAUNCHER = tuple(os.environ.get("TCPXD_LAUNCHER", "").split())
@@ -476,6 +477,19 @@ def check_ok(d, receipt, data, subdir="inbox"):
     with open(path, "rb") as f:
         assert f.read() == data, "stored file differs from what was sent"
     return name
+
+
+def tcpx_target(addr):
+    """HOST:PORT of a listener address, as tcpx takes it ([::1]:PORT for IPv6)."""
+    host, port = addr
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def run_tcpx(*args, stdin=None, env=None):
+    """Runs tcpx to its end: (exit status, standard output, standard error) as text."""
+    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 4,
+                       env=env)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def run(tests):
