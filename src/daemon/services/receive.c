@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon/conn.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/services/partial.h"
 #include "daemon/services/receive.h"
 #include "daemon/services/store.h"
 #include "daemon/stats.h"
@@ -35,6 +37,8 @@
 
 /* Once a header has begun, the rest of it must arrive within this time (or idle_timeout). */
 #define HEADER_TIMEOUT_MS 10000
+/* A resumable upload is made durable at least this often, for a crash that gives no warning. */
+#define CHECKPOINT_BYTES ((uint64_t)64 << 20)
 
 struct upload_state {
 	struct upload up;
@@ -53,6 +57,9 @@ struct upload_state {
 	uint64_t data;          /* data bytes stored so far */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned files;         /* files answered OK on this connection */
+	struct partial *partial;        /* a resumable upload's, while this file is received */
+	uint64_t next_checkpoint;       /* data bytes at which the partial is made durable */
+	bool checkpoint_failed;         /* an fsync failed: its data can no longer be trusted */
 	long long file_start_ms;
 };
 
@@ -347,6 +354,14 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
 	}
+	if (s->partial != NULL && s->up.written >= s->next_checkpoint) {
+		if (partial_checkpoint(s->partial, s->up.fd, s->up.written) < 0) {
+			s->checkpoint_failed = true;
+			reply_storage_error(c, errno, "partial upload checkpoint");
+			return -1;
+		}
+		s->next_checkpoint = s->up.written + CHECKPOINT_BYTES;
+	}
 	return 0;
 }
 
@@ -515,6 +530,113 @@ send_receipt(struct conn *c, struct upload_state *s)
 }
 
 /*
+ * Hashes the first len bytes a partial already holds (the digest covers the
+ * whole file), read back from the disk.  0, or -1 with errno.
+ */
+static int
+hash_held(struct upload_state *s, uint64_t len)
+{
+	char *buf = malloc(s->size);    /* s->buf may hold data sent after the header */
+	uint64_t at = 0;
+
+	if (buf == NULL)
+		return -1;
+	while (at < len) {
+		size_t want = len - at < s->size ? (size_t)(len - at) : s->size;
+		ssize_t n = pread(s->up.fd, buf, want, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || EVP_DigestUpdate(s->md, buf, (size_t)n) != 1) {
+			if (n >= 0)
+				errno = n == 0 ? EIO : ENOMEM;  /* EOF: shorter than it was a moment ago */
+			free(buf);
+			return -1;
+		}
+		at += (uint64_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+/*
+ * A version 2 header with an upload id: opens its partial (resuming it, or
+ * a new one), answers "CONTINUE <offset>", and continues the upload from
+ * there.  0, or -1 after replying.
+ */
+static int
+begin_partial(struct conn *c, struct upload_state *s)
+{
+	const struct listener_cfg *l = c->lcfg;
+	char identity[ADDR_TEXT_MAX + 8], line[48];
+	struct partial_request req = {
+		.listener = l->name, .identity = identity, .hdr = &s->hdr,
+		.max_partials = l->max_partials, .ttl = l->resume_ttl, .sock = c->io.fd,
+	};
+	struct cidr net;
+	uint64_t offset;
+	int pdir, fd, len;
+
+	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
+	cidr_format(&net, identity, sizeof(identity));
+	if ((pdir = store_partial_dir(c->store, true)) < 0) {
+		reply_storage_error(c, errno, "cannot open the partial directory");
+		return -1;
+	}
+	switch (partial_open(pdir, &req, &s->partial, &fd, &offset)) {
+	case PARTIAL_OK:
+		break;
+	case PARTIAL_OTHER_CLIENT:
+		reply_error(c, 403, "upload id belongs to another client", "refused-upload-id");
+		return -1;
+	case PARTIAL_OTHER_FILE:
+		reply_error(c, 409, "upload id in use for another file", "refused-upload-id");
+		return -1;
+	case PARTIAL_TOO_MANY:
+		reply_error(c, 503, "busy: max_partials", "refused-busy");
+		return -1;
+	default:
+		reply_storage_error(c, errno, "partial upload");
+		return -1;
+	}
+	store_begin_from(c->store, &s->up, fd, offset);
+	s->data = offset;
+	s->next_checkpoint = offset + CHECKPOINT_BYTES;
+	if (hash_held(s, offset) < 0) {
+		reply_storage_error(c, errno, "reading a partial upload");
+		return -1;
+	}
+	len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)offset);
+	if (netio_send_all(&c->io, line, (size_t)len) < 0) {
+		receive_failed(c, errno, 408, "idle timeout");
+		return -1;
+	}
+	c->bytes_out += (uint64_t)len;
+	return 0;
+}
+
+/*
+ * A resumable upload that did not end with its file stored: what arrived
+ * stays, durable, for the client to resume - unless its digest was wrong
+ * or an fsync failed (its data can no longer be trusted).
+ */
+static void
+end_partial(struct conn *c, struct upload_state *s, bool keep)
+{
+	if (s->partial == NULL)
+		return;
+	if (partial_superseded(s->partial))
+		c->result = "aborted-resumed-elsewhere";
+	if (keep && !s->checkpoint_failed && s->up.fd >= 0 &&
+	    partial_checkpoint(s->partial, s->up.fd, s->up.written) == 0) {
+		partial_release(s->partial);
+	} else {
+		partial_remove(s->partial);
+	}
+	s->partial = NULL;
+}
+
+/*
  * Receives, checks and stores the file whose header (or, raw, first bytes)
  * is in s, and answers.  0 when it is stored and its receipt sent, -1
  * otherwise (after replying, or with nobody left to answer).
@@ -533,7 +655,10 @@ receive_file(struct conn *c, struct upload_state *s)
 	}
 	if (check_declared(c, s) < 0)
 		return -1;
-	if (store_begin(c->store, &s->up) < 0) {
+	if (sized && s->hdr.id[0] != '\0') {
+		if (begin_partial(c, s) < 0)
+			return -1;
+	} else if (store_begin(c->store, &s->up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		return -1;
 	}
@@ -551,6 +676,7 @@ receive_file(struct conn *c, struct upload_state *s)
 	}
 	/* Checked before the link: a file that is not the one the client meant is never visible. */
 	if (!digest_matches(s)) {
+		end_partial(c, s, false);
 		reply_error(c, 400, "digest mismatch", "refused-digest-mismatch");
 		return -1;
 	}
@@ -564,9 +690,20 @@ receive_file(struct conn *c, struct upload_state *s)
 		return -1;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */
+	end_partial(c, s, false);
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
 	return send_receipt(c, s);
+}
+
+/* receive_file(), and what a resumable upload that did not end keeps. */
+static int
+receive_one(struct conn *c, struct upload_state *s)
+{
+	if (receive_file(c, s) == 0)
+		return 0;
+	end_partial(c, s, true);
+	return -1;
 }
 
 /* Version 2: the files after the first, until the client half-closes or goes idle. */
@@ -584,7 +721,7 @@ receive_more(struct conn *c, struct upload_state *s)
 		c->io.deadline_ms = 0;
 		if (s->ended)
 			return;
-		if (receive_file(c, s) < 0) {
+		if (receive_one(c, s) < 0) {
 			log_file(c, s);
 			return;
 		}
@@ -624,7 +761,7 @@ receive_serve(struct conn *c)
 		(void)receive_file(c, &s);
 		goto out;
 	}
-	rc = receive_file(c, &s);
+	rc = receive_one(c, &s);
 	log_file(c, &s);
 	if (rc == 0) {
 		c->files = ++s.files;
