@@ -183,8 +183,8 @@ class Cluster:
 
     def check_stored(self):
         """The shared directory holds exactly the acknowledged files, intact."""
-        assert sorted(os.listdir(self.shared)) == sorted(self.receipts), (
-            sorted(os.listdir(self.shared)), sorted(self.receipts))
+        files = sorted(n for n in os.listdir(self.shared) if not n.startswith("."))
+        assert files == sorted(self.receipts), (files, sorted(self.receipts))
         for name, data in self.receipts.items():
             with open(os.path.join(self.shared, name), "rb") as f:
                 assert f.read() == data, name

@@ -12,6 +12,7 @@ connections and ERR 503 busy are retried with back-off, other ERRs not."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,10 @@ def partials(d):
 def state_files():
     where = os.path.join(STATE_HOME, "tcpx")
     return sorted(os.listdir(where)) if os.path.isdir(where) else []
+
+
+def clear_state():
+    shutil.rmtree(os.path.join(STATE_HOME, "tcpx"), ignore_errors=True)
 
 
 def receipt_lines(out):
@@ -191,6 +196,7 @@ def test_digest_declared():
 def test_retries():
     """Connection refused and ERR 503 busy are retried with back-off; ERR 400 is not.
     The state file stays after a network error, and goes after an answer."""
+    clear_state()
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -235,6 +241,7 @@ def stop_mid_file(d, proc, at_least):
 def test_resume_after_daemon_killed():
     """kill -9 of the daemon mid-file; restarted on the same port, tcpx's retry resumes:
     the new daemon receives less than the file, which is stored byte-exact, no partial left."""
+    clear_state()
     d = daemon()
     port = d.addr("inbox")[1]
     path = os.path.join(d.dir, "big.bin")
@@ -266,6 +273,7 @@ def test_resume_after_daemon_killed():
 def test_resume_on_second_run():
     """tcpx killed mid-file keeps the upload id in its state file; the same command run
     again resumes from what the daemon holds, and removes the state file after the receipt."""
+    clear_state()
     d = daemon()
     path = os.path.join(d.dir, "big.bin")
     data = os.urandom(32 << 20)

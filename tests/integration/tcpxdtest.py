@@ -360,7 +360,10 @@ class Daemon:
         assert not bad, "log lines outside the grammar of tcpxd(8):\n" + "\n".join(bad)
 
     def stored_files(self, subdir="inbox"):
-        return sorted(os.listdir(os.path.join(self.dir, subdir)))
+        """The files stored in output_dir: never hidden (the daemon refuses such names),
+        so its own hidden area of partial uploads (.tcpxd-partial) is not among them."""
+        return sorted(n for n in os.listdir(os.path.join(self.dir, subdir))
+                      if not n.startswith("."))
 
 
 def pids_cgroup(prefix="tcpxd-test"):
