@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """tcpx send speaks framed protocol 2: 1,000 files of a directory and the
 files A B C each go over one connection (one conn line, files=N); after an
-ERR the rest goes over a new connection; the header declares the SHA-256,
+ERR the rest goes over a new connection, and over TLS the same; the header
+declares the SHA-256,
 standard input's too; a resumable upload whose daemon is killed (kill -9)
 mid-file and restarted on the same port completes through tcpx's retries,
 resumed (the restarted daemon receives less than the file), byte-exact and
@@ -16,10 +17,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
-from tcpxdtest import STATE_HOME, TCPX, WAIT, Daemon, inbox, parse_log_line, run
+from tcpxdtest import STATE_HOME, TCPX, WAIT, Daemon, have_tool, inbox, parse_log_line, run
 from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
 SIG = b"\x89TCPX\r\n\x1a"
@@ -171,6 +173,29 @@ def test_files_over_one_connection_and_after_an_err():
     assert d.stop() == 0
 
 
+def test_tls_one_connection():
+    """Over TLS too, A B C go over one connection, which ends with close_notify (result=ok)."""
+    if not have_tool("openssl", "the TLS case"):
+        return
+    from tls_certs import make_certs
+    certs = make_certs(tempfile.mkdtemp(prefix="tcpxd-tls-certs-"))
+    d = daemon(tls={"certificate": certs.pem("server"), "key": certs.key("server")})
+    paths = []
+    for name in ("a.bin", "b.bin", "c.bin"):
+        paths.append(os.path.join(d.dir, name))
+        write(paths[-1], os.urandom(5000))
+    rc, out, err = tcpx("send", "-q", "--tls", "--ca", certs.pem("ca"), *paths,
+                        target(d.addr("inbox")))
+    assert rc == 0 and len(receipt_lines(out)) == 3, (rc, out, err)
+    d.wait_log(r"conn listener=inbox .*tls=TLSv1\.\d .*result=ok files=3$")
+    assert len(conns(d)) == 1, conns(d)
+    for path in paths:
+        with open(path, "rb") as f:
+            assert stored(d, os.path.basename(path)) == f.read()
+    assert d.stop() == 0
+    shutil.rmtree(certs.path, ignore_errors=True)
+
+
 def test_digest_declared():
     """The header is version 2 and declares the SHA-256, of a file and of standard input."""
     fake = FakeServer()
@@ -304,5 +329,5 @@ def test_resume_on_second_run():
 
 if __name__ == "__main__":
     run([test_directory_over_one_connection, test_files_over_one_connection_and_after_an_err,
-         test_digest_declared, test_retries, test_resume_after_daemon_killed,
+         test_tls_one_connection, test_digest_declared, test_retries, test_resume_after_daemon_killed,
          test_resume_on_second_run])
