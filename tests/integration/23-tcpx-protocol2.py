@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: ISC
 """tcpx send speaks framed protocol 2: 1,000 files of a directory and the
-files A B C each go over one connection (one conn line, files=N); after an
-ERR the rest goes over a new connection, and over TLS the same; the header
-declares the SHA-256,
-standard input's too; a resumable upload whose daemon is killed (kill -9)
-mid-file and restarted on the same port completes through tcpx's retries,
-resumed (the restarted daemon receives less than the file), byte-exact and
-with no partial left; a tcpx killed mid-file resumes when run again, from
-the id its state file kept, which is gone after the receipt; broken
-connections and ERR 503 busy are retried with back-off, other ERRs not."""
+files A B C each go over one connection (one conn line, files=N), with TLS
+too; after an ERR the rest goes over a new connection; the header declares
+the SHA-256, standard input's too; a resumable upload whose daemon is
+killed (kill -9) mid-file and restarted on the same port completes through
+tcpx's retries, resumed (the restarted daemon receives less than the file),
+byte-exact and with no partial left; a tcpx killed mid-file resumes when
+run again, from the id its state file kept, which is gone after the
+receipt; broken connections and ERR 503 busy are retried with back-off,
+other ERRs not."""
 
 import hashlib
 import os
