@@ -183,18 +183,19 @@ resume_state(struct session *s, const struct input *in, struct resume_key *key, 
 }
 
 enum verdict {
-	VERDICT_DONE,           /* rc is the file's exit status */
-	VERDICT_RETRY,          /* ERR 503 busy: try again after a while */
+	VERDICT_SETTLED,        /* the daemon is done with the upload: rc is the file's exit status */
+	VERDICT_BUSY,           /* ERR 503 busy: worth another try after a while */
 };
 
 /*
- * What the answer to a whole upload means: the file's exit status, or a
- * retry.  Only an OK keeps the connection: after an ERR the daemon ends
- * it, and after anything else it cannot be trusted.
+ * What the answer to an upload means: the file's exit status, reported, or
+ * busy, with the ERR line shown in busy.  Only an OK keeps the connection:
+ * after an ERR the daemon ends it, and after anything else it cannot be
+ * trusted.
  */
 static enum verdict
-judge_answer(struct session *s, const struct input *in, const struct upload *up, bool may_retry,
-    int *rc)
+judge_answer(struct session *s, const struct input *in, const struct upload *up, int *rc,
+    char busy[RECEIPT_SHOWN_MAX + 16])
 {
 	char text[RECEIPT_SHOWN_MAX];
 	struct receipt r;
@@ -202,7 +203,7 @@ judge_answer(struct session *s, const struct input *in, const struct upload *up,
 	if (receipt_parse(up->answer, up->answer_len, &r) < 0) {
 		session_close(s, false);
 		*rc = not_a_receipt(in, up->answer, up->answer_len);
-		return VERDICT_DONE;
+		return VERDICT_SETTLED;
 	}
 	/* The daemon chose these bytes: nothing in them may steer the terminal. */
 	receipt_text_shown(r.text, text, sizeof(text));
@@ -210,12 +211,14 @@ judge_answer(struct session *s, const struct input *in, const struct upload *up,
 		session_close(s, up->ended);
 	if (r.ok) {
 		*rc = check_receipt(in, &r, text);
-		return VERDICT_DONE;
+		return VERDICT_SETTLED;
 	}
-	if (may_retry && r.code == 503 && strncmp(r.text, "busy", 4) == 0)
-		return VERDICT_RETRY;
+	if (r.code == 503 && strncmp(r.text, "busy", 4) == 0) {
+		snprintf(busy, RECEIPT_SHOWN_MAX + 16, "ERR %d %s", r.code, text);
+		return VERDICT_BUSY;
+	}
 	*rc = report_fail(EXIT_REFUSED, "%s: refused: ERR %d %s", in->label, r.code, text);
-	return VERDICT_DONE;
+	return VERDICT_SETTLED;
 }
 
 /* The digest of a raw upload, taken while it is sent. */
@@ -228,11 +231,16 @@ raw_digest(struct input *in, EVP_MD_CTX *md)
 	return EXIT_OK;
 }
 
-/* Attempts in->path until it is answered, tcpx gives up or no retry is left. */
+/*
+ * Attempts in->path until it is answered, tcpx gives up or no retry is
+ * left.  *settled: the daemon answered it for good (it holds no part of it).
+ */
 static int
-send_attempts(struct session *s, struct input *in, struct upload *up, struct progress *prog)
+send_attempts(struct session *s, struct input *in, struct upload *up, struct progress *prog,
+    bool *settled)
 {
 	struct retry r = { .delay_ms = BACKOFF_FIRST_MS };
+	char busy[RECEIPT_SHOWN_MAX + 16];
 	bool transient;
 	int rc;
 
@@ -268,9 +276,12 @@ send_attempts(struct session *s, struct input *in, struct upload *up, struct pro
 			session_close(s, false);
 			return rc;
 		}
-		if (judge_answer(s, in, up, r.done < s->opt->retries, &rc) == VERDICT_DONE)
+		if (judge_answer(s, in, up, &rc, busy) == VERDICT_SETTLED) {
+			*settled = true;
 			return rc;
-		retry_wait(s, &r, in->label, "the daemon is busy");
+		}
+		if (!retry_wait(s, &r, in->label, busy))
+			return report_fail(EXIT_REFUSED, "%s: refused: %s", in->label, busy);
 	}
 }
 
@@ -284,7 +295,7 @@ send_one(struct session *s, const struct job *job)
 	struct progress prog;
 	struct upload up = { 0 };
 	struct input in;
-	bool resumable;
+	bool resumable, settled = false;
 	size_t hlen = 0;
 	int rc;
 
@@ -308,9 +319,9 @@ send_one(struct session *s, const struct job *job)
 		rc = report_fail(EXIT_LOCAL, "out of memory");
 		goto out;
 	}
-	rc = send_attempts(s, &in, &up, &prog);
+	rc = send_attempts(s, &in, &up, &prog, &settled);
 	/* Kept for the next run only while the daemon may hold part of it. */
-	if (resumable && in.regular && (rc == EXIT_OK || rc == EXIT_REFUSED || rc == EXIT_MISMATCH))
+	if (resumable && in.regular && settled)
 		resume_forget(&key);
 out:
 	EVP_MD_CTX_free(up.md);

@@ -220,7 +220,7 @@ def test_digest_declared():
 
 def test_retries():
     """Connection refused and ERR 503 busy are retried with back-off; ERR 400 is not.
-    The state file stays after a network error, and goes after an answer."""
+    The state file stays after a network error or busy, and goes after an answer."""
     clear_state()
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -238,7 +238,15 @@ def test_retries():
     fake = FakeServer([b"ERR 503 busy: max_partials\n", b"ERR 503 busy: max_connections\n"])
     rc, out, err = tcpx("send", "-q", path, fake.target)
     assert rc == 0 and " -> f (7 bytes" in out, (rc, out, err)
-    assert err.count("the daemon is busy; retrying") == 2 and fake.connections == 3, err
+    assert "f: ERR 503 busy: max_partials; retrying in 0.5 s (1 of 5)" in err, err
+    assert "f: ERR 503 busy: max_connections; retrying in 1.0 s (2 of 5)" in err, err
+    assert fake.connections == 3, err
+    fake = FakeServer([b"ERR 503 busy: max_partials\n"] * 2)
+    rc, out, err = tcpx("send", "-q", "--retries", "1", path, fake.target)
+    assert rc == 3 and err.endswith("f: refused: ERR 503 busy: max_partials\n"), (rc, err)
+    fake.close()
+    kept = state_files()        # busy: the daemon may hold part of it, so kept too
+    assert len(kept) == 2, kept
     fake.close()
     fake = FakeServer([b"ERR 400 digest mismatch\n"])
     rc, out, err = tcpx("send", "-q", path, fake.target)
