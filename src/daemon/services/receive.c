@@ -60,6 +60,7 @@ struct upload_state {
 	struct partial *partial;        /* a resumable upload's, while this file is received */
 	uint64_t next_checkpoint;       /* data bytes at which the partial is made durable */
 	bool checkpoint_failed;         /* an fsync failed: its data can no longer be trusted */
+	bool superseded;                /* a newer connection took the upload over */
 	long long file_start_ms;
 };
 
@@ -273,8 +274,11 @@ read_header(struct conn *c, struct upload_state *s)
 			no_header(s, n < 0);
 			return 0;
 		}
-		if (have == 0 && n < 0 && errno == EAGAIN && s->next && !conn_aborting(c)) {
-			/* Idle between files: nothing is in flight, so nothing to answer. */
+		if (have == 0 && n < 0 && s->next && !conn_aborting(c)) {
+			/*
+			 * Idle between files, or a TLS stream cut there without
+			 * close_notify: nothing is in flight, so nothing is lost or answered.
+			 */
 			no_header(s, false);
 			return 0;
 		}
@@ -366,6 +370,7 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 }
 
 static int body_ended(struct conn *c, struct upload_state *s);
+static void end_partial(struct upload_state *s, bool keep);
 
 /* Receives until EOF.  Returns 0 at a complete upload, -1 after replying or aborting. */
 static int
@@ -399,6 +404,14 @@ body_ended(struct conn *c, struct upload_state *s)
 		return -1;
 	}
 	if (s->framed && s->data < s->hdr.size) {
+		/* Durable before the client hears of it: it may come back at once to resume. */
+		end_partial(s, true);
+		if (s->superseded) {
+			/* A newer connection took the upload over and shut this one: no one to answer. */
+			stats_add(&stats.uploads_failed, 1);
+			c->result = "aborted-resumed-elsewhere";
+			return -1;
+		}
 		reply_error(c, 400, "upload shorter than declared size", "refused-size-mismatch");
 		return -1;
 	}
@@ -494,24 +507,28 @@ static void
 log_file(const struct conn *c, const struct upload_state *s)
 {
 	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
-	char name[LOG_VALUE_MAX(FRAME_NAME_MAX)], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
+	char value[LOG_VALUE_MAX(STORE_NAME_MAX)], name[LOG_VALUE_MAX(FRAME_NAME_MAX) + 8] = "";
+	char stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
 	char declared[96] = "", received[96] = "", digests[200] = "";
 
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
+	/* A header refused before its name was read names no file. */
+	if (s->hdr.name[0] != '\0')
+		snprintf(name, sizeof(name), " name=%s", log_value(value, sizeof(value), s->hdr.name));
 	if (c->stored[0] != '\0')
 		snprintf(stored, sizeof(stored), " stored=%s",
-		    log_value(name, sizeof(name), c->stored));
+		    log_value(value, sizeof(value), c->stored));
 	if (!digest_matches(s) && s->data == s->hdr.size) {
 		digest_text(declared, sizeof(declared), s->hdr.digest);
 		digest_text(received, sizeof(received), s->digest);
 		snprintf(digests, sizeof(digests), " declared=%s received=%s", declared, received);
 	}
-	log_info("upload listener=%s peer=%s port=%u file=%u name=%s bytes=%llu ms=%lld result=%s%s%s",
+	log_info("upload listener=%s peer=%s port=%u file=%u%s bytes=%llu ms=%lld result=%s%s%s",
 	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, s->files + 1,
-	    log_value(name, sizeof(name), s->hdr.name), (unsigned long long)s->data,
-	    sys_now_ms() - s->file_start_ms, c->result ? c->result : "ok", digests, stored);
+	    name, (unsigned long long)s->data, sys_now_ms() - s->file_start_ms,
+	    c->result ? c->result : "ok", digests, stored);
 }
 
 /* Sends the OK receipt of a stored file.  0, or -1 if it could not be sent. */
@@ -621,12 +638,11 @@ begin_partial(struct conn *c, struct upload_state *s)
  * or an fsync failed (its data can no longer be trusted).
  */
 static void
-end_partial(struct conn *c, struct upload_state *s, bool keep)
+end_partial(struct upload_state *s, bool keep)
 {
 	if (s->partial == NULL)
 		return;
-	if (partial_superseded(s->partial))
-		c->result = "aborted-resumed-elsewhere";
+	s->superseded = partial_superseded(s->partial);
 	if (keep && !s->checkpoint_failed && s->up.fd >= 0 &&
 	    partial_checkpoint(s->partial, s->up.fd, s->up.written) == 0) {
 		partial_release(s->partial);
@@ -676,7 +692,7 @@ receive_file(struct conn *c, struct upload_state *s)
 	}
 	/* Checked before the link: a file that is not the one the client meant is never visible. */
 	if (!digest_matches(s)) {
-		end_partial(c, s, false);
+		end_partial(s, false);
 		reply_error(c, 400, "digest mismatch", "refused-digest-mismatch");
 		return -1;
 	}
@@ -690,7 +706,7 @@ receive_file(struct conn *c, struct upload_state *s)
 		return -1;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */
-	end_partial(c, s, false);
+	end_partial(s, false);
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
 	return send_receipt(c, s);
@@ -702,7 +718,9 @@ receive_one(struct conn *c, struct upload_state *s)
 {
 	if (receive_file(c, s) == 0)
 		return 0;
-	end_partial(c, s, true);
+	end_partial(s, true);
+	if (s->superseded)
+		c->result = "aborted-resumed-elsewhere";
 	return -1;
 }
 
@@ -713,6 +731,11 @@ receive_more(struct conn *c, struct upload_state *s)
 	for (;;) {
 		s->next = true;
 		s->file_start_ms = sys_now_ms();
+		/* A header refused here names no file: its line must not repeat the last one's. */
+		s->data = 0;
+		s->hdr.name[0] = '\0';
+		s->hdr.has_digest = false;
+		c->stored[0] = '\0';
 		if (read_header(c, s) < 0) {
 			c->io.deadline_ms = 0;
 			log_file(c, s);
