@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "client/progress.h"
+#include "client/report.h"
 #include "io/sys.h"
 
 #define PROGRESS_EVERY_MS 200
@@ -44,4 +45,5 @@ progress_draw(struct progress *p, bool last)
 	fprintf(stderr, "\r%-24.24s %3d%% %s / %s  %s/s%s\033[K%s", p->label,
 	    p->total ? (int)(100 * p->done / p->total) : 100, done, total, speed, eta,
 	    last ? "\n" : "");
+	report_line_open(!last);
 }

@@ -3,17 +3,30 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client/client.h"
 #include "client/report.h"
 
+static bool line_open;
+
+void
+report_line_open(bool open)
+{
+	line_open = open;
+}
+
 int
 report_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* A message never ends up behind a progress bar, on its line. */
+	if (line_open)
+		fputc('\n', stderr);
+	line_open = false;
 	fputs("tcpx: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -12,6 +12,7 @@ other ERRs not."""
 
 import hashlib
 import os
+import pty
 import re
 import shutil
 import signal
@@ -271,29 +272,66 @@ def stop_mid_file(d, proc, at_least):
         time.sleep(0.002)
 
 
+class Terminal:
+    """A pseudo-terminal for a child's standard error, so that tcpx draws its progress
+    bar; what it writes is collected until the child closes it."""
+
+    def __init__(self):
+        self.master, self.slave = pty.openpty()
+        self.text = bytearray()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+
+    def read(self):
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:         # EIO: the child closed its side
+                break
+            if not chunk:
+                break
+            self.text += chunk
+        os.close(self.master)
+
+    def started(self):
+        os.close(self.slave)
+        self.reader.start()
+
+    def collected(self):
+        self.reader.join(WAIT)
+        return bytes(self.text)
+
+
 def test_resume_after_daemon_killed():
     """kill -9 of the daemon mid-file; restarted on the same port, tcpx's retry resumes:
-    the new daemon receives less than the file, which is stored byte-exact, no partial left."""
+    the new daemon receives less than the file, which is stored byte-exact, no partial
+    left; the progress bar goes on from where the daemon stood, not from 0 %."""
     clear_state()
     d = daemon()
     port = d.addr("inbox")[1]
     path = os.path.join(d.dir, "big.bin")
     data = os.urandom(64 << 20)
     write(path, data)
-    p = subprocess.Popen([TCPX, "send", "-q", "--retries", "10", path, "127.0.0.1:%d" % port],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tty = Terminal()
+    p = subprocess.Popen([TCPX, "send", "--retries", "10", path, "127.0.0.1:%d" % port],
+                         stdout=subprocess.PIPE, stderr=tty.slave)
+    tty.started()
     try:
-        stop_mid_file(d, p, 1 << 20)
+        stop_mid_file(d, p, 16 << 20)
         held = sum(partials(d))
         assert held < len(data), held
         d.kill()
         d2 = daemon(port=port, workdir=d.dir)
-        out, err = p.communicate(timeout=WAIT * 4)
+        out = p.communicate(timeout=WAIT * 4)[0]
     finally:
         if p.poll() is None:
             p.kill()
+    err = tty.collected()
     assert p.returncode == 0, (out, err)
     assert b"retrying" in err, err
+    # The first bar drawn after the retry starts at the offset (25 % at least).
+    after = re.split(rb"[\r\n]", err.split(b"retrying", 1)[1])
+    first = [int(m.group(1)) for m in (re.search(rb" (\d+)% ", t) for t in after) if m][0]
+    assert 25 <= first <= 100, (first, err)
     assert receipt_lines(out.decode())[0][1:3] == ("big.bin", str(len(data))), out
     assert stored(d2, "big.bin") == data
     received = sum(int(c["in"]) for c in conns(d2))
