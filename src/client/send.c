@@ -83,12 +83,12 @@ session_end(struct session *s)
 }
 
 /*
- * Whether the connection kept from the file before is still there: the
+ * Whether the connection kept from the file before is still usable: the
  * daemon ends one left idle (idle_timeout), as it can be while tcpx hashes
  * a large file.  Then tcpx connects again, which is no failure to retry.
  */
 static bool
-session_idle(struct session *s)
+session_usable(struct session *s)
 {
 	short revents = 0;
 	bool arrived;
@@ -108,7 +108,7 @@ session_connect(struct session *s, bool *transient)
 {
 	int rc;
 
-	if (s->io.fd >= 0 && session_idle(s))
+	if (s->io.fd >= 0 && session_usable(s))
 		return EXIT_OK;
 	session_close(s, false);
 	if ((rc = link_open(s->opt, s->target, &s->io, transient)) != EXIT_OK)
