@@ -17,7 +17,7 @@ import socket
 import time
 
 from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, close_with_reset, connect, inbox,
-                       parse_log_line, read_all, run)
+                       log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 PARTIAL = ".tcpxd-partial"
@@ -34,16 +34,6 @@ def daemon(**extra):
 def header(data, name, upload_id, digest=True):
     dg = b"sha256:" + hashlib.sha256(data).hexdigest().encode() if digest else b"-"
     return SIG + b"2 %d %s %s %s\n" % (len(data), dg, upload_id, name)
-
-
-def read_line(s):
-    line = b""
-    while not line.endswith(b"\n"):
-        b = s.recv(1)
-        if not b:
-            break
-        line += b
-    return line.decode()
 
 
 def start_upload(d, data, name, upload_id, source=None):
@@ -75,15 +65,6 @@ def wait_partial_size(d, size):
             return
         time.sleep(0.01)
     raise AssertionError("partial never reached %d bytes" % size)
-
-
-def records(d, event):
-    out = []
-    for line in d.log().splitlines():
-        r = parse_log_line(line)
-        if r and r[0] == event and "state" not in dict(r[1]):
-            out.append(dict(r[1]))
-    return out
 
 
 def test_break_and_resume():

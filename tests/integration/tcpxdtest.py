@@ -440,6 +440,29 @@ def read_all(s):
     return b"".join(chunks)
 
 
+def read_line(s):
+    """Reads one answer line, byte by byte so that nothing after it is consumed;
+    what came before an early close if there is no newline."""
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            break
+        line += b
+    return line.decode(errors="replace")
+
+
+def log_records(d, event):
+    """The daemon's log records of one event ("conn", "upload"), as dicts; a
+    connection's "state=started" line is not one."""
+    out = []
+    for line in d.log().splitlines():
+        r = parse_log_line(line)
+        if r and r[0] == event and "state" not in dict(r[1]):
+            out.append(dict(r[1]))
+    return out
+
+
 def upload(addr, data, source=None):
     """Raw upload: send, half-close, return the receipt line."""
     with connect(addr, source) as s:
