@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 
-from tcpxdtest import STATE_HOME, TCPX, WAIT, Daemon, have_tool, inbox, parse_log_line, run
+from tcpxdtest import STATE_HOME, TCPX, WAIT, Daemon, have_tool, inbox, log_records, run
 from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
 SIG = b"\x89TCPX\r\n\x1a"
@@ -36,19 +36,8 @@ def daemon(port=0, workdir=None, **extra):
     return d
 
 
-def records(d, event):
-    """The fields of every complete log line of event (conn, upload)."""
-    out = []
-    for line in d.log().splitlines():
-        if re.search(r"(?:: |>)%s " % event, line):
-            kind, fields = parse_log_line(line)
-            if kind == event:
-                out.append(dict(fields))
-    return out
-
-
 def conns(d):
-    return [c for c in records(d, "conn") if c.get("listener") == "inbox" and "result" in c]
+    return [c for c in log_records(d, "conn") if c.get("listener") == "inbox"]
 
 
 def write(path, data):
