@@ -20,6 +20,7 @@ import time
 import traceback
 
 TCPXD = os.environ.get("TCPXD", "tcpxd")
+TCPX = os.path.join(os.path.dirname(TCPXD), "tcpx")     # the client, built beside the daemon
 SANITIZER = os.environ.get("TCPXD_SANITIZER", "none")
 # A command run in front of tcpxd, e.g. valgrind with its options.
 LAUNCHER = tuple(os.environ.get("TCPXD_LAUNCHER", "").split())
@@ -37,6 +38,10 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
                    "Invalid read", "Invalid write", "uninitialised value", "Syscall param")
 
 _daemons = []
+
+# tcpx keeps its resume state in $XDG_STATE_HOME/tcpx/: the tests' own, never the user's.
+STATE_HOME = tempfile.mkdtemp(prefix="tcpx-state-")
+os.environ["XDG_STATE_HOME"] = STATE_HOME
 
 
 def close_with_reset(s):
@@ -355,7 +360,10 @@ class Daemon:
         assert not bad, "log lines outside the grammar of tcpxd(8):\n" + "\n".join(bad)
 
     def stored_files(self, subdir="inbox"):
-        return sorted(os.listdir(os.path.join(self.dir, subdir)))
+        """The files stored in output_dir: never hidden (the daemon refuses such names),
+        so its own hidden area of partial uploads (.tcpxd-partial) is not among them."""
+        return sorted(n for n in os.listdir(os.path.join(self.dir, subdir))
+                      if not n.startswith("."))
 
 
 def pids_cgroup(prefix="tcpxd-test"):
@@ -497,6 +505,19 @@ def check_ok(d, receipt, data, subdir="inbox"):
     return name
 
 
+def tcpx_target(addr):
+    """HOST:PORT of a listener address, as tcpx takes it ([::1]:PORT for IPv6)."""
+    host, port = addr
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def run_tcpx(*args, stdin=None, env=None):
+    """Runs tcpx to its end: (exit status, standard output, standard error) as text."""
+    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 4,
+                       env=env)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
 def run(tests):
     """Runs test functions; prints a plain summary; exits non-zero on failure."""
     passed = failed = 0
@@ -518,6 +539,7 @@ def run(tests):
                 if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
                     shutil.rmtree(d.dir, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
+    shutil.rmtree(STATE_HOME, ignore_errors=True)
     sys.exit(1 if failed else 0)
 
 
