@@ -8,10 +8,13 @@
 #define TCPX_RESUME_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* 16 random bytes in hex: docs/PROTOCOL.md §2.6 allows up to 64 of [A-Za-z0-9_-]. */
 #define RESUME_ID_LEN 32
+/* Regular files below this size are resumable only with --resume. */
+#define RESUME_MIN_SIZE ((uint64_t)1 << 20)
 
 /* What makes two runs the same upload: a change to any of these starts a new one. */
 struct resume_key {

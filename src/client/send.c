@@ -311,7 +311,12 @@ send_one(struct session *s, const struct job *job)
 
 	if ((rc = input_open(opt, job->path, job->label, &in, s->buf, CHUNK)) != EXIT_OK)
 		goto out;
-	resumable = !opt->raw && (opt->resume > 0 || (opt->resume < 0 && in.regular));
+	/*
+	 * By default a small file is sent whole again rather than resumed: that
+	 * costs less than a resumable upload's extra round trip and state.
+	 */
+	resumable = !opt->raw && (opt->resume > 0 ||
+	    (opt->resume < 0 && in.regular && in.size >= RESUME_MIN_SIZE));
 	if (resumable && in.regular)
 		resume_state(s, &in, &key, abspath, id);
 	else if (resumable && resume_new_id(id) < 0)

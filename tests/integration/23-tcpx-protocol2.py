@@ -197,9 +197,13 @@ def test_digest_declared():
     write(path, data)
     rc, out, err = tcpx("send", "-q", path, fake.target)
     assert rc == 0, (rc, err)
+    rc, out, err = tcpx("send", "-q", "--resume", path, fake.target)
+    assert rc == 0, (rc, err)
     digest = b"sha256:" + hashlib.sha256(data).hexdigest().encode()
     assert fake.headers[0] == b"2 70000 %s - piped\n" % digest, fake.headers
-    assert re.fullmatch(rb"2 70000 %s [0-9a-f]{32} file\n" % digest, fake.headers[1]), fake.headers
+    # Below 1 MiB a file is resumable only when asked.
+    assert fake.headers[1] == b"2 70000 %s - file\n" % digest, fake.headers
+    assert re.fullmatch(rb"2 70000 %s [0-9a-f]{32} file\n" % digest, fake.headers[2]), fake.headers
     fake.close()
     # The daemon checks it, and stores what came from standard input.
     d = daemon(workdir=d.dir)
@@ -219,20 +223,20 @@ def test_retries():
     d = Daemon([], start=False)
     path = os.path.join(d.dir, "f")
     write(path, b"content")
-    rc, _, err = tcpx("send", "-q", "--retries", "2", path, "127.0.0.1:%d" % port)
+    rc, _, err = tcpx("send", "-q", "--resume", "--retries", "2", path, "127.0.0.1:%d" % port)
     assert rc == 5, (rc, err)
     assert "retrying in 0.5 s (1 of 2)" in err and "retrying in 1.0 s (2 of 2)" in err, err
     assert "(3 of" not in err, err
     kept = state_files()        # a network error keeps the upload id, for the next run
     assert len(kept) == 1, kept
     fake = FakeServer([b"ERR 503 busy: max_partials\n", b"ERR 503 busy: max_connections\n"])
-    rc, out, err = tcpx("send", "-q", path, fake.target)
+    rc, out, err = tcpx("send", "-q", "--resume", path, fake.target)
     assert rc == 0 and " -> f (7 bytes" in out, (rc, out, err)
     assert "f: ERR 503 busy: max_partials; retrying in 0.5 s (1 of 5)" in err, err
     assert "f: ERR 503 busy: max_connections; retrying in 1.0 s (2 of 5)" in err, err
     assert fake.connections == 3, err
     fake = FakeServer([b"ERR 503 busy: max_partials\n"] * 2)
-    rc, out, err = tcpx("send", "-q", "--retries", "1", path, fake.target)
+    rc, out, err = tcpx("send", "-q", "--resume", "--retries", "1", path, fake.target)
     assert rc == 3 and err.endswith("f: refused: ERR 503 busy: max_partials\n"), (rc, err)
     fake.close()
     kept = state_files()        # busy: the daemon may hold part of it, so kept too

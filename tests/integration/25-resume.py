@@ -192,7 +192,7 @@ def test_max_partials_and_ttl():
     s, off = start_upload(d, data, b"p0", b"part-0")
     assert off == 100
     s.close()
-    d.wait_log(r"upload listener=inbox .* name=p0 .*result=refused-size-mismatch")
+    d.wait_log(r"upload listener=inbox .* name=p0 .*result=refused-size-mismatch", count=2)
     # Left unwritten for longer than resume_ttl (aged here), a partial is gone at start-up,
     # with the leftovers of a crash.
     pdir = os.path.join(d.dir, "inbox", PARTIAL)

@@ -110,9 +110,14 @@ file_name(char *buf, size_t len, const char *key, const char *suffix)
 	snprintf(buf, len, "%s.%s", key, suffix);
 }
 
-/* Writes KEY.meta durably: a new file, fsync'ed, renamed over the old, directory fsync'ed. */
+/*
+ * Writes KEY.meta: a new file renamed over the old.  durable: the file
+ * fsync'ed before, the directory after.  A new partial's record need not
+ * be: it holds no byte yet, and a crash that loses it leaves data without
+ * a record, which scan() removes.
+ */
 static int
-meta_write(int pdir, const char *key, const struct meta *m)
+meta_write(int pdir, const char *key, const struct meta *m, bool durable)
 {
 	char text[META_MAX], tmp[KEY_LEN + 16], final[KEY_LEN + 16];
 	int n, fd, saved;
@@ -129,7 +134,7 @@ meta_write(int pdir, const char *key, const struct meta *m)
 	fd = openat(pdir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (sys_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0) {
+	if (sys_write_all(fd, text, (size_t)n) < 0 || (durable && fsync(fd) < 0)) {
 		saved = errno;
 		sys_close(fd);
 		unlinkat(pdir, tmp, 0);
@@ -143,7 +148,7 @@ meta_write(int pdir, const char *key, const struct meta *m)
 		errno = saved;
 		return -1;
 	}
-	return fsync(pdir);
+	return durable ? fsync(pdir) : 0;
 }
 
 static bool
@@ -209,14 +214,19 @@ meta_read(int pdir, const char *key, struct meta *m)
 static void
 remove_names(int pdir, const char *key)
 {
-	static const char *const suffixes[] = { "data", "meta", "meta.tmp" };
+	/* A KEY.meta.tmp is there only after a crash: scan() takes it. */
+	static const char *const suffixes[] = { "data", "meta" };
 	char name[KEY_LEN + 16];
 
+	/*
+	 * Not fsync'ed: names that come back after a crash are data already
+	 * published (st_nlink > 1) or a partial refused for good, and a
+	 * resume of the latter ends refused again.
+	 */
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		file_name(name, sizeof(name), key, suffixes[i]);
 		(void)unlinkat(pdir, name, 0);
 	}
-	(void)fsync(pdir);
 }
 
 static struct holder *
@@ -475,12 +485,16 @@ create(struct partial *p, int *fd)
 	char data[KEY_LEN + 16];
 
 	file_name(data, sizeof(data), p->key, "data");
-	(void)unlinkat(p->pdir, data, 0);       /* data without a record: a crash's */
-	if ((*fd = openat(p->pdir, data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) < 0)
-		return -1;
+	for (int attempt = 0;; attempt++) {
+		*fd = openat(p->pdir, data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*fd >= 0)
+			break;
+		/* Data without a record: a crash's, and we hold its key. */
+		if (errno != EEXIST || attempt > 0 || unlinkat(p->pdir, data, 0) < 0)
+			return -1;
+	}
 	p->meta.checkpoint = 0;
-	if (meta_write(p->pdir, p->key, &p->meta) < 0) {
+	if (meta_write(p->pdir, p->key, &p->meta, false) < 0) {
 		int saved = errno;
 
 		sys_close(*fd);
@@ -575,7 +589,7 @@ partial_checkpoint(struct partial *p, int fd, uint64_t length)
 		return -1;
 	p->meta.checkpoint = length;
 	snprintf(p->meta.boot, sizeof(p->meta.boot), "%s", current_boot());
-	return meta_write(p->pdir, p->key, &p->meta);
+	return meta_write(p->pdir, p->key, &p->meta, true);
 }
 
 void

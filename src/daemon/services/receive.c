@@ -633,13 +633,13 @@ static int
 send_continue(struct session *c, struct upload_state *s)
 {
 	char line[48];
-	int len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)s->data);
+	size_t len = receipt_continue(line, sizeof(line), s->data);
 
-	if (netio_send_all(&c->io, line, (size_t)len) < 0) {
+	if (len == 0 || netio_send_all(&c->io, line, len) < 0) {
 		receive_failed(c, errno, 408, "idle timeout");
 		return -1;
 	}
-	c->bytes_out += (uint64_t)len;
+	c->bytes_out += len;
 	return 0;
 }
 
