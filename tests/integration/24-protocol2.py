@@ -16,8 +16,8 @@ import os
 import socket
 import subprocess
 
-from tcpxdtest import (Daemon, WAIT, check_ok, connect, have_tool, inbox, log_records,
-                       read_all, read_line, run)
+from tcpxdtest import (Daemon, WAIT, check_ok, connect, have_tool, inbox, inbox_daemon,
+                       log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 
@@ -27,16 +27,8 @@ def header(data, name, digest=True, size=None):
     return SIG + b"2 %d %s - %s\n" % (len(data) if size is None else size, d, name)
 
 
-def daemon(**extra):
-    d = Daemon([], start=False)
-    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": inbox(d), **extra}])
-    d.start()
-    return d
-
-
 def test_end_by_size_without_half_close():
-    d = daemon()
+    d = inbox_daemon()
     data = b"hello, size\n"
     with connect(d.addr("inbox")) as s:
         s.sendall(header(data, b"a.txt") + data)
@@ -57,7 +49,7 @@ def test_end_by_size_without_half_close():
 
 def test_shell_one_liners():
     """The one-liners of docs/PROTOCOL.md §2.9: bash /dev/tcp, curl telnet://, telnet."""
-    d = daemon()
+    d = inbox_daemon()
     host, port = d.addr("inbox")
     path = os.path.join(d.dir, "notes.txt")
     with open(path, "wb") as f:
@@ -100,7 +92,7 @@ head -n1 <&3; exec 3<&-
 
 
 def test_digest_checked_before_publishing():
-    d = daemon()
+    d = inbox_daemon()
     data = b"the file the client meant\n"
     wrong = SIG + b"2 %d sha256:%s - x.txt\n" % (len(data), b"0" * 64)
     with connect(d.addr("inbox")) as s:
@@ -140,7 +132,7 @@ def many_files(d, count, tls_context=None):
 
 
 def test_thousand_files_one_connection():
-    d = daemon()
+    d = inbox_daemon()
     many_files(d, 1000)
     assert len(d.stored_files()) == 1000
     d.wait_log(r"conn listener=inbox .* files=1000")
@@ -179,7 +171,7 @@ def test_tls_many_files():
 
 
 def test_limits_per_file_and_what_may_follow():
-    d = daemon(max_file_size=100, idle_timeout=2)
+    d = inbox_daemon(max_file_size=100, idle_timeout=2)
     small, big = b"s" * 100, b"b" * 101
     # A file over max_file_size after a good one: the good one stays, the next is refused.
     with connect(d.addr("inbox")) as s:
@@ -208,7 +200,7 @@ def test_limits_per_file_and_what_may_follow():
     conn = log_records(d, "conn")[-1]
     assert conn["result"] == "ok" and conn["files"] == "1", conn
     # Each file checks the free space: a reserve above the disk refuses the first file.
-    d2 = daemon(min_free_space="4096T")
+    d2 = inbox_daemon(min_free_space="4096T")
     with connect(d2.addr("inbox")) as s:
         s.sendall(header(small, b"nospace") + small)
         assert read_line(s) == "ERR 507 insufficient storage\n"

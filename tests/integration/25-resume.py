@@ -17,19 +17,11 @@ import random
 import socket
 import time
 
-from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, close_with_reset, connect, inbox,
+from tcpxdtest import (SLOW, WAIT, check_ok, close_with_reset, connect, inbox_daemon,
                        log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 PARTIAL = ".tcpxd-partial"
-
-
-def daemon(**extra):
-    d = Daemon([], start=False)
-    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": inbox(d), **extra}])
-    d.start()
-    return d
 
 
 def header(data, name, upload_id, digest=True):
@@ -69,7 +61,7 @@ def wait_partial_size(d, size):
 
 
 def test_break_and_resume():
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(3 << 20)
     s, off = start_upload(d, data, b"big.bin", b"id-1")
     assert off == 0
@@ -105,7 +97,7 @@ def test_kill9_fifty_rounds():
     """kill -9 at a random moment mid-file, 50 times; the offsets are never
     beyond what was sent, and the file ends byte-exact."""
     rounds = 50 if SLOW == 1 else 10
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(8 << 20)
     rng = random.Random(os.getpid())
     offsets = []
@@ -131,7 +123,7 @@ def test_kill9_fifty_rounds():
 
 
 def test_digest_mismatch_keeps_nothing():
-    d = daemon()
+    d = inbox_daemon()
     data = b"a" * 1000
     wrong = SIG + b"2 1000 sha256:%s bad-1 a.txt\n" % (b"0" * 64)
     with connect(d.addr("inbox")) as s:
@@ -149,7 +141,7 @@ def test_digest_mismatch_keeps_nothing():
 
 
 def test_identity_and_takeover():
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(1 << 20)
     s, _ = start_upload(d, data, b"mine.bin", b"shared-id", source="127.0.0.1")
     s.sendall(data[:1000])
@@ -177,7 +169,7 @@ def test_identity_and_takeover():
 
 
 def test_max_partials_and_ttl():
-    d = daemon(max_partials=2)
+    d = inbox_daemon(max_partials=2)
     data = os.urandom(10000)
     for i in range(2):
         s, _ = start_upload(d, data, b"p%d" % i, b"part-%d" % i)
@@ -209,12 +201,12 @@ def test_max_partials_and_ttl():
     s, off = start_upload(d, data, b"p0", b"part-0")
     assert off == 0
     s.close()
-    d2 = daemon(max_partials=0)
+    d2 = inbox_daemon(max_partials=0)
     with connect(d2.addr("inbox")) as s:
         s.sendall(header(data, b"p", b"any"))
         assert read_line(s) == "ERR 503 busy: max_partials\n"
     # No room for the file: refused instead of CONTINUE, before a byte is sent.
-    d3 = daemon(min_free_space="4096T")
+    d3 = inbox_daemon(min_free_space="4096T")
     with connect(d3.addr("inbox")) as s:
         s.sendall(header(data, b"p", b"any"))
         assert read_line(s) == "ERR 507 insufficient storage\n"

@@ -386,6 +386,15 @@ def inbox(d, name="inbox"):
     return path
 
 
+def inbox_daemon(**extra):
+    """A started daemon with one receive listener "inbox" on 127.0.0.1 (extra: its settings)."""
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), **extra}])
+    d.start()
+    return d
+
+
 def in_ci():
     """CI (.ci/run) installs every tool the tests use (tests/install-deps.sh)."""
     return os.environ.get("CI", "") not in ("", "0", "false")
