@@ -8,7 +8,8 @@ with a byte-exact, receipt-verified file and no partial left; a digest
 mismatch keeps nothing; another client cannot use the id (ERR 403), the
 same client cannot use it for another file (ERR 409); a newer connection
 takes the upload over from an older one; max_partials, resume_ttl and the
-free-space reserve hold before CONTINUE;
+free-space reserve hold before CONTINUE; a removed listener's partials
+expire too;
 start-up removes expired partials and crash leftovers."""
 
 import hashlib
@@ -212,6 +213,32 @@ def test_max_partials_and_ttl():
         assert read_line(s) == "ERR 507 insufficient storage\n"
 
 
+def test_partials_of_a_removed_listener_expire():
+    """A listener taken out of the configuration leaves its partials to the
+    listeners on the same output_dir: they expire by those listeners' resume_ttl."""
+    d = inbox_daemon()
+    data = os.urandom(10000)
+    s, _ = start_upload(d, data, b"old", b"of-a-gone-listener")
+    s.sendall(data[:100])
+    s.shutdown(socket.SHUT_WR)
+    assert read_all(s) == b"ERR 400 upload shorter than declared size\n"
+    s.close()
+    d.kill()
+    d.write_config([{"name": "renamed", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": os.path.join(d.dir, "inbox")}])
+    d.start()
+    assert len(partials(d)) == 2        # not expired yet: kept
+    pdir = os.path.join(d.dir, "inbox", PARTIAL)
+    old = time.time() - 86400 - 60
+    for n in os.listdir(pdir):
+        os.utime(os.path.join(pdir, n), (old, old))
+    d.kill()
+    d.start()
+    d.wait_log(r"listener renamed: removed 1 expired partial uploads and leftovers of a crash")
+    assert partials(d) == []
+
+
 if __name__ == "__main__":
     run([test_break_and_resume, test_kill9_fifty_rounds, test_digest_mismatch_keeps_nothing,
-         test_identity_and_takeover, test_max_partials_and_ttl])
+         test_identity_and_takeover, test_max_partials_and_ttl,
+         test_partials_of_a_removed_listener_expire])

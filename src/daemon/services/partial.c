@@ -330,13 +330,24 @@ expired(const struct stat *st, unsigned ttl)
 	return st->st_mtime + (time_t)ttl < time(NULL);
 }
 
+/*
+ * Whose partials a scan looks after: listener's, and those of listeners no
+ * longer configured (when configured is not NULL), expired after ttl.
+ */
+struct scope {
+	const char *listener;
+	unsigned ttl;
+	bool (*configured)(const char *listener, void *arg);
+	void *arg;
+};
+
 /* What scan() does with one partial's file that no connection holds.  Locked. */
 static void
-scan_one(int pdir, const char *key, const char *suffix, const char *listener, unsigned ttl,
+scan_one(int pdir, const char *key, const char *suffix, const struct scope *scope,
     int *removed, unsigned *kept)
 {
 	char data[KEY_LEN + 16], tmp[KEY_LEN + 16];
-	bool has_data, has_meta;
+	bool has_data, has_meta, mine, orphan;
 	struct meta m;
 	struct stat st;
 
@@ -356,11 +367,14 @@ scan_one(int pdir, const char *key, const char *suffix, const char *listener, un
 	if (strcmp(suffix, ".data") != 0 || !has_data)
 		return;
 	has_meta = meta_read(pdir, key, &m) == 0;
+	mine = has_meta && strcmp(m.listener, scope->listener) == 0;
+	/* A listener removed from the configuration leaves its partials to the others. */
+	orphan = has_meta && scope->configured != NULL && !scope->configured(m.listener, scope->arg);
 	/* Data linked into output_dir already (st_nlink > 1) was published: done. */
-	if (!has_meta || st.st_nlink > 1 || (strcmp(m.listener, listener) == 0 && expired(&st, ttl))) {
+	if (!has_meta || st.st_nlink > 1 || ((mine || orphan) && expired(&st, scope->ttl))) {
 		remove_names(pdir, key);
 		(*removed)++;
-	} else if (strcmp(m.listener, listener) == 0) {
+	} else if (mine) {
 		(*kept)++;
 	}
 }
@@ -368,12 +382,12 @@ scan_one(int pdir, const char *key, const char *suffix, const char *listener, un
 /*
  * Goes through the partial directory: removes leftovers of crashes (a
  * record being rewritten, data without a record or a record without data,
- * data already published) and the expired partials of listener; counts
- * the partials of listener that stay.  Partials a connection holds are
+ * data already published) and the expired partials in scope; counts the
+ * partials of the scope's listener that stay.  Partials a connection holds are
  * left alone but counted; skip (a key, or NULL) is neither.
  */
 static int
-scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *kept)
+scan(int pdir, const struct scope *scope, const char *skip, unsigned *kept)
 {
 	struct stat pst;
 	struct dirent *de;
@@ -400,7 +414,7 @@ scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *k
 		if (held(pst.st_dev, pst.st_ino, key))
 			*kept += strcmp(suffix, ".data") == 0;
 		else
-			scan_one(pdir, key, suffix, listener, ttl, &removed, kept);
+			scan_one(pdir, key, suffix, scope, &removed, kept);
 		pthread_mutex_unlock(&holders_lock);
 	}
 	closedir(dir);
@@ -408,11 +422,13 @@ scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *k
 }
 
 int
-partial_sweep(int pdir, const char *listener, unsigned ttl)
+partial_sweep(int pdir, const char *listener, unsigned ttl,
+    bool (*configured)(const char *listener, void *arg), void *arg)
 {
+	struct scope scope = { listener, ttl, configured, arg };
 	unsigned kept;
 
-	return scan(pdir, listener, ttl, NULL, &kept);
+	return scan(pdir, &scope, NULL, &kept);
 }
 
 /* The meta a new partial of req starts with. */
@@ -568,7 +584,7 @@ partial_open(int pdir, const struct partial_request *req, struct partial **out, 
 	} else if (errno != ENOENT && errno != EBADMSG) {
 		return refuse(p, PARTIAL_ERROR);
 	}
-	if (scan(pdir, req->listener, req->ttl, p->key, &kept) < 0)
+	if (scan(pdir, &(struct scope){ req->listener, req->ttl, NULL, NULL }, p->key, &kept) < 0)
 		return refuse(p, PARTIAL_ERROR);
 	if (kept >= req->max_partials)
 		return refuse(p, PARTIAL_TOO_MANY);
