@@ -4,13 +4,16 @@
  * frame_name_sanitise() on raw names.  Beyond "no crash", it checks that
  * an accepted header is within the bytes given and 512 bytes, ends in a
  * newline, is incomplete one byte earlier, carries a name that is already
- * clean, and that frame_header_format() writes it back byte-identical in
- * meaning; and that a sanitised name is the input's last component.
+ * clean (and, in version 2, a valid upload id), and that
+ * frame_header_format() or frame_header_format2() writes it back
+ * identical in meaning; that undoing a telnet client's encoding (nvt.h)
+ * never grows the bytes and does not depend on how they were split; and that a sanitised name is the input's last component.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "wire/frame.h"
+#include "wire/nvt.h"
 
 static void
 check_header(const char *buf, size_t len, const struct frame_header *h)
@@ -33,11 +36,22 @@ check_header(const char *buf, size_t len, const struct frame_header *h)
 	CHECK(frame_parse(buf, h->length, &h2, &why) == FRAME_OK);
 	CHECK(h2.size == h->size && h2.length == h->length && strcmp(h2.name, h->name) == 0);
 	CHECK(frame_parse(buf, h->length - 1, &h2, &why) == FRAME_NEED_MORE);
-	/* What tcpx would send for (size, name) parses back to the same. */
-	n = frame_header_format(again, sizeof(again), h->size, h->name);
+	CHECK(h->version == 1 || h->version == 2);
+	if (h->version == 1) {
+		CHECK(!h->has_digest && h->id[0] == '\0');
+		/* What tcpx would send for (size, name) parses back to the same. */
+		n = frame_header_format(again, sizeof(again), h->size, h->name);
+	} else {
+		CHECK(h->id[0] == '\0' || frame_id_valid(h->id, strlen(h->id)));
+		n = frame_header_format2(again, sizeof(again), h->size,
+		    h->has_digest ? h->digest : NULL, h->id[0] ? h->id : NULL, h->name);
+	}
 	CHECK(n > 0 && n <= FRAME_HEADER_MAX);
 	CHECK(frame_parse(again, n, &h2, &why) == FRAME_OK);
-	CHECK(h2.size == h->size && h2.length == n && strcmp(h2.name, h->name) == 0);
+	CHECK(h2.version == h->version && h2.size == h->size && h2.length == n &&
+	    strcmp(h2.name, h->name) == 0 && strcmp(h2.id, h->id) == 0 &&
+	    h2.has_digest == h->has_digest &&
+	    (!h->has_digest || memcmp(h2.digest, h->digest, FRAME_DIGEST_LEN) == 0));
 }
 
 static void
@@ -66,6 +80,37 @@ check_sanitise(const char *name, size_t len)
 		CHECK(cp >= 0x20 && cp != '/' && !(cp >= 0x7f && cp <= 0x9f));
 	}
 	CHECK(frame_name_sanitise(out, n, again, &why) == 0 && strcmp(again, out) == 0);
+}
+
+/*
+ * A telnet client's bytes (nvt.h): decoding never grows the data, and
+ * decoding in two reads, split anywhere, gives what one read gives.
+ */
+static void
+check_nvt(const uint8_t *data, size_t size)
+{
+	char *whole = malloc(size ? size : 1), *split = malloc(size ? size : 1);
+	struct nvt one = { NVT_DATA }, two = { NVT_DATA };
+	size_t cut = size > 0 ? data[0] % (size + 1) : 0, n, a, b;
+	struct frame_header h;
+	const char *why = NULL;
+
+	if (whole == NULL || split == NULL)
+		abort();
+	if (size > 0) {
+		memcpy(whole, data, size);
+		memcpy(split, data, size);
+	}
+	n = nvt_decode(&one, whole, size);
+	CHECK(n <= size);
+	a = nvt_decode(&two, split, cut);
+	b = nvt_decode(&two, split + cut, size - cut);
+	memmove(split + a, split + cut, b);
+	CHECK(a + b == n && memcmp(whole, split, n) == 0 && one.state == two.state);
+	if (frame_parse(whole, n, &h, &why) == FRAME_OK)
+		check_header(whole, n, &h);
+	free(whole);
+	free(split);
 }
 
 int
@@ -102,6 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(!"unknown frame_status");
 	}
 	check_sanitise(buf, size);
+	check_nvt(data, size);
 	free(buf);
 	return 0;
 }

@@ -373,7 +373,7 @@ log_finished(const struct conn *c)
 	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX], via[ADDR_TEXT_MAX + 8] = "";
 	char tls[32] = "", subject[LOG_VALUE_MAX(sizeof(c->subject)) + 16];
 	char detail[LOG_VALUE_MAX(sizeof(c->detail)) + 16], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16];
-	char prefix[ADDR_TEXT_MAX + 16] = "";
+	char prefix[ADDR_TEXT_MAX + 16] = "", files[24] = "";
 	/*
 	 * A balancer's health checks come every few seconds, and probes that
 	 * send nothing (port scans, TCP checks) as often: only debug output
@@ -397,10 +397,12 @@ log_finished(const struct conn *c)
 	field(stored, sizeof(stored), "stored", c->stored);
 	if (c->result == refusals[REFUSE_PER_IP].result)
 		prefix_field(prefix, sizeof(prefix), &c->ip_key);
-	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s",
+	if (c->files > 0)
+		snprintf(files, sizeof(files), " files=%u", c->files);
+	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
 	    log_value(name, sizeof(name), c->lcfg->name), peer, c->peer_port, via, tls, subject,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-	    sys_now_ms() - c->start_ms, detail, c->result ? c->result : "ok", prefix, stored);
+	    sys_now_ms() - c->start_ms, detail, c->result ? c->result : "ok", prefix, files, stored);
 }
 
 void

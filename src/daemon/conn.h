@@ -33,6 +33,7 @@ struct conn {
 	struct store *store;            /* receive listeners */
 	long long start_ms;
 	uint64_t bytes_in, bytes_out;
+	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */

@@ -159,12 +159,120 @@ frame_name_sanitise(const char *name, size_t len, char *out, const char **why)
 	return 0;
 }
 
+/* The decimal SIZE at *p: digits only, no leading zero, at most 64 bits.  NULL on error. */
+static const char *
+parse_size(const char *p, const char *end, uint64_t *size, const char **why)
+{
+	const char *start = p;
+
+	*size = 0;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (*size > (UINT64_MAX - d) / 10) {
+			*why = "size too large";
+			return NULL;
+		}
+		*size = *size * 10 + d;
+	}
+	if (p == start || (p - start > 1 && *start == '0')) {
+		*why = "size is not a decimal number";
+		return NULL;
+	}
+	return p;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* DIGEST: "-" or "sha256:" and 64 lower-case hex digits. */
+static bool
+parse_digest(const char *p, const char *end, struct frame_header *out)
+{
+	static const char prefix[] = "sha256:";
+	size_t len = (size_t)(end - p), plen = sizeof(prefix) - 1;
+
+	out->has_digest = false;
+	if (len == 1 && *p == '-')
+		return true;
+	if (len != plen + 2 * FRAME_DIGEST_LEN || memcmp(p, prefix, plen) != 0)
+		return false;
+	for (size_t i = 0; i < FRAME_DIGEST_LEN; i++) {
+		int hi = hex_value(p[plen + 2 * i]), lo = hex_value(p[plen + 2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out->digest[i] = (unsigned char)(hi << 4 | lo);
+	}
+	out->has_digest = true;
+	return true;
+}
+
+bool
+frame_id_valid(const char *id, size_t len)
+{
+	if (len == 0 || len > FRAME_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* ID: "-" (none) or an upload id. */
+static bool
+parse_id(const char *p, const char *end, struct frame_header *out)
+{
+	size_t len = (size_t)(end - p);
+
+	out->id[0] = '\0';
+	if (len == 1 && *p == '-')
+		return true;
+	if (!frame_id_valid(p, len))
+		return false;
+	memcpy(out->id, p, len);
+	out->id[len] = '\0';
+	return true;
+}
+
+/* Version 2's fields between SIZE and NAME: " DIGEST ID".  The name's start, or NULL. */
+static const char *
+parse_v2_fields(const char *p, const char *end, struct frame_header *out, const char **why)
+{
+	const char *digest = p + 1, *id, *id_end;
+
+	if (p >= end || *p != ' ' || (id = memchr(digest, ' ', (size_t)(end - digest))) == NULL ||
+	    (id_end = memchr(id + 1, ' ', (size_t)(end - id - 1))) == NULL) {
+		*why = "no name after the size";
+		return NULL;
+	}
+	if (!parse_digest(digest, id, out)) {
+		*why = "digest is not - or sha256:<64 lower-case hex digits>";
+		return NULL;
+	}
+	if (!parse_id(id + 1, id_end, out)) {
+		*why = "upload id is not - or 1 to 64 of A-Z a-z 0-9 _ -";
+		return NULL;
+	}
+	return id_end;
+}
+
 enum frame_status
 frame_parse(const char *buf, size_t len, struct frame_header *out, const char **why)
 {
 	const char *p, *end, *nl, *name;
-	uint64_t size = 0;
-	size_t digits = 0;
+	uint64_t size;
 
 	if (memcmp(buf, FRAME_SIGNATURE, len < FRAME_SIGNATURE_LEN ? len : FRAME_SIGNATURE_LEN) != 0)
 		return FRAME_RAW;
@@ -183,23 +291,17 @@ frame_parse(const char *buf, size_t len, struct frame_header *out, const char **
 	}
 	p = buf + FRAME_SIGNATURE_LEN;
 	end = nl;
-	if (end - p < 2 || p[0] != '1' || p[1] != ' ') {
+	if (end - p < 2 || (p[0] != '1' && p[0] != '2') || p[1] != ' ') {
 		*why = "unsupported header version";
 		return FRAME_BAD;
 	}
-	for (p += 2; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (size > (UINT64_MAX - d) / 10) {
-			*why = "size too large";
-			return FRAME_BAD;
-		}
-		size = size * 10 + d;
-	}
-	if (digits == 0 || (digits > 1 && buf[FRAME_SIGNATURE_LEN + 2] == '0')) {
-		*why = "size is not a decimal number";
+	out->version = p[0] - '0';
+	out->has_digest = false;
+	out->id[0] = '\0';
+	if ((p = parse_size(p + 2, end, &size, why)) == NULL)
 		return FRAME_BAD;
-	}
+	if (out->version == 2 && (p = parse_v2_fields(p, end, out, why)) == NULL)
+		return FRAME_BAD;
 	if (p >= end || *p != ' ') {
 		*why = "no name after the size";
 		return FRAME_BAD;
@@ -217,6 +319,27 @@ frame_header_format(char *buf, size_t len, uint64_t size, const char *name)
 {
 	int n = snprintf(buf, len, FRAME_SIGNATURE "1 %llu %s\n", (unsigned long long)size, name);
 
+	if (n < 0 || (size_t)n >= len || (size_t)n > FRAME_HEADER_MAX)
+		return 0;
+	return (size_t)n;
+}
+
+size_t
+frame_header_format2(char *buf, size_t len, uint64_t size, const unsigned char *sha256,
+    const char *id, const char *name)
+{
+	char digest[8 + 2 * FRAME_DIGEST_LEN] = "-";
+	int n;
+
+	if (sha256 != NULL) {
+		memcpy(digest, "sha256:", 7);
+		for (size_t i = 0; i < FRAME_DIGEST_LEN; i++)
+			snprintf(digest + 7 + 2 * i, 3, "%02x", sha256[i]);
+	}
+	if (id != NULL && !frame_id_valid(id, strlen(id)))
+		return 0;
+	n = snprintf(buf, len, FRAME_SIGNATURE "2 %llu %s %s %s\n", (unsigned long long)size,
+	    digest, id != NULL ? id : "-", name);
 	if (n < 0 || (size_t)n >= len || (size_t)n > FRAME_HEADER_MAX)
 		return 0;
 	return (size_t)n;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * frame.h - the framed upload header: a fixed signature, then
- * "1 <size> <name>\n".  See docs/PROTOCOL.md.
+ * "1 <size> <name>\n" (version 1) or "2 <size> <digest> <id> <name>\n"
+ * (version 2).  See docs/PROTOCOL.md §2.
  */
 #ifndef TCPXD_FRAME_H
 #define TCPXD_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +18,10 @@
 #define FRAME_HEADER_MAX 512
 /* Longest client file name, in bytes. */
 #define FRAME_NAME_MAX 255
+/* Longest upload id (version 2), in bytes. */
+#define FRAME_ID_MAX 64
+/* A SHA-256 digest, in bytes. */
+#define FRAME_DIGEST_LEN 32
 
 enum frame_status {
 	FRAME_NEED_MORE,    /* a prefix of a header: read more */
@@ -26,7 +32,11 @@ enum frame_status {
 };
 
 struct frame_header {
+	int version;                    /* 1: ends at the client's EOF; 2: ends by size */
 	uint64_t size;
+	bool has_digest;                /* version 2 declared a SHA-256 */
+	unsigned char digest[FRAME_DIGEST_LEN];
+	char id[FRAME_ID_MAX + 1];      /* version 2 upload id, "" when none */
 	char name[FRAME_NAME_MAX + 1];  /* sanitised */
 	size_t length;                  /* header bytes, to skip before the data */
 };
@@ -54,5 +64,13 @@ int frame_name_sanitise(const char *name, size_t len, char *out, const char **wh
 const char *frame_name_char(const char *s, size_t n, size_t *len, unsigned *code_point);
 /* Writes a header for size and name into buf; returns its length, or 0 if it does not fit. */
 size_t frame_header_format(char *buf, size_t len, uint64_t size, const char *name);
+/*
+ * The same for a version 2 header: sha256 (FRAME_DIGEST_LEN bytes) and id
+ * may be NULL.  0 also if id is not a valid upload id.
+ */
+size_t frame_header_format2(char *buf, size_t len, uint64_t size, const unsigned char *sha256,
+    const char *id, const char *name);
+/* Whether id (len bytes) is an upload id: 1 to FRAME_ID_MAX of A-Z a-z 0-9 _ -. */
+bool frame_id_valid(const char *id, size_t len);
 
 #endif

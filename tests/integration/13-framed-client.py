@@ -172,7 +172,8 @@ def test_header_byte_by_byte_and_bad_headers():
     answer = framed(addr, b"", 0, b"hello", chunks=[bytes([b]) for b in header])
     check_ok(d, answer, b"hello")
     assert "slow.txt" in answer
-    for bad, why in ((SIG + b"2 5 x\n", "unsupported header version"),
+    for bad, why in ((SIG + b"3 5 x\n", "unsupported header version"),
+                     (SIG + b"2 5 x\n", "no name after the size"),
                      (SIG + b"1 -5 x\n", "size is not a decimal number"),
                      (SIG + b"1 05 x\n", "size is not a decimal number"),
                      (SIG + b"1 5\n", "no name after the size"),

@@ -170,7 +170,7 @@ START_TEST(test_frame_bad_version)
 {
 	EXPECT_BAD("\n", "unsupported header version");
 	EXPECT_BAD("1\n", "unsupported header version");
-	EXPECT_BAD("2 5 x\n", "unsupported header version");
+	EXPECT_BAD("3 5 x\n", "unsupported header version");
 	EXPECT_BAD("0 5 x\n", "unsupported header version");
 	EXPECT_BAD("10 5 x\n", "unsupported header version");
 	EXPECT_BAD("1\t5 x\n", "unsupported header version");
@@ -178,6 +178,58 @@ START_TEST(test_frame_bad_version)
 	EXPECT_BAD("1x5 x\n", "unsupported header version");
 	/* The signature's own CR LF, then a second CR LF line: still version 1 only. */
 	EXPECT_BAD("\r\n", "unsupported header version");
+}
+END_TEST
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void
+expect_v2(const char *text, size_t len, uint64_t size, bool has_digest, const char *id,
+    const char *name, int at)
+{
+	struct frame_header h;
+	const char *why = NULL;
+	enum frame_status st = parse(hbuf, header(text, len), &h, &why);
+
+	ck_assert_msg(st == FRAME_OK, "line %d: status %d (%s)", at, st, why ? why : "-");
+	ck_assert_msg(h.version == 2 && h.size == size && h.has_digest == has_digest,
+	    "line %d: version %d size %llu digest %d", at, h.version, (unsigned long long)h.size,
+	    h.has_digest);
+	ck_assert_msg(strcmp(h.id, id) == 0, "line %d: id \"%s\"", at, h.id);
+	ck_assert_msg(strcmp(h.name, name) == 0, "line %d: name \"%s\"", at, h.name);
+	if (has_digest)
+		ck_assert(h.digest[0] == 0x01 && h.digest[1] == 0x23 && h.digest[31] == 0xef);
+}
+#define EXPECT_V2(text, size, digest, id, name) \
+	expect_v2(text, sizeof(text) - 1, size, digest, id, name, __LINE__)
+
+START_TEST(test_frame_v2)
+{
+	EXPECT_V2("2 13 - - notes.txt\n", 13, false, "", "notes.txt");
+	EXPECT_V2("2 0 sha256:" D64 " - a b\n", 0, true, "", "a b");
+	EXPECT_V2("2 7 - abc_DEF-09 x\n", 7, false, "abc_DEF-09", "x");
+	EXPECT_V2("2 7 sha256:" D64 " -- y x\n", 7, true, "--", "y x");
+	EXPECT_V2("2 7 - " "0123456789012345678901234567890123456789012345678901234567890123" " x\n",
+	    7, false, "0123456789012345678901234567890123456789012345678901234567890123", "x");
+	/* A name after the fields may hold spaces and look like a field itself. */
+	EXPECT_V2("2 1 - - sha256:x\n", 1, false, "", "sha256:x");
+	EXPECT_BAD("2 13 -\n", "no name after the size");
+	EXPECT_BAD("2 13 - -\n", "no name after the size");
+	EXPECT_BAD("2 13 notes.txt\n", "no name after the size");
+	EXPECT_BAD("2 13 x - y\n", "digest is not - or sha256:<64 lower-case hex digits>");
+	EXPECT_BAD("2 13 sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+	    " - y\n", "digest is not - or sha256:<64 lower-case hex digits>");
+	EXPECT_BAD("2 13 sha256:" D64 "0 - y\n", "digest is not - or sha256:<64 lower-case hex digits>");
+	EXPECT_BAD("2 13 sha512:" D64 " - y\n", "digest is not - or sha256:<64 lower-case hex digits>");
+	EXPECT_BAD("2 13  - - y\n", "digest is not - or sha256:<64 lower-case hex digits>");
+	EXPECT_BAD("2 13 - a.b y\n", "upload id is not - or 1 to 64 of A-Z a-z 0-9 _ -");
+	EXPECT_BAD_NAME("2 13 - - - \n", "name starts with a dash");
+	EXPECT_BAD("2 13 -  y\n", "upload id is not - or 1 to 64 of A-Z a-z 0-9 _ -");
+	EXPECT_BAD("2 13 - "
+	    "01234567890123456789012345678901234567890123456789012345678901234 y\n",
+	    "upload id is not - or 1 to 64 of A-Z a-z 0-9 _ -");
+	EXPECT_BAD("2 05 - - y\n", "size is not a decimal number");
+	EXPECT_BAD_NAME("2 5 - - .x\n", "name starts with a dot");
 }
 END_TEST
 
@@ -635,6 +687,27 @@ START_TEST(test_frame_format_round_trip)
 	ck_assert_int_eq(parse(buf, n, &h, &why), FRAME_OK);
 	ck_assert_uint_eq(h.size, UINT64_MAX);
 	ck_assert_str_eq(h.name, name);
+
+	/* Version 2, the longest: every field at its longest fits in 512 bytes. */
+	{
+		unsigned char digest[FRAME_DIGEST_LEN];
+		char id[FRAME_ID_MAX + 1];
+
+		for (size_t i = 0; i < sizeof(digest); i++)
+			digest[i] = (unsigned char)(i * 37);
+		memset(id, 'Z', FRAME_ID_MAX);
+		id[FRAME_ID_MAX] = '\0';
+		n = frame_header_format2(buf, sizeof(buf), UINT64_MAX, digest, id, name);
+		ck_assert_uint_ne(n, 0);
+		ck_assert_int_eq(parse(buf, n, &h, &why), FRAME_OK);
+		ck_assert(h.version == 2 && h.size == UINT64_MAX && h.has_digest);
+		ck_assert_int_eq(memcmp(h.digest, digest, sizeof(digest)), 0);
+		ck_assert_str_eq(h.id, id);
+		ck_assert_str_eq(h.name, name);
+		n = frame_header_format2(buf, sizeof(buf), 5, NULL, NULL, "n");
+		ck_assert_str_eq(buf, SIG "2 5 - - n\n");
+		ck_assert_uint_eq(frame_header_format2(buf, sizeof(buf), 5, NULL, "a.b", "n"), 0);
+	}
 }
 END_TEST
 
@@ -673,6 +746,7 @@ frame_suite(void)
 	tcase_add_test(parse_tc, test_frame_need_more);
 	tcase_add_test(parse_tc, test_frame_ok);
 	tcase_add_test(parse_tc, test_frame_bad_version);
+	tcase_add_test(parse_tc, test_frame_v2);
 	tcase_add_test(parse_tc, test_frame_bad_size);
 	tcase_add_test(parse_tc, test_frame_bad_name);
 	tcase_add_test(parse_tc, test_frame_bad_too_long);

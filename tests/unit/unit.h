@@ -14,5 +14,6 @@ Suite *frame_suite(void);
 Suite *hostport_suite(void);
 Suite *proxy_suite(void);
 Suite *log_suite(void);
+Suite *nvt_suite(void);
 
 #endif

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * receive.c - one upload per connection.  The first bytes decide the
- * protocol (frame.h): the framed signature brings a header with a name and
- * a size, anything else is a raw upload.  Data is hashed and written to an
- * invisible file as it arrives; at the client's EOF the store makes the
- * file durable and visible, and only then the OK receipt is sent.  Every
- * failure sends "ERR <code> <reason>", leaves nothing in the directory,
- * half-closes, and leaves the socket to drain.c so the reason is read
- * rather than lost to a reset.
+ * receive.c - uploads.  The first bytes decide the protocol (frame.h):
+ * the framed signature brings a header with a name and a size, anything
+ * else is a raw upload.  Data is hashed and written to an invisible file
+ * as it arrives; at its end (the client's EOF, or in framed version 2 its
+ * declared size) the store makes the file durable and visible, and only
+ * then the OK receipt is sent.  Version 2 checks a declared digest before
+ * that, and may be followed by the next file's header on the same
+ * connection.  Every failure sends "ERR <code> <reason>", leaves nothing in
+ * the directory, half-closes, and leaves the socket to drain.c so the
+ * reason is read rather than lost to a reset.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -19,13 +21,16 @@
 #include <sys/socket.h>
 
 #include "daemon/conn.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/services/receive.h"
 #include "daemon/services/store.h"
 #include "daemon/stats.h"
 #include "io/netio.h"
 #include "io/sys.h"
+#include "wire/addr.h"
 #include "wire/frame.h"
+#include "wire/nvt.h"
 #include "wire/receipt.h"
 
 /* Once a header has begun, the rest of it must arrive within this time (or idle_timeout). */
@@ -38,10 +43,17 @@ struct upload_state {
 	size_t size;            /* of buf */
 	size_t pending;         /* data bytes at the start of buf, not yet stored */
 	bool framed;
+	bool nvt;               /* a telnet client: every byte is decoded (nvt.h) */
+	struct nvt nvt_state;
+	bool next;              /* reading a version 2 header after an answered file */
+	bool ended;             /* ... and the client half-closed or went idle instead */
 	bool empty;             /* the client closed before sending a byte */
 	bool reset;             /* ... and by a reset, not an orderly close */
 	struct frame_header hdr;
 	uint64_t data;          /* data bytes stored so far */
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned files;         /* files answered OK on this connection */
+	long long file_start_ms;
 };
 
 static EVP_MD *sha256;
@@ -114,15 +126,83 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
 }
 
 /*
- * Reads until the first bytes say raw or framed.  Returns 0 with s->framed,
- * s->hdr, s->pending and s->empty set, or -1 after replying.
+ * netio_recv(), counted, and decoded when the client is a telnet client.
+ * Returns 0 only at the client's EOF (negotiation alone is read past).
+ */
+static ssize_t
+recv_data(struct conn *c, struct upload_state *s, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = netio_recv(&c->io, buf, len);
+
+		if (n <= 0)
+			return n;
+		c->bytes_in += (uint64_t)n;
+		if (!s->nvt)
+			return n;
+		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, (size_t)n)) > 0)
+			return n;
+	}
+}
+
+/*
+ * Whether the first bytes are the signature as a telnet client sends it
+ * (nvt.h): then from here on every byte is decoded, those already read
+ * first.  Returns false while they could still be either.
+ */
+static bool
+telnet_detected(struct upload_state *s, size_t *have)
+{
+	if (*have <= FRAME_SIGNATURE_LEN - 2 || !nvt_signature_prefix(s->buf, *have))
+		return false;
+	if (*have >= NVT_SIGNATURE_LEN) {
+		s->nvt = true;
+		*have = nvt_decode(&s->nvt_state, s->buf, *have);
+	}
+	return true;
+}
+
+/*
+ * The connection ended, by an orderly close or a reset, or went idle, before
+ * the first byte of a header.  On a first header that is an empty
+ * connection (s->empty); after an answered version 2 file it is the
+ * normal end of the connection (s->ended).
+ */
+static void
+no_header(struct upload_state *s, bool reset)
+{
+	if (s->next) {
+		s->ended = true;
+		return;
+	}
+	s->empty = true;
+	s->reset = reset;
+}
+
+/* A header that frame_parse() accepted, but not here: 0, or -1 after replying. */
+static int
+header_allowed(struct conn *c, struct upload_state *s)
+{
+	/* Version 1 ends at the client's EOF: it cannot follow a file on the same connection. */
+	if (s->next && s->hdr.version != 2) {
+		reply_error(c, 400, "bad header: unsupported header version", "refused-bad-header");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads until the first bytes say raw or framed; s->pending bytes may be
+ * there already (what followed the previous file).  Returns 0 with
+ * s->framed, s->hdr, s->pending and s->empty or s->ended set, or -1 after
+ * replying.
  */
 static int
 read_header(struct conn *c, struct upload_state *s)
 {
-	enum listener_protocol proto = c->lcfg->protocol;
+	enum listener_protocol proto = s->next ? PROTO_FRAMED : c->lcfg->protocol;
 	long long deadline = 0;
-	size_t have = 0;
+	size_t have = s->pending;
 	const char *why = NULL;
 
 	/*
@@ -130,8 +210,13 @@ read_header(struct conn *c, struct upload_state *s)
 	 * first tells them from an upload before a file is created for them.
 	 */
 	for (;;) {
-		enum frame_status st = frame_parse(s->buf, have, &s->hdr, &why);
+		enum frame_status st;
 		ssize_t n;
+
+		if (proto != PROTO_RAW && !s->nvt && telnet_detected(s, &have) && !s->nvt)
+			st = FRAME_NEED_MORE;
+		else
+			st = frame_parse(s->buf, have, &s->hdr, &why);
 
 		if (have > 0 && (proto == PROTO_RAW || st == FRAME_RAW)) {
 			if (proto == PROTO_FRAMED) {
@@ -153,7 +238,7 @@ read_header(struct conn *c, struct upload_state *s)
 			s->framed = true;
 			s->pending = have - s->hdr.length;
 			memmove(s->buf, s->buf + s->hdr.length, s->pending);
-			return 0;
+			return header_allowed(c, s);
 		}
 		if (have > 0) {
 			/* A header has begun: it must not take longer than HEADER_TIMEOUT_MS. */
@@ -170,7 +255,7 @@ read_header(struct conn *c, struct upload_state *s)
 				return -1;
 			}
 		}
-		n = netio_recv(&c->io, s->buf + have, s->size - have);
+		n = recv_data(c, s, s->buf + have, s->size - have);
 		if (n == 0 && conn_aborting(c)) {
 			/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: not the client's. */
 			aborted_shutdown(c);
@@ -178,8 +263,12 @@ read_header(struct conn *c, struct upload_state *s)
 		}
 		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
 			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
-			s->empty = true;
-			s->reset = n < 0;
+			no_header(s, n < 0);
+			return 0;
+		}
+		if (have == 0 && n < 0 && errno == EAGAIN && s->next && !conn_aborting(c)) {
+			/* Idle between files: nothing is in flight, so nothing to answer. */
+			no_header(s, false);
 			return 0;
 		}
 		if (n < 0) {
@@ -200,7 +289,6 @@ read_header(struct conn *c, struct upload_state *s)
 			s->pending = have;
 			return 0;
 		}
-		c->bytes_in += (uint64_t)n;
 		have += (size_t)n;
 	}
 }
@@ -262,14 +350,17 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 	return 0;
 }
 
+static int body_ended(struct conn *c, struct upload_state *s);
+
 /* Receives until EOF.  Returns 0 at a complete upload, -1 after replying or aborting. */
 static int
 receive_body(struct conn *c, struct upload_state *s)
 {
 	if (s->pending > 0 && store_data(c, s, s->buf, s->pending) < 0)
 		return -1;
+	s->pending = 0;
 	for (;;) {
-		ssize_t n = netio_recv(&c->io, s->buf, s->size);
+		ssize_t n = recv_data(c, s, s->buf, s->size);
 
 		if (n == 0)
 			break;
@@ -277,10 +368,16 @@ receive_body(struct conn *c, struct upload_state *s)
 			receive_failed(c, errno, 408, "idle timeout");
 			return -1;
 		}
-		c->bytes_in += (uint64_t)n;
 		if (store_data(c, s, s->buf, (size_t)n) < 0)
 			return -1;
 	}
+	return body_ended(c, s);
+}
+
+/* The client's EOF before the declared size, or conn_abort_all()'s.  Returns -1. */
+static int
+body_ended(struct conn *c, struct upload_state *s)
+{
 	if (conn_aborting(c)) {
 		/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: never publish it. */
 		aborted_shutdown(c);
@@ -289,6 +386,48 @@ receive_body(struct conn *c, struct upload_state *s)
 	if (s->framed && s->data < s->hdr.size) {
 		reply_error(c, 400, "upload shorter than declared size", "refused-size-mismatch");
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stores the data bytes at the start of buf (n of them) up to the declared
+ * size; what follows is the next header, kept in s->pending.  0, or -1
+ * after replying.
+ */
+static int
+store_sized(struct conn *c, struct upload_state *s, size_t n)
+{
+	uint64_t left = s->hdr.size - s->data;
+	size_t take = left < n ? (size_t)left : n;
+
+	if (take > 0 && store_data(c, s, s->buf, take) < 0)
+		return -1;
+	s->pending = n - take;
+	memmove(s->buf, s->buf + take, s->pending);
+	return 0;
+}
+
+/*
+ * Version 2: receives exactly the declared size, without waiting for an
+ * EOF.  0 at a complete upload, -1 after replying or aborting.
+ */
+static int
+receive_body_sized(struct conn *c, struct upload_state *s)
+{
+	if (store_sized(c, s, s->pending) < 0)
+		return -1;
+	while (s->data < s->hdr.size) {
+		ssize_t n = recv_data(c, s, s->buf, s->size);
+
+		if (n == 0)
+			return body_ended(c, s);
+		if (n < 0) {
+			receive_failed(c, errno, 408, "idle timeout");
+			return -1;
+		}
+		if (store_sized(c, s, (size_t)n) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -315,19 +454,156 @@ check_declared(struct conn *c, struct upload_state *s)
 	return 0;
 }
 
+/* Whether the SHA-256 of what arrived is the one a version 2 header declared. */
+static bool
+digest_matches(const struct upload_state *s)
+{
+	return !s->hdr.has_digest || memcmp(s->digest, s->hdr.digest, FRAME_DIGEST_LEN) == 0;
+}
+
+/* "sha256:<hex>" of a digest. */
+static void
+digest_text(char *buf, size_t len, const unsigned char *digest)
+{
+	size_t at = (size_t)snprintf(buf, len, "sha256:");
+
+	for (size_t i = 0; i < FRAME_DIGEST_LEN && at + 2 < len; i++, at += 2)
+		snprintf(buf + at, len - at, "%02x", digest[i]);
+}
+
+/*
+ * The log line of one file of a version 2 connection (the connection gets
+ * its own line too, from conn.c).
+ */
+static void
+log_file(const struct conn *c, const struct upload_state *s)
+{
+	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+	char name[LOG_VALUE_MAX(FRAME_NAME_MAX)], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
+	char declared[96] = "", received[96] = "", digests[200] = "";
+
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	addr_format(&c->peer, peer, sizeof(peer));
+	if (c->stored[0] != '\0')
+		snprintf(stored, sizeof(stored), " stored=%s",
+		    log_value(name, sizeof(name), c->stored));
+	if (!digest_matches(s) && s->data == s->hdr.size) {
+		digest_text(declared, sizeof(declared), s->hdr.digest);
+		digest_text(received, sizeof(received), s->digest);
+		snprintf(digests, sizeof(digests), " declared=%s received=%s", declared, received);
+	}
+	log_info("upload listener=%s peer=%s port=%u file=%u name=%s bytes=%llu ms=%lld result=%s%s%s",
+	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, s->files + 1,
+	    log_value(name, sizeof(name), s->hdr.name), (unsigned long long)s->data,
+	    sys_now_ms() - s->file_start_ms, c->result ? c->result : "ok", digests, stored);
+}
+
+/* Sends the OK receipt of a stored file.  0, or -1 if it could not be sent. */
+static int
+send_receipt(struct conn *c, struct upload_state *s)
+{
+	char line[RECEIPT_MAX];
+	size_t len = receipt_ok(line, sizeof(line), s->data, s->digest, c->stored);
+
+	if (len == 0 || netio_send_all(&c->io, line, len) < 0) {
+		c->result = "ok-receipt-lost";
+		return -1;
+	}
+	c->bytes_out += len;
+	return 0;
+}
+
+/*
+ * Receives, checks and stores the file whose header (or, raw, first bytes)
+ * is in s, and answers.  0 when it is stored and its receipt sent, -1
+ * otherwise (after replying, or with nobody left to answer).
+ */
+static int
+receive_file(struct conn *c, struct upload_state *s)
+{
+	bool sized = s->framed && s->hdr.version == 2;
+	int rc;
+
+	s->data = 0;
+	c->stored[0] = '\0';
+	if (EVP_DigestInit_ex(s->md, sha256, NULL) != 1) {
+		reply_error(c, 500, "internal error", "refused-internal-error");
+		return -1;
+	}
+	if (check_declared(c, s) < 0)
+		return -1;
+	if (store_begin(c->store, &s->up) < 0) {
+		reply_storage_error(c, errno, "cannot create a file");
+		return -1;
+	}
+	/*
+	 * A framed upload's declared size must fit now, but like a raw upload
+	 * it claims room only as it arrives: a header alone holds none.
+	 */
+	if (reserve_answer(c, store_expect(&s->up, s->framed ? s->hdr.size : 0)) < 0)
+		return -1;
+	if ((sized ? receive_body_sized(c, s) : receive_body(c, s)) < 0)
+		return -1;
+	if (EVP_DigestFinal_ex(s->md, s->digest, NULL) != 1) {
+		reply_error(c, 500, "internal error", "refused-internal-error");
+		return -1;
+	}
+	/* Checked before the link: a file that is not the one the client meant is never visible. */
+	if (!digest_matches(s)) {
+		reply_error(c, 400, "digest mismatch", "refused-digest-mismatch");
+		return -1;
+	}
+	if (s->framed)
+		rc = store_commit_named(&s->up, s->hdr.name, c->stored, sizeof(c->stored));
+	else
+		rc = store_commit(&s->up, &c->peer, c->stored, sizeof(c->stored));
+	if (rc < 0) {
+		c->stored[0] = '\0';
+		reply_storage_error(c, errno, "commit");
+		return -1;
+	}
+	/* Durable from here on: a lost receipt cannot undo the upload. */
+	stats_add(&stats.uploads_stored, 1);
+	c->result = "ok";
+	return send_receipt(c, s);
+}
+
+/* Version 2: the files after the first, until the client half-closes or goes idle. */
+static void
+receive_more(struct conn *c, struct upload_state *s)
+{
+	for (;;) {
+		s->next = true;
+		s->file_start_ms = sys_now_ms();
+		if (read_header(c, s) < 0) {
+			c->io.deadline_ms = 0;
+			log_file(c, s);
+			return;
+		}
+		c->io.deadline_ms = 0;
+		if (s->ended)
+			return;
+		if (receive_file(c, s) < 0) {
+			log_file(c, s);
+			return;
+		}
+		log_file(c, s);
+		s->files++;
+		c->files = s->files;
+	}
+}
+
 void
 receive_serve(struct conn *c)
 {
 	const struct listener_cfg *l = c->lcfg;
 	struct upload_state s = { .up = { .fd = -1 }, .size = (size_t)l->buffer_size };
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	char line[RECEIPT_MAX];
-	size_t len;
 	int rc;
 
+	s.file_start_ms = sys_now_ms();
 	/* The idle timeout is io.timeout_ms, set by conn_main() from the generation that admitted us. */
-	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s.md, sha256, NULL) != 1) {
+	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
@@ -344,40 +620,18 @@ receive_serve(struct conn *c)
 		conn_ended_silent(c);
 		goto out;
 	}
-	if (check_declared(c, &s) < 0)
-		goto out;
-	if (store_begin(c->store, &s.up) < 0) {
-		reply_storage_error(c, errno, "cannot create a file");
+	if (!s.framed || s.hdr.version == 1) {
+		(void)receive_file(c, &s);
 		goto out;
 	}
-	/*
-	 * A framed upload's declared size must fit now, but like a raw upload
-	 * it claims room only as it arrives: a header alone holds none.
-	 */
-	if (reserve_answer(c, store_expect(&s.up, s.framed ? s.hdr.size : 0)) < 0 ||
-	    receive_body(c, &s) < 0)
-		goto out;
-	if (EVP_DigestFinal_ex(s.md, digest, NULL) != 1) {
-		reply_error(c, 500, "internal error", "refused-internal-error");
-		goto out;
+	rc = receive_file(c, &s);
+	log_file(c, &s);
+	if (rc == 0) {
+		c->files = ++s.files;
+		receive_more(c, &s);
 	}
-	if (s.framed)
-		rc = store_commit_named(&s.up, s.hdr.name, c->stored, sizeof(c->stored));
-	else
-		rc = store_commit(&s.up, &c->peer, c->stored, sizeof(c->stored));
-	if (rc < 0) {
-		c->stored[0] = '\0';
-		reply_storage_error(c, errno, "commit");
-		goto out;
-	}
-	/* Durable from here on: a lost receipt cannot undo the upload. */
-	stats_add(&stats.uploads_stored, 1);
-	c->result = "ok";
-	len = receipt_ok(line, sizeof(line), s.data, digest, c->stored);
-	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
-		c->result = "ok-receipt-lost";
-	else
-		c->bytes_out += len;
+	/* Each file had its own line: the connection's names none. */
+	c->stored[0] = '\0';
 out:
 	if (s.up.fd >= 0)
 		store_abort(&s.up);
