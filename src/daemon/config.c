@@ -67,6 +67,8 @@ static const struct key_def keys[] = {
 	{ "min_free_space",    T_SIZE,     S_BOTH,     L(min_free_space),    0, LIMIT_BYTES, true },
 	{ "min_free_inodes",   T_INODES,   S_BOTH,     L(min_free_inodes),   0, 1000000000, true },
 	{ "store_empty",       T_BOOL,     S_BOTH,     L(store_empty),       0, 0, true },
+	{ "resume_ttl",        T_UINT,     S_BOTH,     L(resume_ttl),        60, 31536000, true },
+	{ "max_partials",      T_UINT,     S_BOTH,     L(max_partials),      0, 1000000, true },
 	{ "file_mode",         T_FILEMODE, S_BOTH,     L(file_mode),         0, 0, true },
 	{ "max_per_ip",        T_UINT,     S_BOTH,     L(max_per_ip),        1, 1000000, false },
 	{ "per_ip_prefix4",    T_UINT,     S_BOTH,     L(per_ip_prefix4),    1, 32, false },
@@ -634,6 +636,8 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 	d->per_ip_prefix4 = 32;
 	d->per_ip_prefix6 = 64;         /* one IPv6 host normally holds a /64 */
 	d->idle_timeout = 60;
+	d->resume_ttl = 86400;
+	d->max_partials = 100;
 }
 
 static int
@@ -942,6 +946,8 @@ cfg_print(const struct config *cfg, FILE *fp)
 			else
 				fprintf(fp, "    min_free_inodes = %u;\n", l->min_free_inodes);
 			fprintf(fp, "    store_empty = %s;\n", l->store_empty ? "true" : "false");
+			fprintf(fp, "    resume_ttl = %u;\n", l->resume_ttl);
+			fprintf(fp, "    max_partials = %u;\n", l->max_partials);
 			fprintf(fp, "    file_mode = \"%04o\";\n", l->file_mode);
 		}
 		fprintf(fp, "  }%s\n", i + 1 < cfg->n_listeners ? "," : "");

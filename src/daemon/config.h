@@ -48,6 +48,8 @@ struct listener_cfg {
 	uint64_t min_free_space;
 	unsigned min_free_inodes;   /* CFG_INODES_AUTO: from the file system's size */
 	bool store_empty;           /* a connection that sends nothing stores a 0-byte file */
+	unsigned resume_ttl;        /* seconds a partial upload is kept after its last byte */
+	unsigned max_partials;      /* partial uploads the listener keeps */
 	unsigned file_mode;
 	unsigned max_per_ip;
 	unsigned per_ip_prefix4;    /* max_per_ip counts per prefix of this length (bits) */

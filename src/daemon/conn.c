@@ -138,8 +138,9 @@ gen_dirs(const struct gen *g)
 {
 	unsigned n = 0;
 
+	/* An output directory and its partial directory (store_partial_dir). */
 	for (size_t i = 0; i < g->cfg->n_listeners; i++)
-		n += g->stores[i] != NULL;
+		n += 2 * (g->stores[i] != NULL);
 	return n;
 }
 

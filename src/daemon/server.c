@@ -31,6 +31,7 @@
 #include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/server.h"
+#include "daemon/services/partial.h"
 #include "daemon/services/receive.h"
 #include "io/sys.h"
 
@@ -72,8 +73,9 @@ static struct {
  * Descriptors besides connections and the drain: the n_sockets listening
  * sockets (a socket-activated name may carry several), plus one per
  * listener that a reload may open before it closes the old ones; an output
- * directory per receive listener, twice (the new generation's, and the one
- * connections still in flight from before a reload hold); and FDS_FIXED.
+ * directory and its partial directory per receive listener, twice (the new
+ * generation's, and the one connections still in flight from before a
+ * reload hold); and FDS_FIXED.
  */
 static rlim_t
 fds_base(const struct config *cfg, size_t n_sockets)
@@ -81,7 +83,7 @@ fds_base(const struct config *cfg, size_t n_sockets)
 	rlim_t dirs = 0;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
-		dirs += cfg->listeners[i].mode == MODE_RECEIVE;
+		dirs += 2 * (cfg->listeners[i].mode == MODE_RECEIVE);
 	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs;
 }
 
@@ -302,6 +304,15 @@ out:
 	return n;
 }
 
+/* Expired partial uploads of the listener, and crash leftovers, go at start-up. */
+static int
+sweep_partials(struct store *st, const struct listener_cfg *l)
+{
+	int pdir = store_partial_dir(st, false);
+
+	return pdir < 0 ? 0 : partial_sweep(pdir, l->name, l->resume_ttl);
+}
+
 int
 server_start(struct config *cfg, char *err, size_t errlen)
 {
@@ -322,6 +333,9 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			continue;
 		if ((removed = store_remove_stale(st)) > 0)
 			log_info("listener %s: removed %d temporary files left by an earlier run",
+			    cfg->listeners[i].name, removed);
+		if ((removed = sweep_partials(st, &cfg->listeners[i])) > 0)
+			log_info("listener %s: removed %d expired partial uploads and leftovers of a crash",
 			    cfg->listeners[i].name, removed);
 		if (!store_uses_tmpfile(st))
 			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",

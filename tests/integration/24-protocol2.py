@@ -126,7 +126,7 @@ def test_digest_checked_before_publishing():
         assert read_line(s) == "ERR 400 digest mismatch\n"
         assert read_all(s) == b""
     assert d.stored_files() == []
-    assert not [n for n in os.listdir(os.path.join(d.dir, "inbox")) if not n.startswith(".")]
+    d.wait_log(r"upload listener=inbox .* result=refused-digest-mismatch")
     line = [r for r in records(d, "upload") if r["result"] == "refused-digest-mismatch"]
     assert line and line[0]["declared"] == "sha256:" + "0" * 64, line
     assert line[0]["received"] == "sha256:" + hashlib.sha256(data).hexdigest()
@@ -185,6 +185,15 @@ def test_tls_many_files():
     many_files(d, 20, ctx)
     assert len(d.stored_files()) == 20
     d.wait_log(r"conn listener=inbox .* files=20")
+    # Cut without close_notify between two files: nothing was in flight, nothing is lost.
+    s = ctx.wrap_socket(connect(d.addr("inbox")), server_hostname="localhost")
+    for name in (b"cut1", b"cut2"):
+        s.sendall(header(b"x", name) + b"x")
+        check_ok(d, read_line(s), b"x")
+    s.shutdown(socket.SHUT_RDWR)      # TCP only: no close_notify
+    s.close()
+    d.wait_log(r"conn listener=inbox .* result=ok files=2")
+    assert not [r for r in records(d, "upload") if r["result"] != "ok"]
 
 
 def test_limits_per_file_and_what_may_follow():
@@ -203,6 +212,12 @@ def test_limits_per_file_and_what_may_follow():
             s.sendall(header(small, b"ok") + small + follow)
             check_ok(d, read_line(s), small)
             assert read_line(s) == answer, follow
+    # A refused header's record repeats nothing of the file before it; only the
+    # version 1 header got as far as its name.
+    d.wait_log(r"upload listener=inbox .* file=2 .*result=refused-bad-header", count=3)
+    refused = [r for r in records(d, "upload") if r["file"] == "2"][1:]
+    assert [r.get("name") for r in refused] == [None, "v1", None], refused
+    assert all("stored" not in r and r["bytes"] == "0" for r in refused), refused
     # Idle at a file boundary: closed without an answer, after idle_timeout.
     with connect(d.addr("inbox")) as s:
         s.sendall(header(small, b"idle") + small)

@@ -156,8 +156,8 @@ check "right after start: both listeners are bound by tcpxd" \
 check "runs as the dynamic user tcpxd, NoNewPrivs, seccomp" \
       X sh -c 'p=$(systemctl show tcpxd -p MainPID --value); test "$(ps -o user= -p $p)" = tcpxd &&
                grep -q "^NoNewPrivs:.*1" /proc/$p/status && grep -q "^Seccomp:.*2" /proc/$p/status'
-check "limits: LimitNOFILE 8416, TasksMax 4160" \
-      test "$(show tcpxd LimitNOFILE)/$(show tcpxd TasksMax)" = 8416/4160
+check "limits: LimitNOFILE 8448, TasksMax 4160" \
+      test "$(show tcpxd LimitNOFILE)/$(show tcpxd TasksMax)" = 8448/4160
 check "StateDirectory made $INBOX" X test -d "$INBOX"
 check "echo over IPv4 (127.0.0.1:7007, shipped config)" echo_ok 127.0.0.1 7007
 X sh -c 'head -c 300000 /dev/urandom > /root/up1'

@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon/conn.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/services/partial.h"
 #include "daemon/services/receive.h"
 #include "daemon/services/store.h"
 #include "daemon/stats.h"
@@ -35,6 +37,8 @@
 
 /* Once a header has begun, the rest of it must arrive within this time (or idle_timeout). */
 #define HEADER_TIMEOUT_MS 10000
+/* A resumable upload is made durable at least this often, for a crash that gives no warning. */
+#define CHECKPOINT_BYTES ((uint64_t)64 << 20)
 
 struct upload_state {
 	struct upload up;
@@ -53,6 +57,10 @@ struct upload_state {
 	uint64_t data;          /* data bytes stored so far */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned files;         /* files answered OK on this connection */
+	struct partial *partial;        /* a resumable upload's, while this file is received */
+	uint64_t next_checkpoint;       /* data bytes at which the partial is made durable */
+	bool checkpoint_failed;         /* an fsync failed: its data can no longer be trusted */
+	bool superseded;                /* a newer connection took the upload over */
 	long long file_start_ms;
 };
 
@@ -266,8 +274,11 @@ read_header(struct conn *c, struct upload_state *s)
 			no_header(s, n < 0);
 			return 0;
 		}
-		if (have == 0 && n < 0 && errno == EAGAIN && s->next && !conn_aborting(c)) {
-			/* Idle between files: nothing is in flight, so nothing to answer. */
+		if (have == 0 && n < 0 && s->next && !conn_aborting(c)) {
+			/*
+			 * Idle between files, or a TLS stream cut there without
+			 * close_notify: nothing is in flight, so nothing is lost or answered.
+			 */
 			no_header(s, false);
 			return 0;
 		}
@@ -347,10 +358,19 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
 	}
+	if (s->partial != NULL && s->up.written >= s->next_checkpoint) {
+		if (partial_checkpoint(s->partial, s->up.fd, s->up.written) < 0) {
+			s->checkpoint_failed = true;
+			reply_storage_error(c, errno, "partial upload checkpoint");
+			return -1;
+		}
+		s->next_checkpoint = s->up.written + CHECKPOINT_BYTES;
+	}
 	return 0;
 }
 
 static int body_ended(struct conn *c, struct upload_state *s);
+static void end_partial(struct upload_state *s, bool keep);
 
 /* Receives until EOF.  Returns 0 at a complete upload, -1 after replying or aborting. */
 static int
@@ -384,6 +404,14 @@ body_ended(struct conn *c, struct upload_state *s)
 		return -1;
 	}
 	if (s->framed && s->data < s->hdr.size) {
+		/* Durable before the client hears of it: it may come back at once to resume. */
+		end_partial(s, true);
+		if (s->superseded) {
+			/* A newer connection took the upload over and shut this one: no one to answer. */
+			stats_add(&stats.uploads_failed, 1);
+			c->result = "aborted-resumed-elsewhere";
+			return -1;
+		}
 		reply_error(c, 400, "upload shorter than declared size", "refused-size-mismatch");
 		return -1;
 	}
@@ -479,24 +507,28 @@ static void
 log_file(const struct conn *c, const struct upload_state *s)
 {
 	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
-	char name[LOG_VALUE_MAX(FRAME_NAME_MAX)], stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
+	char value[LOG_VALUE_MAX(STORE_NAME_MAX)], name[LOG_VALUE_MAX(FRAME_NAME_MAX) + 8] = "";
+	char stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
 	char declared[96] = "", received[96] = "", digests[200] = "";
 
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
+	/* A header refused before its name was read names no file. */
+	if (s->hdr.name[0] != '\0')
+		snprintf(name, sizeof(name), " name=%s", log_value(value, sizeof(value), s->hdr.name));
 	if (c->stored[0] != '\0')
 		snprintf(stored, sizeof(stored), " stored=%s",
-		    log_value(name, sizeof(name), c->stored));
+		    log_value(value, sizeof(value), c->stored));
 	if (!digest_matches(s) && s->data == s->hdr.size) {
 		digest_text(declared, sizeof(declared), s->hdr.digest);
 		digest_text(received, sizeof(received), s->digest);
 		snprintf(digests, sizeof(digests), " declared=%s received=%s", declared, received);
 	}
-	log_info("upload listener=%s peer=%s port=%u file=%u name=%s bytes=%llu ms=%lld result=%s%s%s",
+	log_info("upload listener=%s peer=%s port=%u file=%u%s bytes=%llu ms=%lld result=%s%s%s",
 	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, s->files + 1,
-	    log_value(name, sizeof(name), s->hdr.name), (unsigned long long)s->data,
-	    sys_now_ms() - s->file_start_ms, c->result ? c->result : "ok", digests, stored);
+	    name, (unsigned long long)s->data, sys_now_ms() - s->file_start_ms,
+	    c->result ? c->result : "ok", digests, stored);
 }
 
 /* Sends the OK receipt of a stored file.  0, or -1 if it could not be sent. */
@@ -512,6 +544,112 @@ send_receipt(struct conn *c, struct upload_state *s)
 	}
 	c->bytes_out += len;
 	return 0;
+}
+
+/*
+ * Hashes the first len bytes a partial already holds (the digest covers the
+ * whole file), read back from the disk.  0, or -1 with errno.
+ */
+static int
+hash_held(struct upload_state *s, uint64_t len)
+{
+	char *buf = malloc(s->size);    /* s->buf may hold data sent after the header */
+	uint64_t at = 0;
+
+	if (buf == NULL)
+		return -1;
+	while (at < len) {
+		size_t want = len - at < s->size ? (size_t)(len - at) : s->size;
+		ssize_t n = pread(s->up.fd, buf, want, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || EVP_DigestUpdate(s->md, buf, (size_t)n) != 1) {
+			if (n >= 0)
+				errno = n == 0 ? EIO : ENOMEM;  /* EOF: shorter than it was a moment ago */
+			free(buf);
+			return -1;
+		}
+		at += (uint64_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+/*
+ * A version 2 header with an upload id: opens its partial (resuming it, or
+ * a new one), answers "CONTINUE <offset>", and continues the upload from
+ * there.  0, or -1 after replying.
+ */
+static int
+begin_partial(struct conn *c, struct upload_state *s)
+{
+	const struct listener_cfg *l = c->lcfg;
+	char identity[ADDR_TEXT_MAX + 8], line[48];
+	struct partial_request req = {
+		.listener = l->name, .identity = identity, .hdr = &s->hdr,
+		.max_partials = l->max_partials, .ttl = l->resume_ttl, .sock = c->io.fd,
+	};
+	struct cidr net;
+	uint64_t offset;
+	int pdir, fd, len;
+
+	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
+	cidr_format(&net, identity, sizeof(identity));
+	if ((pdir = store_partial_dir(c->store, true)) < 0) {
+		reply_storage_error(c, errno, "cannot open the partial directory");
+		return -1;
+	}
+	switch (partial_open(pdir, &req, &s->partial, &fd, &offset)) {
+	case PARTIAL_OK:
+		break;
+	case PARTIAL_OTHER_CLIENT:
+		reply_error(c, 403, "upload id belongs to another client", "refused-upload-id");
+		return -1;
+	case PARTIAL_OTHER_FILE:
+		reply_error(c, 409, "upload id in use for another file", "refused-upload-id");
+		return -1;
+	case PARTIAL_TOO_MANY:
+		reply_error(c, 503, "busy: max_partials", "refused-busy");
+		return -1;
+	default:
+		reply_storage_error(c, errno, "partial upload");
+		return -1;
+	}
+	store_begin_from(c->store, &s->up, fd, offset);
+	s->data = offset;
+	s->next_checkpoint = offset + CHECKPOINT_BYTES;
+	if (hash_held(s, offset) < 0) {
+		reply_storage_error(c, errno, "reading a partial upload");
+		return -1;
+	}
+	len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)offset);
+	if (netio_send_all(&c->io, line, (size_t)len) < 0) {
+		receive_failed(c, errno, 408, "idle timeout");
+		return -1;
+	}
+	c->bytes_out += (uint64_t)len;
+	return 0;
+}
+
+/*
+ * A resumable upload that did not end with its file stored: what arrived
+ * stays, durable, for the client to resume - unless its digest was wrong
+ * or an fsync failed (its data can no longer be trusted).
+ */
+static void
+end_partial(struct upload_state *s, bool keep)
+{
+	if (s->partial == NULL)
+		return;
+	s->superseded = partial_superseded(s->partial);
+	if (keep && !s->checkpoint_failed && s->up.fd >= 0 &&
+	    partial_checkpoint(s->partial, s->up.fd, s->up.written) == 0) {
+		partial_release(s->partial);
+	} else {
+		partial_remove(s->partial);
+	}
+	s->partial = NULL;
 }
 
 /*
@@ -533,7 +671,10 @@ receive_file(struct conn *c, struct upload_state *s)
 	}
 	if (check_declared(c, s) < 0)
 		return -1;
-	if (store_begin(c->store, &s->up) < 0) {
+	if (sized && s->hdr.id[0] != '\0') {
+		if (begin_partial(c, s) < 0)
+			return -1;
+	} else if (store_begin(c->store, &s->up) < 0) {
 		reply_storage_error(c, errno, "cannot create a file");
 		return -1;
 	}
@@ -551,6 +692,7 @@ receive_file(struct conn *c, struct upload_state *s)
 	}
 	/* Checked before the link: a file that is not the one the client meant is never visible. */
 	if (!digest_matches(s)) {
+		end_partial(s, false);
 		reply_error(c, 400, "digest mismatch", "refused-digest-mismatch");
 		return -1;
 	}
@@ -564,9 +706,22 @@ receive_file(struct conn *c, struct upload_state *s)
 		return -1;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */
+	end_partial(s, false);
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
 	return send_receipt(c, s);
+}
+
+/* receive_file(), and what a resumable upload that did not end keeps. */
+static int
+receive_one(struct conn *c, struct upload_state *s)
+{
+	if (receive_file(c, s) == 0)
+		return 0;
+	end_partial(s, true);
+	if (s->superseded)
+		c->result = "aborted-resumed-elsewhere";
+	return -1;
 }
 
 /* Version 2: the files after the first, until the client half-closes or goes idle. */
@@ -576,6 +731,11 @@ receive_more(struct conn *c, struct upload_state *s)
 	for (;;) {
 		s->next = true;
 		s->file_start_ms = sys_now_ms();
+		/* A header refused here names no file: its line must not repeat the last one's. */
+		s->data = 0;
+		s->hdr.name[0] = '\0';
+		s->hdr.has_digest = false;
+		c->stored[0] = '\0';
 		if (read_header(c, s) < 0) {
 			c->io.deadline_ms = 0;
 			log_file(c, s);
@@ -584,7 +744,7 @@ receive_more(struct conn *c, struct upload_state *s)
 		c->io.deadline_ms = 0;
 		if (s->ended)
 			return;
-		if (receive_file(c, s) < 0) {
+		if (receive_one(c, s) < 0) {
 			log_file(c, s);
 			return;
 		}
@@ -624,7 +784,7 @@ receive_serve(struct conn *c)
 		(void)receive_file(c, &s);
 		goto out;
 	}
-	rc = receive_file(c, &s);
+	rc = receive_one(c, &s);
 	log_file(c, &s);
 	if (rc == 0) {
 		c->files = ++s.files;

@@ -57,9 +57,12 @@ struct store {
 	uint64_t min_free_inodes;   /* or STORE_INODES_AUTO */
 	uint64_t claim_step;        /* a raw upload claims at least this much at a time */
 	uint64_t page;              /* writeback is started for whole pages */
+	pthread_mutex_t partial_lock;
+	int partial_dirfd;          /* PARTIAL_DIR, opened when first needed; -1 before */
 };
 
 static int link_tmpfile(struct upload *up, const char *name);
+static uint64_t whole_blocks(const struct store *st, uint64_t bytes);
 
 static atomic_ullong name_seq;
 static atomic_ullong tmp_seq;
@@ -207,6 +210,8 @@ store_open(const char *path, unsigned file_mode, unsigned flags, struct store **
 		return -1;
 	}
 	st->file_mode = file_mode;
+	st->partial_dirfd = -1;
+	pthread_mutex_init(&st->partial_lock, NULL);
 	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
@@ -260,6 +265,9 @@ store_close(struct store *st)
 		return;
 	account_put(st->account);
 	sys_close(st->dirfd);
+	if (st->partial_dirfd >= 0)
+		sys_close(st->partial_dirfd);
+	pthread_mutex_destroy(&st->partial_lock);
 	free(st);
 }
 
@@ -310,10 +318,41 @@ store_remove_stale(struct store *st)
 }
 
 int
+store_partial_dir(struct store *st, bool create)
+{
+	int fd;
+
+	pthread_mutex_lock(&st->partial_lock);
+	if (st->partial_dirfd < 0) {
+		/* Only the daemon may look inside: partial data is nobody's file yet. */
+		if (create && mkdirat(st->dirfd, STORE_PARTIAL_DIR, 0700) < 0 && errno != EEXIST)
+			goto out;
+		st->partial_dirfd = openat(st->dirfd, STORE_PARTIAL_DIR,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+out:
+	fd = st->partial_dirfd;
+	pthread_mutex_unlock(&st->partial_lock);
+	return fd;
+}
+
+void
+store_begin_from(struct store *st, struct upload *up, int fd, uint64_t written)
+{
+	up->store = st;
+	up->tmpname[0] = '\0';
+	up->fd = fd;
+	up->link_fd = true;
+	up->written = up->flushed = up->next_check = written;
+	up->claimed = whole_blocks(st, written);
+}
+
+int
 store_begin(struct store *st, struct upload *up)
 {
 	up->store = st;
 	up->tmpname[0] = '\0';
+	up->link_fd = false;
 	up->written = up->flushed = up->claimed = up->next_check = 0;
 	if (st->use_tmpfile)
 		up->fd = open_tmpfile(st);
@@ -625,7 +664,8 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 			errno = EEXIST;
 			goto fail;
 		}
-		if ((st->use_tmpfile ? link_tmpfile(up, name) : link_named_tmp(up, name)) == 0)
+		if ((st->use_tmpfile || up->link_fd ? link_tmpfile(up, name) :
+		    link_named_tmp(up, name)) == 0)
 			break;
 		if (errno != EEXIST)
 			goto fail;

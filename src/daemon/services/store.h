@@ -4,6 +4,7 @@
 #define TCPXD_STORE_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -19,6 +20,7 @@ struct upload {
 	uint64_t flushed;       /* bytes whose writeback has been started */
 	uint64_t claimed;       /* file size claimed against the reserve, whole blocks */
 	uint64_t next_check;    /* written bytes at which the reserve is checked again */
+	bool link_fd;           /* a named file elsewhere (a partial): linked by its descriptor */
 };
 
 /* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
@@ -51,6 +53,19 @@ int store_uses_tmpfile(const struct store *st);
 
 /* 0, or -1 with errno. */
 int store_begin(struct store *st, struct upload *up);
+/* Where partial uploads are kept, inside the output directory (partial.h). */
+#define STORE_PARTIAL_DIR ".tcpxd-partial"
+/*
+ * The descriptor of STORE_PARTIAL_DIR, made (mode 0700) if create and
+ * missing; the store keeps it.  -1 with errno.
+ */
+int store_partial_dir(struct store *st, bool create);
+/*
+ * An upload that continues the file fd (a partial) after its first written
+ * bytes; the upload owns fd.  store_commit_named() links it by its
+ * descriptor, store_abort() only closes it.
+ */
+void store_begin_from(struct store *st, struct upload *up, int fd, uint64_t written);
 /* Appends len bytes; store_reserve() claims room for them first.  0, or -1 with errno. */
 int store_write(struct upload *up, const void *buf, size_t len);
 enum { STORE_RESERVE_OK, STORE_LOW_SPACE, STORE_LOW_INODES };

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Resumable uploads (docs/PROTOCOL.md §2.7): a version 2 header with an
+upload id gets CONTINUE <offset>; a broken upload keeps its bytes as a
+partial, hidden in output_dir/.tcpxd-partial/, and resumes from a durable
+offset; 50 rounds of kill -9 of the daemon at a random moment mid-file end
+with a byte-exact, receipt-verified file and no partial left; a digest
+mismatch keeps nothing; another client cannot use the id (ERR 403), the
+same client cannot use it for another file (ERR 409); a newer connection
+takes the upload over from an older one; max_partials and resume_ttl hold;
+start-up removes expired partials and crash leftovers."""
+
+import hashlib
+import os
+import random
+import socket
+import time
+
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, close_with_reset, connect, inbox,
+                       parse_log_line, read_all, run)
+
+SIG = b"\x89TCPX\r\n\x1a"
+PARTIAL = ".tcpxd-partial"
+
+
+def daemon(**extra):
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), **extra}])
+    d.start()
+    return d
+
+
+def header(data, name, upload_id, digest=True):
+    dg = b"sha256:" + hashlib.sha256(data).hexdigest().encode() if digest else b"-"
+    return SIG + b"2 %d %s %s %s\n" % (len(data), dg, upload_id, name)
+
+
+def read_line(s):
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            break
+        line += b
+    return line.decode()
+
+
+def start_upload(d, data, name, upload_id, source=None):
+    """Connects and sends the header; returns the socket and the offset answered."""
+    s = connect(d.addr("inbox"), source)
+    s.sendall(header(data, name, upload_id))
+    line = read_line(s)
+    assert line.startswith("CONTINUE "), line
+    return s, int(line.split()[1])
+
+
+def partials(d):
+    path = os.path.join(d.dir, "inbox", PARTIAL)
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def visible(d):
+    return [n for n in d.stored_files() if not n.startswith(".")]
+
+
+def wait_partial_size(d, size):
+    """Until the daemon has written size bytes of the one partial (its data file's length)."""
+    pdir = os.path.join(d.dir, "inbox", PARTIAL)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        sizes = [os.stat(os.path.join(pdir, n)).st_size for n in os.listdir(pdir)
+                 if n.endswith(".data")]
+        if sizes == [size]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("partial never reached %d bytes" % size)
+
+
+def records(d, event):
+    out = []
+    for line in d.log().splitlines():
+        r = parse_log_line(line)
+        if r and r[0] == event and "state" not in dict(r[1]):
+            out.append(dict(r[1]))
+    return out
+
+
+def test_break_and_resume():
+    d = daemon()
+    data = os.urandom(3 << 20)
+    s, off = start_upload(d, data, b"big.bin", b"id-1")
+    assert off == 0
+    s.sendall(data[:1 << 20])
+    # Closed early: the daemon reads every byte sent before it sees the end.
+    s.shutdown(socket.SHUT_WR)
+    assert read_all(s) == b"ERR 400 upload shorter than declared size\n"
+    s.close()
+    assert visible(d) == [], "a partial must never be visible in output_dir"
+    assert len(partials(d)) == 2, partials(d)
+    assert oct(os.stat(os.path.join(d.dir, "inbox", PARTIAL)).st_mode & 0o777) == "0o700"
+    s, off = start_upload(d, data, b"big.bin", b"id-1")
+    assert off == 1 << 20, off
+    s.sendall(data[off:off + 12345])
+    # A reset loses what the daemon had not read yet: the offset says what it holds.
+    close_with_reset(s)
+    d.wait_log(r"upload listener=inbox .* name=big.bin .*result=aborted-reset")
+    s, off2 = start_upload(d, data, b"big.bin", b"id-1")
+    assert off <= off2 <= off + 12345, (off, off2)
+    s.sendall(data[off2:])
+    check_ok(d, read_line(s), data)
+    s.close()
+    assert visible(d) == ["big.bin"] and partials(d) == []
+    # The same id again is a new upload (the old one is done).
+    s, off = start_upload(d, b"x", b"small", b"id-1")
+    assert off == 0
+    s.sendall(b"x")
+    check_ok(d, read_line(s), b"x")
+    s.close()
+
+
+def test_kill9_fifty_rounds():
+    """kill -9 at a random moment mid-file, 50 times; the offsets are never
+    beyond what was sent, and the file ends byte-exact."""
+    rounds = 50 if SLOW == 1 else 10
+    d = daemon()
+    data = os.urandom(8 << 20)
+    rng = random.Random(os.getpid())
+    offsets = []
+    for _ in range(rounds):
+        s, off = start_upload(d, data, b"crash.bin", b"crash-resume")
+        offsets.append(off)
+        end = min(len(data) - 1, off + rng.randrange(1, 1 << 20))
+        s.sendall(data[off:end])
+        # A random moment: right away, or once some of it may have been written.
+        if rng.random() < 0.5:
+            time.sleep(rng.random() * 0.01)
+        d.kill()
+        s.close()
+        assert off <= end
+        assert visible(d) == []
+        d.start()
+    s, off = start_upload(d, data, b"crash.bin", b"crash-resume")
+    s.sendall(data[off:])
+    check_ok(d, read_line(s), data)
+    s.close()
+    assert visible(d) == ["crash.bin"] and partials(d) == []
+    assert max(offsets) > 0, offsets
+
+
+def test_digest_mismatch_keeps_nothing():
+    d = daemon()
+    data = b"a" * 1000
+    wrong = SIG + b"2 1000 sha256:%s bad-1 a.txt\n" % (b"0" * 64)
+    with connect(d.addr("inbox")) as s:
+        s.sendall(wrong)
+        assert read_line(s) == "CONTINUE 0\n"
+        s.sendall(data[:400])
+        s.shutdown(socket.SHUT_WR)
+        assert read_all(s) == b"ERR 400 upload shorter than declared size\n"
+    with connect(d.addr("inbox")) as s:
+        s.sendall(wrong)
+        assert read_line(s) == "CONTINUE 400\n"
+        s.sendall(data[400:])
+        assert read_line(s) == "ERR 400 digest mismatch\n"
+    assert visible(d) == [] and partials(d) == []
+
+
+def test_identity_and_takeover():
+    d = daemon()
+    data = os.urandom(1 << 20)
+    s, _ = start_upload(d, data, b"mine.bin", b"shared-id", source="127.0.0.1")
+    s.sendall(data[:1000])
+    # Another client's address: refused, whatever it sends.
+    with connect(d.addr("inbox"), "127.0.0.2") as t:
+        t.sendall(header(data, b"mine.bin", b"shared-id"))
+        assert read_line(t) == "ERR 403 upload id belongs to another client\n"
+    # The same client, another file under the id.
+    with connect(d.addr("inbox"), "127.0.0.1") as t:
+        t.sendall(header(data[:10], b"mine.bin", b"shared-id"))
+        assert read_line(t) == "ERR 409 upload id in use for another file\n"
+    # Refusals take nothing over: the first connection still sends.
+    s.sendall(data[1000:2000])
+    wait_partial_size(d, 2000)
+    # A newer connection of the same client takes the upload over.
+    t, off = start_upload(d, data, b"mine.bin", b"shared-id", source="127.0.0.1")
+    assert off == 2000, off
+    assert read_all(s) == b""       # the old one was shut
+    s.close()
+    t.sendall(data[off:])
+    check_ok(d, read_line(t), data)
+    t.close()
+    d.wait_log(r"result=aborted-resumed-elsewhere")
+    assert partials(d) == []
+
+
+def test_max_partials_and_ttl():
+    d = daemon(max_partials=2)
+    data = os.urandom(10000)
+    for i in range(2):
+        s, _ = start_upload(d, data, b"p%d" % i, b"part-%d" % i)
+        s.sendall(data[:100])
+        s.shutdown(socket.SHUT_WR)
+        assert read_all(s) == b"ERR 400 upload shorter than declared size\n"
+        s.close()
+    with connect(d.addr("inbox")) as s:
+        s.sendall(header(data, b"p2", b"part-2"))
+        assert read_line(s) == "ERR 503 busy: max_partials\n"
+    # Resuming one of the two is no new partial.
+    s, off = start_upload(d, data, b"p0", b"part-0")
+    assert off == 100
+    s.close()
+    d.wait_log(r"upload listener=inbox .* name=p0 .*result=refused-size-mismatch")
+    # Left unwritten for longer than resume_ttl (aged here), a partial is gone at start-up,
+    # with the leftovers of a crash.
+    pdir = os.path.join(d.dir, "inbox", PARTIAL)
+    old = time.time() - 86400 - 60
+    for n in os.listdir(pdir):
+        os.utime(os.path.join(pdir, n), (old, old))
+    for junk in ("0123456789abcdef0123456789abcdef.meta.tmp", "fedcba9876543210fedcba9876543210.data"):
+        with open(os.path.join(pdir, junk), "wb") as f:
+            f.write(b"junk")
+    d.kill()
+    d.start()
+    d.wait_log(r"listener inbox: removed 3 expired partial uploads and leftovers of a crash")
+    assert partials(d) == [], partials(d)
+    s, off = start_upload(d, data, b"p0", b"part-0")
+    assert off == 0
+    s.close()
+    d2 = daemon(max_partials=0)
+    with connect(d2.addr("inbox")) as s:
+        s.sendall(header(data, b"p", b"any"))
+        assert read_line(s) == "ERR 503 busy: max_partials\n"
+
+
+if __name__ == "__main__":
+    run([test_break_and_resume, test_kill9_fifty_rounds, test_digest_mismatch_keeps_nothing,
+         test_identity_and_takeover, test_max_partials_and_ttl])
