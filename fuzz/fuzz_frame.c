@@ -7,7 +7,8 @@
  * clean (and, in version 2, a valid upload id), and that
  * frame_header_format() or frame_header_format2() writes it back
  * identical in meaning; that undoing a telnet client's encoding (nvt.h)
- * never grows the bytes and does not depend on how they were split; and that a sanitised name is the input's last component.
+ * never grows the bytes of one read by more than a held CR, and does not
+ * depend on how they were split; and that a sanitised name is the input's last component.
  */
 #include <string.h>
 
@@ -89,7 +90,7 @@ check_sanitise(const char *name, size_t len)
 static void
 check_nvt(const uint8_t *data, size_t size)
 {
-	char *whole = malloc(size ? size : 1), *split = malloc(size ? size : 1);
+	char *whole = malloc(size + 1), *split = malloc(size + 1);
 	struct nvt one = { NVT_DATA }, two = { NVT_DATA };
 	size_t cut = size > 0 ? data[0] % (size + 1) : 0, n, a, b;
 	struct frame_header h;
@@ -101,11 +102,13 @@ check_nvt(const uint8_t *data, size_t size)
 		memcpy(whole, data, size);
 		memcpy(split, data, size);
 	}
-	n = nvt_decode(&one, whole, size);
+	n = nvt_decode(&one, whole, whole, size);
 	CHECK(n <= size);
-	a = nvt_decode(&two, split, cut);
-	b = nvt_decode(&two, split + cut, size - cut);
-	memmove(split + a, split + cut, b);
+	a = nvt_decode(&two, split, split, cut);
+	/* As the daemon reads: the second part lands one byte after what the first gave. */
+	memmove(split + a + 1, data + cut, size - cut);
+	b = nvt_decode(&two, split + a, split + a + 1, size - cut);
+	CHECK(b <= size - cut + 1);
 	CHECK(a + b == n && memcmp(whole, split, n) == 0 && one.state == two.state);
 	if (frame_parse(whole, n, &h, &why) == FRAME_OK)
 		check_header(whole, n, &h);

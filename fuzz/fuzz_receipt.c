@@ -4,7 +4,9 @@
  * A line it accepts must be one receipt_ok() or receipt_err() could have
  * written: formatting the parsed fields again and parsing that gives the
  * same struct receipt, byte for byte.  What tcpx prints of its text
- * (receipt_text_shown()) holds no character a name may not hold.
+ * (receipt_text_shown()) holds no character a name may not hold.  The
+ * same bytes as a CONTINUE line (receipt_parse_continue()): one it accepts
+ * is exactly what receipt_continue() writes for its offset, newline or not.
  */
 #include <string.h>
 
@@ -21,6 +23,21 @@ unhex(char c)
 		return c - 'a' + 10;
 	CHECK(!"sha256 is not lowercase hex");
 	return 0;
+}
+
+static void
+check_continue(const char *line, size_t size)
+{
+	char again[64];
+	uint64_t offset;
+	size_t n;
+
+	if (receipt_parse_continue(line, size, &offset) < 0)
+		return;
+	n = receipt_continue(again, sizeof(again), offset);
+	CHECK(n > 0 && again[n - 1] == '\n');
+	CHECK(size == n || size == n - 1);
+	CHECK(memcmp(line, again, size) == 0);
 }
 
 static void
@@ -49,6 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size > 0)
 		memcpy(line, data, size);
+	check_continue(line, size);
 	if (receipt_parse(line, size, &r) < 0) {
 		free(line);
 		return 0;

@@ -22,12 +22,12 @@
 #include "daemon/drain.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/proxy_read.h"
 #include "daemon/services/echo.h"
 #include "daemon/services/receive.h"
 #include "daemon/stats.h"
 #include "io/sys.h"
 #include "io/tls.h"
-#include "wire/proxy.h"
 #include "wire/receipt.h"
 
 /* A PROXY header and a TLS handshake together get this long (or idle_timeout, if shorter). */
@@ -227,7 +227,7 @@ rules_refuse(const struct listener_cfg *l, const struct in6_addr *a)
 }
 
 /*
- * Takes one of the max_per_ip slots of c->peer's network, which stays in
+ * Takes one of the max_per_ip slots of c->s.peer's network, which stays in
  * c->ip_key (the log names it).  Called with the lock held.
  */
 static enum refusal
@@ -235,7 +235,7 @@ ip_acquire_locked(struct conn *c, const struct listener_cfg *l)
 {
 	struct ip_count **pp, *e;
 
-	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &c->ip_key);
+	addr_prefix(&c->s.peer, l->per_ip_prefix4, l->per_ip_prefix6, &c->ip_key);
 	pp = ip_slot(&c->ip_key);
 	if ((e = *pp) == NULL) {
 		if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -270,7 +270,7 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 		verdict = REFUSE_NOMEM;
 		goto out;
 	}
-	if (count_ip && (verdict = ip_acquire_locked(c, c->lcfg)) != REFUSE_COUNT)
+	if (count_ip && (verdict = ip_acquire_locked(c, c->s.lcfg)) != REFUSE_COUNT)
 		goto out;
 	gen_use_add(c->gen);
 	reg.active++;
@@ -290,7 +290,7 @@ ip_acquire(struct conn *c)
 	enum refusal verdict;
 
 	pthread_mutex_lock(&reg.lock);
-	verdict = ip_acquire_locked(c, c->lcfg);
+	verdict = ip_acquire_locked(c, c->s.lcfg);
 	pthread_mutex_unlock(&reg.lock);
 	return verdict;
 }
@@ -330,11 +330,11 @@ unregister(struct conn *c)
 	pthread_mutex_lock(&reg.lock);
 	unlink_locked(c);
 	/* Hand over under the lock so conn_abort_all() never shuts a reused descriptor. */
-	if (c->linger)
-		drain_add(c->io.fd);
+	if (c->s.linger)
+		drain_add(c->s.io.fd);
 	else
-		sys_close(c->io.fd);
-	c->io.fd = -1;
+		sys_close(c->s.io.fd);
+	c->s.io.fd = -1;
 	/* Under the lock: once the count reads 0, no thread touches wake_fd any more. */
 	if (atomic_load_explicit(&reg.want_wakeup, memory_order_relaxed) && reg.wake_fd >= 0) {
 		uint64_t one = 1;
@@ -380,47 +380,32 @@ log_finished(const struct conn *c)
 	 * send nothing (port scans, TCP checks) as often: only debug output
 	 * shows them (conn_ended_silent).
 	 */
-	bool health_check = c->result != NULL && (strcmp(c->result, "ok-health-check") == 0 ||
-	    strcmp(c->result, "empty") == 0);
+	bool health_check = c->s.result != NULL && (strcmp(c->s.result, "ok-health-check") == 0 ||
+	    strcmp(c->s.result, "empty") == 0);
 	enum log_level level = health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 
 	if (!log_enabled(level))
 		return;
-	addr_format(&c->peer, peer, sizeof(peer));
+	addr_format(&c->s.peer, peer, sizeof(peer));
 	if (c->proxied) {
 		memcpy(via, " via=", 6);
 		addr_format(&c->via, via + 5, sizeof(via) - 5);
 	}
-	if (c->io.ssl != NULL)
-		snprintf(tls, sizeof(tls), " tls=%s", SSL_get_version(c->io.ssl));
+	if (c->s.io.ssl != NULL)
+		snprintf(tls, sizeof(tls), " tls=%s", SSL_get_version(c->s.io.ssl));
 	field(subject, sizeof(subject), "subject", c->subject);
 	field(detail, sizeof(detail), "error", c->detail);
-	field(stored, sizeof(stored), "stored", c->stored);
-	if (c->result == refusals[REFUSE_PER_IP].result)
+	field(stored, sizeof(stored), "stored", c->s.stored);
+	if (c->s.result == refusals[REFUSE_PER_IP].result)
 		prefix_field(prefix, sizeof(prefix), &c->ip_key);
-	if (c->files > 0)
-		snprintf(files, sizeof(files), " files=%u", c->files);
+	if (c->s.files > 0)
+		snprintf(files, sizeof(files), " files=%u", c->s.files);
 	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
-	    log_value(name, sizeof(name), c->lcfg->name), peer, c->peer_port, via, tls, subject,
-	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-	    sys_now_ms() - c->start_ms, detail, c->result ? c->result : "ok", prefix, files, stored);
+	    log_value(name, sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, via, tls, subject,
+	    (unsigned long long)c->s.bytes_in, (unsigned long long)c->s.bytes_out,
+	    sys_now_ms() - c->start_ms, detail, c->s.result ? c->s.result : "ok", prefix, files, stored);
 }
 
-void
-conn_send_err(struct conn *c, int code, const char *reason)
-{
-	char line[RECEIPT_MAX];
-	size_t len;
-
-	/* Echo has no answers; a TLS client cannot read one before its handshake. */
-	if (c->lcfg->mode != MODE_RECEIVE || (c->tls_ctx != NULL && c->io.ssl == NULL))
-		return;
-	len = receipt_err(line, sizeof(line), code, reason);
-	if (len == 0 || netio_send_all(&c->io, line, len) < 0)
-		return;
-	c->bytes_out += len;
-	c->linger = netio_shutdown_wr(&c->io) == 0;
-}
 
 /* The log escapes it (log_value): it may quote what a client sent. */
 static void
@@ -437,54 +422,42 @@ read_proxy_header(struct conn *c, long long deadline_ms)
 	const char *why = "";
 	int err;
 
-	switch (proxy_read(c->io.fd, deadline_ms, &h, &why)) {
+	switch (proxy_read(c->s.io.fd, deadline_ms, &h, &why)) {
 	case PROXY_READ_OK:
 		break;
 	case PROXY_READ_BAD:
 		set_detail(c, why);
-		c->result = "refused-bad-proxy-header";
-		conn_send_err(c, 400, "bad proxy header");
+		c->s.result = "refused-bad-proxy-header";
+		session_send_err(&c->s, 400, "bad proxy header");
 		return false;
 	case PROXY_READ_TIMEOUT:
-		c->result = "aborted-proxy-timeout";
-		conn_send_err(c, 408, "proxy header timeout");
+		c->s.result = "aborted-proxy-timeout";
+		session_send_err(&c->s, 408, "proxy header timeout");
 		return false;
 	case PROXY_READ_CLOSED:
 		/* Begun, then cut: a close leaves it incomplete, like a framed header's. */
 		err = errno;
 		set_detail(c, why);
-		if (conn_aborting(c)) {
-			c->result = "aborted-shutdown";
+		if (session_aborting(&c->s)) {
+			c->s.result = "aborted-shutdown";
 		} else if (err == 0) {
-			c->result = "refused-bad-proxy-header";
-			conn_send_err(c, 400, "bad proxy header");
+			c->s.result = "refused-bad-proxy-header";
+			session_send_err(&c->s, 400, "bad proxy header");
 		} else {
-			c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
+			c->s.result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
 		}
 		return false;
 	}
-	c->proxy_local = h.local;
+	c->s.proxy_local = h.local;
 	if (!h.local) {
-		c->via = c->peer;
-		c->peer = h.source;
-		c->peer_port = h.source_port;
+		c->via = c->s.peer;
+		c->s.peer = h.source;
+		c->s.peer_port = h.source_port;
 		c->proxied = true;
 	}
 	return true;
 }
 
-void
-conn_ended_silent(struct conn *c)
-{
-	if (conn_aborting(c)) {
-		c->result = "aborted-shutdown";
-	} else if (c->proxy_local) {
-		c->result = "ok-health-check";
-	} else {
-		c->result = "empty";
-		stats_add(&stats.connections_empty, 1);
-	}
-}
 
 /*
  * True, with the result set (conn_ended_silent), when the client ended the
@@ -500,14 +473,14 @@ ended_before_a_byte(struct conn *c, long long deadline_ms)
 	char byte;
 	ssize_t n;
 
-	if (sys_wait(c->io.fd, POLLIN, deadline_ms) <= 0)
+	if (sys_wait(c->s.io.fd, POLLIN, deadline_ms) <= 0)
 		return false;
 	do
-		n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+		n = recv(c->s.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n > 0 || (n < 0 && errno != ECONNRESET))
 		return false;
-	conn_ended_silent(c);
+	session_ended_silent(&c->s);
 	return true;
 }
 
@@ -517,8 +490,8 @@ refuse_admitted(struct conn *c, enum refusal why)
 {
 	atomic_fetch_sub_explicit(&stats.accepted, 1, memory_order_relaxed);
 	stats_add(&stats.refused, 1);
-	c->result = refusals[why].result;
-	conn_send_err(c, refusals[why].code, refusals[why].reply);
+	c->s.result = refusals[why].result;
+	session_send_err(&c->s, refusals[why].code, refusals[why].reply);
 }
 
 /*
@@ -531,7 +504,7 @@ refuse_admitted(struct conn *c, enum refusal why)
 static bool
 conn_prepare(struct conn *c)
 {
-	const struct listener_cfg *l = c->lcfg;
+	const struct listener_cfg *l = c->s.lcfg;
 	SSL_CTX *tls = c->tls_ctx;
 	long long limit = (long long)l->idle_timeout * 1000, deadline;
 	enum refusal why;
@@ -543,7 +516,7 @@ conn_prepare(struct conn *c)
 		if (ended_before_a_byte(c, deadline) || !read_proxy_header(c, deadline))
 			return false;
 		/* Checked on the accept thread for everyone else (conn_dispatch). */
-		if (rules_refuse(l, &c->peer)) {
+		if (rules_refuse(l, &c->s.peer)) {
 			refuse_admitted(c, REFUSE_DENIED);
 			return false;
 		}
@@ -557,10 +530,10 @@ conn_prepare(struct conn *c)
 
 		if (ended_before_a_byte(c, deadline))
 			return false;
-		if ((c->io.ssl = tls_accept(tls, c->io.fd, deadline, c->subject, sizeof(c->subject),
+		if ((c->s.io.ssl = tls_accept(tls, c->s.io.fd, deadline, c->subject, sizeof(c->subject),
 		    err, sizeof(err))) == NULL) {
 			set_detail(c, err);
-			c->result = conn_aborting(c) ? "aborted-shutdown" : "refused-tls-handshake";
+			c->s.result = session_aborting(&c->s) ? "aborted-shutdown" : "refused-tls-handshake";
 			return false;
 		}
 	}
@@ -575,9 +548,9 @@ conn_main(void *arg)
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
 
-		addr_format(&c->peer, peer, sizeof(peer));
+		addr_format(&c->s.peer, peer, sizeof(peer));
 		log_debug("conn listener=%s peer=%s port=%u state=started", log_value(name, sizeof(name),
-		    c->lcfg->name), peer, c->peer_port);
+		    c->s.lcfg->name), peer, c->s.peer_port);
 	}
 
 	/*
@@ -585,20 +558,20 @@ conn_main(void *arg)
 	 * and idle timeout: what the listening socket passed on at the TCP
 	 * handshake may be another generation's.
 	 */
-	c->io.timeout_ms = (int)c->lcfg->idle_timeout * 1000;
-	if (listener_configure_conn(c->io.fd, c->lcfg) < 0) {
+	c->s.io.timeout_ms = (int)c->s.lcfg->idle_timeout * 1000;
+	if (listener_configure_conn(c->s.io.fd, c->s.lcfg) < 0) {
 		set_detail(c, strerror(errno));
-		c->result = "aborted-io-error";
+		c->s.result = "aborted-io-error";
 	} else if (conn_prepare(c)) {
-		if (c->lcfg->mode == MODE_ECHO)
-			echo_serve(c);
+		if (c->s.lcfg->mode == MODE_ECHO)
+			echo_serve(&c->s);
 		else
-			receive_serve(c);
+			receive_serve(&c->s);
 	}
-	stats_add(&stats.bytes_in, c->bytes_in);
-	stats_add(&stats.bytes_out, c->bytes_out);
+	stats_add(&stats.bytes_in, c->s.bytes_in);
+	stats_add(&stats.bytes_out, c->s.bytes_out);
 	log_finished(c);
-	netio_tls_end(&c->io);
+	netio_tls_end(&c->s.io);
 	/*
 	 * Once unregister() lets a stopping daemon exit, its exit handlers
 	 * (OpenSSL's cleanup among them) run while this thread is still alive:
@@ -719,17 +692,18 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		refuse(fd, &addr, NULL, l, REFUSE_NOMEM);
 		return;
 	}
-	c->io.fd = fd;
-	c->peer = addr;
-	c->peer_port = ntohs(peer->sa_family == AF_INET6
+	c->s.io.fd = fd;
+	c->s.peer = addr;
+	c->s.peer_port = ntohs(peer->sa_family == AF_INET6
 	    ? ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port
 	    : ((const struct sockaddr_in *)(const void *)peer)->sin_port);
-	c->lcfg = l;
+	c->s.lcfg = l;
 	c->tls_ctx = gen->tls[listener_index];
-	c->store = gen->stores[listener_index];
+	c->s.tls = c->tls_ctx != NULL;
+	c->s.store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();
 	c->gen = gen;           /* referenced once admitted */
-	atomic_init(&c->aborting, false);
+	atomic_init(&c->s.aborting, false);
 
 	why = admit(c, gen->cfg->max_connections, !l->proxy_protocol);
 	if (why != REFUSE_COUNT) {
@@ -801,15 +775,10 @@ conn_abort_all(void)
 {
 	pthread_mutex_lock(&reg.lock);
 	for (struct conn *c = reg.head; c != NULL; c = c->next) {
-		atomic_store(&c->aborting, true);
-		if (c->io.fd >= 0)
-			shutdown(c->io.fd, SHUT_RDWR);
+		atomic_store(&c->s.aborting, true);
+		if (c->s.io.fd >= 0)
+			shutdown(c->s.io.fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&reg.lock);
 }
 
-bool
-conn_aborting(const struct conn *c)
-{
-	return atomic_load((atomic_bool *)&c->aborting);
-}

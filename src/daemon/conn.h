@@ -15,34 +15,23 @@
 
 #include "daemon/config.h"
 #include "daemon/gen.h"
+#include "daemon/services/session.h"
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
 struct conn {
-	struct netio io;
-	struct in6_addr peer;           /* the client: from the PROXY header when there is one */
-	unsigned peer_port;
+	struct session s;               /* what the service sees (session.h) */
 	struct in6_addr via;            /* the balancer that sent the PROXY header */
 	bool proxied;
-	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
 	struct cidr ip_key;             /* the network that slot counts against */
 	struct gen *gen;
 	SSL_CTX *tls_ctx;               /* the generation's, on a tls listener; else NULL */
-	const struct listener_cfg *lcfg;
-	struct store *store;            /* receive listeners */
 	long long start_ms;
-	uint64_t bytes_in, bytes_out;
-	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
-	const char *result;             /* "ok", or why it ended otherwise */
-	char stored[STORE_NAME_MAX];
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */
 	char subject[256];              /* the client certificate's, even if the handshake failed */
-	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
-	atomic_bool aborting;           /* set by conn_abort_all() before it shuts the socket */
 	struct conn *prev, *next;
 };
-
 /*
  * wake_fd (an eventfd) is written when a connection ends while conn_want_wakeup
  * is set.  fault_hooks: TCPXD_TEST_FAULTS is set (tests only).
@@ -68,18 +57,4 @@ unsigned conn_active(void);
 void conn_want_wakeup(bool on);
 /* Marks every connection aborting and shuts its socket so blocked I/O returns. */
 void conn_abort_all(void);
-bool conn_aborting(const struct conn *c);
-/*
- * Sets the result of a connection that ended, closed or reset, before its
- * first byte: a health check after a LOCAL header, otherwise empty (and
- * counted); both are logged at debug only.
- */
-void conn_ended_silent(struct conn *c);
-/*
- * Answers "ERR code reason" and half-closes; the socket then lingers so the
- * client reads it.  Sends nothing on echo listeners, and on TLS listeners
- * before the handshake.  Best effort: a client that is gone needs no answer.
- */
-void conn_send_err(struct conn *c, int code, const char *reason);
-
 #endif

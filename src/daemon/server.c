@@ -304,13 +304,28 @@ out:
 	return n;
 }
 
-/* Expired partial uploads of the listener, and crash leftovers, go at start-up. */
+static bool
+listener_configured(const char *name, void *arg)
+{
+	const struct config *cfg = arg;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Expired partial uploads of the listener, and of listeners no longer
+ * configured, and crash leftovers go at start-up.
+ */
 static int
-sweep_partials(struct store *st, const struct listener_cfg *l)
+sweep_partials(struct store *st, const struct listener_cfg *l, struct config *cfg)
 {
 	int pdir = store_partial_dir(st, false);
 
-	return pdir < 0 ? 0 : partial_sweep(pdir, l->name, l->resume_ttl);
+	return pdir < 0 ? 0 : partial_sweep(pdir, l->name, l->resume_ttl, listener_configured, cfg);
 }
 
 int
@@ -334,7 +349,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		if ((removed = store_remove_stale(st)) > 0)
 			log_info("listener %s: removed %d temporary files left by an earlier run",
 			    cfg->listeners[i].name, removed);
-		if ((removed = sweep_partials(st, &cfg->listeners[i])) > 0)
+		if ((removed = sweep_partials(st, &cfg->listeners[i], cfg)) > 0)
 			log_info("listener %s: removed %d expired partial uploads and leftovers of a crash",
 			    cfg->listeners[i].name, removed);
 		if (!store_uses_tmpfile(st))

@@ -17,12 +17,12 @@
 #define DONT 254
 
 size_t
-nvt_decode(struct nvt *nvt, char *buf, size_t len)
+nvt_decode(struct nvt *nvt, char *buf, const char *in, size_t len)
 {
 	size_t out = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
+		unsigned char c = (unsigned char)in[i];
 
 		switch (nvt->state) {
 		case NVT_CR:

@@ -20,11 +20,14 @@ struct nvt {
 };
 
 /*
- * Decodes len bytes of buf in place; returns how many bytes they stand for
- * (0 when they were all negotiation).  A CR at the end of buf is held
- * until the next call shows what follows it.
+ * Decodes the len bytes at in into out; returns how many bytes they stand
+ * for (0 when they were all negotiation).  A CR at the end of in is held
+ * until the next call shows what follows it; when that is neither NUL nor
+ * LF (which no telnet client sends) the CR comes out before it, so out
+ * must have room for len + 1 bytes.  out may overlap in only if it starts
+ * at least one byte before it (in = out + 1 decodes in place).
  */
-size_t nvt_decode(struct nvt *nvt, char *buf, size_t len);
+size_t nvt_decode(struct nvt *nvt, char *out, const char *in, size_t len);
 /* Whether buf (len bytes) could still be the start of NVT_SIGNATURE. */
 int nvt_signature_prefix(const char *buf, size_t len);
 

@@ -2,9 +2,8 @@
 /*
  * proxy.h - the PROXY protocol header (v1 text, v2 binary) that a load
  * balancer such as HAProxy sends first on each connection to say who the
- * real client is.  proxy_parse() is a pure function of the bytes;
- * proxy_read() takes exactly one header off a socket and never a byte of
- * what follows it, so the stream after it (plain or TLS) is untouched.
+ * real client is.  proxy_parse() is a pure function of the bytes; the
+ * daemon's proxy_read() (daemon/proxy_read.h) takes one header off a socket.
  */
 #ifndef TCPXD_PROXY_H
 #define TCPXD_PROXY_H
@@ -32,20 +31,6 @@ struct proxy_header {
 };
 
 enum proxy_status proxy_parse(const unsigned char *buf, size_t len, struct proxy_header *out,
-    const char **why);
-
-enum proxy_read_status {
-	PROXY_READ_OK,
-	PROXY_READ_BAD,         /* *why says what was wrong */
-	PROXY_READ_TIMEOUT,     /* deadline passed before the header was complete */
-	PROXY_READ_CLOSED       /* EOF (errno 0) or a socket error (errno) before the header was complete */
-};
-
-/*
- * Reads one header from the blocking socket fd before deadline_ms
- * (sys_now_ms() clock).  Consumes exactly out->length bytes on success.
- */
-enum proxy_read_status proxy_read(int fd, long long deadline_ms, struct proxy_header *out,
     const char **why);
 
 #endif

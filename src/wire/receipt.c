@@ -92,6 +92,34 @@ receipt_parse(const char *line, size_t len, struct receipt *out)
 	return 0;
 }
 
+int
+receipt_parse_continue(const char *line, size_t len, uint64_t *offset)
+{
+	const char *p = line, *end = line + len;
+	unsigned long long v;
+
+	if (len > 0 && end[-1] == '\n')
+		end--;
+	if (end - p < 10 || memcmp(p, "CONTINUE ", 9) != 0)
+		return -1;
+	p += 9;
+	/* One spelling per offset: "007" or "+7" is not what a daemon writes. */
+	if (*p == '0' && end - p > 1)
+		return -1;
+	if (parse_uint(&p, end, &v) < 0 || p != end)
+		return -1;
+	*offset = v;
+	return 0;
+}
+
+size_t
+receipt_continue(char *buf, size_t len, uint64_t offset)
+{
+	int n = snprintf(buf, len, "CONTINUE %llu\n", (unsigned long long)offset);
+
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
 void
 receipt_text_shown(const char *text, char *out, size_t outlen)
 {

@@ -27,6 +27,14 @@ struct receipt {
 
 /* Parses one line (with or without its newline).  0, or -1 if it is neither form. */
 int receipt_parse(const char *line, size_t len, struct receipt *out);
+/*
+ * "CONTINUE <offset>\n", the answer to a resumable header (docs/PROTOCOL.md
+ * §2.7), with or without its newline: offset in decimal digits, no sign,
+ * no leading zero, at most 2^64 - 1.  0 with *offset, or -1.
+ */
+int receipt_parse_continue(const char *line, size_t len, uint64_t *offset);
+/* Writes "CONTINUE <offset>\n" into buf: its length, or 0 if buf is too small. */
+size_t receipt_continue(char *buf, size_t len, uint64_t offset);
 
 /* Room for any receipt text escaped: at most 4 bytes shown per byte, and the NUL. */
 #define RECEIPT_SHOWN_MAX (RECEIPT_MAX * 4 + 1)

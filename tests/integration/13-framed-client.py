@@ -17,20 +17,10 @@ import socket
 import subprocess
 import threading
 
-from tcpxdtest import Daemon, WAIT, check_ok, connect, free_port, inbox, read_all, run
+from tcpxdtest import TCPX, Daemon, WAIT, check_ok, connect, free_port, inbox, read_all, run
+from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
-TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 SIG = b"\x89TCPX\r\n\x1a"
-
-
-def target(addr):
-    host, port = addr
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
-
-def tcpx(*args, stdin=None):
-    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 2)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def daemon(protocol="auto", **extra):
@@ -218,15 +208,22 @@ def test_protocol_pinning():
 
 
 def fake_server(reply):
-    """A one-shot server that reads an upload and answers with reply."""
+    """A one-shot server that reads a version 2 upload (CONTINUE 0 to a resumable
+    header) and answers with reply."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
 
     def serve():
         c, _ = srv.accept()
-        read_all(c)
+        f = c.makefile("rb")
+        f.readline()    # the signature's first 7 bytes end in LF
+        _, size, _, upload_id, _ = f.readline().split(b" ", 4)
+        if upload_id != b"-":
+            c.sendall(b"CONTINUE 0\n")
+        f.read(int(size))
         c.sendall(reply)
+        f.close()
         c.close()
         srv.close()
 
@@ -245,15 +242,15 @@ def test_exit_codes():
     rc, _, err = tcpx("send", "-q", path, fake_server(b"OK 8 sha256:%s f\n" %
                                                       hashlib.sha256(b"content").hexdigest().encode()))
     assert rc == 4, (rc, err)
-    rc, _, err = tcpx("send", "-q", path, fake_server(b"ERR 503 busy\n"))
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, fake_server(b"ERR 503 busy\n"))
     assert rc == 3 and "refused: ERR 503 busy" in err, (rc, err)
-    rc, _, err = tcpx("send", "-q", path, fake_server(b""))
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, fake_server(b""))
     assert rc == 5 and "without a receipt" in err, (rc, err)
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
-    rc, _, err = tcpx("send", "-q", path, "127.0.0.1:%d" % port)
+    rc, _, err = tcpx("send", "-q", "--retries", "0", path, "127.0.0.1:%d" % port)
     assert rc == 5 and "Connection refused" in err, (rc, err)
     rc, _, err = tcpx("send", "-q", os.path.join(d.dir, "missing"), "127.0.0.1:%d" % port)
     assert rc == 6, (rc, err)

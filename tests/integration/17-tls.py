@@ -676,7 +676,7 @@ class OneLiners:
                                 stderr=subprocess.PIPE)
 
     def stored(self, listener):
-        return sorted(os.listdir(os.path.join(self.d.dir, listener)))
+        return self.d.stored_files(listener)
 
     def check_receipt(self, out, listener):
         size, digest, name = parse_ok(out)

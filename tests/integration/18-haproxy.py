@@ -183,15 +183,15 @@ class Cluster:
 
     def check_stored(self):
         """The shared directory holds exactly the acknowledged files, intact."""
-        assert sorted(os.listdir(self.shared)) == sorted(self.receipts), (
-            sorted(os.listdir(self.shared)), sorted(self.receipts))
+        files = sorted(n for n in os.listdir(self.shared) if not n.startswith("."))
+        assert files == sorted(self.receipts), (files, sorted(self.receipts))
         for name, data in self.receipts.items():
             with open(os.path.join(self.shared, name), "rb") as f:
                 assert f.read() == data, name
 
     def served(self, d, listener, peer=CLIENT, result="ok"):
         return re.findall(r"^tcpxd: info: conn listener=%s peer=%s port=(\d+) via=127\.0\.0\.1 "
-                          r"in=\d+ out=\d+ ms=\d+ result=%s(?: stored=(.*))?$"
+                          r"in=\d+ out=\d+ ms=\d+ result=%s(?: stored=(.*?))?(?: files=\d+)?$"
                           % (listener, re.escape(peer), result), d.log(), re.M)
 
     def wait_served(self, listener, count, peer=CLIENT, result="ok"):

@@ -17,26 +17,15 @@ import subprocess
 import tempfile
 import time
 
-from tcpxdtest import WAIT, Daemon, have_tool, inbox, run
+from tcpxdtest import TCPX, WAIT, Daemon, have_tool, inbox, run
+from tcpxdtest import run_tcpx as tcpx, tcpx_target as target
 
-TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 HAVE_OPENSSL = have_tool("openssl", "the TLS cases")
 CERTS = None
 if HAVE_OPENSSL:
     from tls_certs import make_certs
     CERTS_DIR = tempfile.mkdtemp(prefix="tcpxd-tls-certs-")
     CERTS = make_certs(CERTS_DIR)
-
-
-def target(addr):
-    host, port = addr
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
-
-def tcpx(*args, stdin=None, env=None):
-    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 4,
-                       env=env)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def tls_group():

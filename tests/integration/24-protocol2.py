@@ -16,8 +16,8 @@ import os
 import socket
 import subprocess
 
-from tcpxdtest import (Daemon, WAIT, check_ok, connect, have_tool, inbox, parse_log_line,
-                       read_all, run)
+from tcpxdtest import (Daemon, WAIT, check_ok, connect, have_tool, inbox, inbox_daemon,
+                       log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 
@@ -27,34 +27,8 @@ def header(data, name, digest=True, size=None):
     return SIG + b"2 %d %s - %s\n" % (len(data) if size is None else size, d, name)
 
 
-def daemon(**extra):
-    d = Daemon([], start=False)
-    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": inbox(d), **extra}])
-    d.start()
-    return d
-
-
-def read_line(s):
-    line = b""
-    while not line.endswith(b"\n"):
-        b = s.recv(1)
-        assert b, "connection closed after %r" % line
-        line += b
-    return line.decode()
-
-
-def records(d, event):
-    out = []
-    for line in d.log().splitlines():
-        r = parse_log_line(line)
-        if r and r[0] == event and "state" not in dict(r[1]):
-            out.append(dict(r[1]))
-    return out
-
-
 def test_end_by_size_without_half_close():
-    d = daemon()
+    d = inbox_daemon()
     data = b"hello, size\n"
     with connect(d.addr("inbox")) as s:
         s.sendall(header(data, b"a.txt") + data)
@@ -75,7 +49,7 @@ def test_end_by_size_without_half_close():
 
 def test_shell_one_liners():
     """The one-liners of docs/PROTOCOL.md §2.9: bash /dev/tcp, curl telnet://, telnet."""
-    d = daemon()
+    d = inbox_daemon()
     host, port = d.addr("inbox")
     path = os.path.join(d.dir, "notes.txt")
     with open(path, "wb") as f:
@@ -118,7 +92,7 @@ head -n1 <&3; exec 3<&-
 
 
 def test_digest_checked_before_publishing():
-    d = daemon()
+    d = inbox_daemon()
     data = b"the file the client meant\n"
     wrong = SIG + b"2 %d sha256:%s - x.txt\n" % (len(data), b"0" * 64)
     with connect(d.addr("inbox")) as s:
@@ -127,7 +101,7 @@ def test_digest_checked_before_publishing():
         assert read_all(s) == b""
     assert d.stored_files() == []
     d.wait_log(r"upload listener=inbox .* result=refused-digest-mismatch")
-    line = [r for r in records(d, "upload") if r["result"] == "refused-digest-mismatch"]
+    line = [r for r in log_records(d, "upload") if r["result"] == "refused-digest-mismatch"]
     assert line and line[0]["declared"] == "sha256:" + "0" * 64, line
     assert line[0]["received"] == "sha256:" + hashlib.sha256(data).hexdigest()
     # The right digest is stored.
@@ -158,13 +132,13 @@ def many_files(d, count, tls_context=None):
 
 
 def test_thousand_files_one_connection():
-    d = daemon()
+    d = inbox_daemon()
     many_files(d, 1000)
     assert len(d.stored_files()) == 1000
     d.wait_log(r"conn listener=inbox .* files=1000")
-    conns = records(d, "conn")
+    conns = log_records(d, "conn")
     assert len(conns) == 1 and conns[0]["files"] == "1000" and conns[0]["result"] == "ok", conns
-    files = records(d, "upload")
+    files = log_records(d, "upload")
     assert [f["file"] for f in files] == [str(i + 1) for i in range(1000)]
     assert all(f["result"] == "ok" and "stored" in f for f in files)
 
@@ -193,11 +167,11 @@ def test_tls_many_files():
     s.shutdown(socket.SHUT_RDWR)      # TCP only: no close_notify
     s.close()
     d.wait_log(r"conn listener=inbox .* result=ok files=2")
-    assert not [r for r in records(d, "upload") if r["result"] != "ok"]
+    assert not [r for r in log_records(d, "upload") if r["result"] != "ok"]
 
 
 def test_limits_per_file_and_what_may_follow():
-    d = daemon(max_file_size=100, idle_timeout=2)
+    d = inbox_daemon(max_file_size=100, idle_timeout=2)
     small, big = b"s" * 100, b"b" * 101
     # A file over max_file_size after a good one: the good one stays, the next is refused.
     with connect(d.addr("inbox")) as s:
@@ -215,7 +189,7 @@ def test_limits_per_file_and_what_may_follow():
     # A refused header's record repeats nothing of the file before it; only the
     # version 1 header got as far as its name.
     d.wait_log(r"upload listener=inbox .* file=2 .*result=refused-bad-header", count=3)
-    refused = [r for r in records(d, "upload") if r["file"] == "2"][1:]
+    refused = [r for r in log_records(d, "upload") if r["file"] == "2"][1:]
     assert [r.get("name") for r in refused] == [None, "v1", None], refused
     assert all("stored" not in r and r["bytes"] == "0" for r in refused), refused
     # Idle at a file boundary: closed without an answer, after idle_timeout.
@@ -223,10 +197,10 @@ def test_limits_per_file_and_what_may_follow():
         s.sendall(header(small, b"idle") + small)
         check_ok(d, read_line(s), small)
         assert read_all(s) == b""
-    conn = records(d, "conn")[-1]
+    conn = log_records(d, "conn")[-1]
     assert conn["result"] == "ok" and conn["files"] == "1", conn
     # Each file checks the free space: a reserve above the disk refuses the first file.
-    d2 = daemon(min_free_space="4096T")
+    d2 = inbox_daemon(min_free_space="4096T")
     with connect(d2.addr("inbox")) as s:
         s.sendall(header(small, b"nospace") + small)
         assert read_line(s) == "ERR 507 insufficient storage\n"

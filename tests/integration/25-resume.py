@@ -7,7 +7,9 @@ offset; 50 rounds of kill -9 of the daemon at a random moment mid-file end
 with a byte-exact, receipt-verified file and no partial left; a digest
 mismatch keeps nothing; another client cannot use the id (ERR 403), the
 same client cannot use it for another file (ERR 409); a newer connection
-takes the upload over from an older one; max_partials and resume_ttl hold;
+takes the upload over from an older one; max_partials, resume_ttl and the
+free-space reserve hold before CONTINUE; a removed listener's partials
+expire too;
 start-up removes expired partials and crash leftovers."""
 
 import hashlib
@@ -16,34 +18,16 @@ import random
 import socket
 import time
 
-from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, close_with_reset, connect, inbox,
-                       parse_log_line, read_all, run)
+from tcpxdtest import (SLOW, WAIT, check_ok, close_with_reset, connect, inbox_daemon,
+                       log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 PARTIAL = ".tcpxd-partial"
 
 
-def daemon(**extra):
-    d = Daemon([], start=False)
-    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
-                     "output_dir": inbox(d), **extra}])
-    d.start()
-    return d
-
-
 def header(data, name, upload_id, digest=True):
     dg = b"sha256:" + hashlib.sha256(data).hexdigest().encode() if digest else b"-"
     return SIG + b"2 %d %s %s %s\n" % (len(data), dg, upload_id, name)
-
-
-def read_line(s):
-    line = b""
-    while not line.endswith(b"\n"):
-        b = s.recv(1)
-        if not b:
-            break
-        line += b
-    return line.decode()
 
 
 def start_upload(d, data, name, upload_id, source=None):
@@ -77,17 +61,8 @@ def wait_partial_size(d, size):
     raise AssertionError("partial never reached %d bytes" % size)
 
 
-def records(d, event):
-    out = []
-    for line in d.log().splitlines():
-        r = parse_log_line(line)
-        if r and r[0] == event and "state" not in dict(r[1]):
-            out.append(dict(r[1]))
-    return out
-
-
 def test_break_and_resume():
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(3 << 20)
     s, off = start_upload(d, data, b"big.bin", b"id-1")
     assert off == 0
@@ -123,7 +98,7 @@ def test_kill9_fifty_rounds():
     """kill -9 at a random moment mid-file, 50 times; the offsets are never
     beyond what was sent, and the file ends byte-exact."""
     rounds = 50 if SLOW == 1 else 10
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(8 << 20)
     rng = random.Random(os.getpid())
     offsets = []
@@ -149,7 +124,7 @@ def test_kill9_fifty_rounds():
 
 
 def test_digest_mismatch_keeps_nothing():
-    d = daemon()
+    d = inbox_daemon()
     data = b"a" * 1000
     wrong = SIG + b"2 1000 sha256:%s bad-1 a.txt\n" % (b"0" * 64)
     with connect(d.addr("inbox")) as s:
@@ -167,7 +142,7 @@ def test_digest_mismatch_keeps_nothing():
 
 
 def test_identity_and_takeover():
-    d = daemon()
+    d = inbox_daemon()
     data = os.urandom(1 << 20)
     s, _ = start_upload(d, data, b"mine.bin", b"shared-id", source="127.0.0.1")
     s.sendall(data[:1000])
@@ -195,7 +170,7 @@ def test_identity_and_takeover():
 
 
 def test_max_partials_and_ttl():
-    d = daemon(max_partials=2)
+    d = inbox_daemon(max_partials=2)
     data = os.urandom(10000)
     for i in range(2):
         s, _ = start_upload(d, data, b"p%d" % i, b"part-%d" % i)
@@ -210,7 +185,7 @@ def test_max_partials_and_ttl():
     s, off = start_upload(d, data, b"p0", b"part-0")
     assert off == 100
     s.close()
-    d.wait_log(r"upload listener=inbox .* name=p0 .*result=refused-size-mismatch")
+    d.wait_log(r"upload listener=inbox .* name=p0 .*result=refused-size-mismatch", count=2)
     # Left unwritten for longer than resume_ttl (aged here), a partial is gone at start-up,
     # with the leftovers of a crash.
     pdir = os.path.join(d.dir, "inbox", PARTIAL)
@@ -227,12 +202,43 @@ def test_max_partials_and_ttl():
     s, off = start_upload(d, data, b"p0", b"part-0")
     assert off == 0
     s.close()
-    d2 = daemon(max_partials=0)
+    d2 = inbox_daemon(max_partials=0)
     with connect(d2.addr("inbox")) as s:
         s.sendall(header(data, b"p", b"any"))
         assert read_line(s) == "ERR 503 busy: max_partials\n"
+    # No room for the file: refused instead of CONTINUE, before a byte is sent.
+    d3 = inbox_daemon(min_free_space="4096T")
+    with connect(d3.addr("inbox")) as s:
+        s.sendall(header(data, b"p", b"any"))
+        assert read_line(s) == "ERR 507 insufficient storage\n"
+
+
+def test_partials_of_a_removed_listener_expire():
+    """A listener taken out of the configuration leaves its partials to the
+    listeners on the same output_dir: they expire by those listeners' resume_ttl."""
+    d = inbox_daemon()
+    data = os.urandom(10000)
+    s, _ = start_upload(d, data, b"old", b"of-a-gone-listener")
+    s.sendall(data[:100])
+    s.shutdown(socket.SHUT_WR)
+    assert read_all(s) == b"ERR 400 upload shorter than declared size\n"
+    s.close()
+    d.kill()
+    d.write_config([{"name": "renamed", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": os.path.join(d.dir, "inbox")}])
+    d.start()
+    assert len(partials(d)) == 2        # not expired yet: kept
+    pdir = os.path.join(d.dir, "inbox", PARTIAL)
+    old = time.time() - 86400 - 60
+    for n in os.listdir(pdir):
+        os.utime(os.path.join(pdir, n), (old, old))
+    d.kill()
+    d.start()
+    d.wait_log(r"listener renamed: removed 1 expired partial uploads and leftovers of a crash")
+    assert partials(d) == []
 
 
 if __name__ == "__main__":
     run([test_break_and_resume, test_kill9_fifty_rounds, test_digest_mismatch_keeps_nothing,
-         test_identity_and_takeover, test_max_partials_and_ttl])
+         test_identity_and_takeover, test_max_partials_and_ttl,
+         test_partials_of_a_removed_listener_expire])

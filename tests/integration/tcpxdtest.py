@@ -20,6 +20,7 @@ import time
 import traceback
 
 TCPXD = os.environ.get("TCPXD", "tcpxd")
+TCPX = os.path.join(os.path.dirname(TCPXD), "tcpx")     # the client, built beside the daemon
 SANITIZER = os.environ.get("TCPXD_SANITIZER", "none")
 # A command run in front of tcpxd, e.g. valgrind with its options.
 LAUNCHER = tuple(os.environ.get("TCPXD_LAUNCHER", "").split())
@@ -37,6 +38,10 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
                    "Invalid read", "Invalid write", "uninitialised value", "Syscall param")
 
 _daemons = []
+
+# tcpx keeps its resume state in $XDG_STATE_HOME/tcpx/: the tests' own, never the user's.
+STATE_HOME = tempfile.mkdtemp(prefix="tcpx-state-")
+os.environ["XDG_STATE_HOME"] = STATE_HOME
 
 
 def close_with_reset(s):
@@ -355,7 +360,10 @@ class Daemon:
         assert not bad, "log lines outside the grammar of tcpxd(8):\n" + "\n".join(bad)
 
     def stored_files(self, subdir="inbox"):
-        return sorted(os.listdir(os.path.join(self.dir, subdir)))
+        """The files stored in output_dir: never hidden (the daemon refuses such names),
+        so its own hidden area of partial uploads (.tcpxd-partial) is not among them."""
+        return sorted(n for n in os.listdir(os.path.join(self.dir, subdir))
+                      if not n.startswith("."))
 
 
 def pids_cgroup(prefix="tcpxd-test"):
@@ -376,6 +384,15 @@ def inbox(d, name="inbox"):
     path = os.path.join(d.dir, name)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def inbox_daemon(**extra):
+    """A started daemon with one receive listener "inbox" on 127.0.0.1 (extra: its settings)."""
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), **extra}])
+    d.start()
+    return d
 
 
 def in_ci():
@@ -432,6 +449,29 @@ def read_all(s):
     return b"".join(chunks)
 
 
+def read_line(s):
+    """Reads one answer line, byte by byte so that nothing after it is consumed;
+    what came before an early close if there is no newline."""
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            break
+        line += b
+    return line.decode(errors="replace")
+
+
+def log_records(d, event):
+    """The daemon's log records of one event ("conn", "upload"), as dicts; a
+    connection's "state=started" line is not one."""
+    out = []
+    for line in d.log().splitlines():
+        r = parse_log_line(line)
+        if r and r[0] == event and "state" not in dict(r[1]):
+            out.append(dict(r[1]))
+    return out
+
+
 def upload(addr, data, source=None):
     """Raw upload: send, half-close, return the receipt line."""
     with connect(addr, source) as s:
@@ -474,6 +514,19 @@ def check_ok(d, receipt, data, subdir="inbox"):
     return name
 
 
+def tcpx_target(addr):
+    """HOST:PORT of a listener address, as tcpx takes it ([::1]:PORT for IPv6)."""
+    host, port = addr
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def run_tcpx(*args, stdin=None, env=None):
+    """Runs tcpx to its end: (exit status, standard output, standard error) as text."""
+    p = subprocess.run([TCPX, *args], input=stdin, capture_output=True, timeout=WAIT * 4,
+                       env=env)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
 def run(tests):
     """Runs test functions; prints a plain summary; exits non-zero on failure."""
     passed = failed = 0
@@ -495,6 +548,7 @@ def run(tests):
                 if not os.environ.get("TCPXD_KEEP_TEST_DIRS"):
                     shutil.rmtree(d.dir, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
+    shutil.rmtree(STATE_HOME, ignore_errors=True)
     sys.exit(1 if failed else 0)
 
 

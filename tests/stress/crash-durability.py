@@ -42,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stresslib  # noqa: E402
 from stresslib import Daemon, framed, inbox  # noqa: E402
-from tcpxdtest import WAIT, parse_ok, read_all  # noqa: E402
+from tcpxdtest import WAIT, parse_ok, read_all, read_line  # noqa: E402
 
 ROUNDS = int(os.environ.get("TCPXD_STRESS_ROUNDS", "20" if stresslib.LONG else "3"))
 CLIENTS = 100
@@ -208,7 +208,7 @@ RESUMERS = 20
 RESUME_MAX = 32 << 20
 
 
-def resume_once(addr, c, out, barrier):
+def resume_once(addr, c, out, barrier, answered):
     """One connection of resumer c: header, CONTINUE, the rest; out[c['i']] = answer."""
     header = b"\x89TCPX\r\n\x1a2 %d sha256:%s %s %s\n" % (
         len(c["data"]), c["sha"].encode(), c["id"], c["name"])
@@ -217,13 +217,9 @@ def resume_once(addr, c, out, barrier):
         try:
             barrier.wait()
             s.sendall(header)
-            line = b""
-            while not line.endswith(b"\n"):
-                b = s.recv(1)
-                if not b:
-                    break
-                line += b
-            if not line.startswith(b"CONTINUE "):
+            line = read_line(s)
+            answered.release()
+            if not line.startswith("CONTINUE "):
                 out[c["i"]] = "no CONTINUE: %r" % line
                 return
             off = int(line.split()[1])
@@ -237,6 +233,7 @@ def resume_once(addr, c, out, barrier):
             s.close()
     except (OSError, threading.BrokenBarrierError) as e:
         out[c["i"]] = "error: %s" % e
+        answered.release()
 
 
 def test_kill9_resumed_rounds():
@@ -261,13 +258,19 @@ def test_kill9_resumed_rounds():
         todo = [c for c in clients if c["done"] is None]
         out = [None] * RESUMERS
         barrier = threading.Barrier(len(todo) + 1)
-        threads = [threading.Thread(target=resume_once, args=(d.addr("inbox"), c, out, barrier))
+        answered = threading.Semaphore(0)
+        threads = [threading.Thread(target=resume_once,
+                                    args=(d.addr("inbox"), c, out, barrier, answered))
                    for c in todo]
         for t in threads:
             t.start()
         barrier.wait()
-        # Well inside the time the rest takes (the first round sends 320 MiB on average).
-        time.sleep(rnd.uniform(0, 0.08))
+        # One round in five crashes while the held parts are read back and hashed again;
+        # the others once every client was told its offset, while the rest arrives.
+        if rnd.random() < 0.8:
+            for _ in todo:
+                answered.acquire(timeout=WAIT)
+        time.sleep(rnd.uniform(0, 0.03))
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         crashes += 1

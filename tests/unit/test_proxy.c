@@ -15,10 +15,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "daemon/proxy_read.h"
 #include "io/sys.h"
 #include "unit.h"
 #include "wire/addr.h"
-#include "wire/proxy.h"
 
 static enum proxy_status
 parse(const void *buf, size_t len, struct proxy_header *h, const char **why)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_receipt.c - the exact "OK ..." and "ERR ..." lines and their short-buffer
- * behaviour; receipt_parse() of both forms, every refusal, and round trips.
+ * behaviour; receipt_parse() of both forms, every refusal, and round trips;
+ * the CONTINUE line of a resumable upload.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -396,6 +397,57 @@ START_TEST(test_receipt_text_shown)
 }
 END_TEST
 
+/* CONTINUE <offset>: what a resumable header is answered, and every shape refused. */
+START_TEST(test_receipt_continue)
+{
+	static const struct {
+		const char *line;
+		uint64_t offset;
+	} good[] = {
+		{ "CONTINUE 0\n", 0 },
+		{ "CONTINUE 0", 0 },
+		{ "CONTINUE 1\n", 1 },
+		{ "CONTINUE 1048576\n", 1048576 },
+		{ "CONTINUE 18446744073709551615\n", UINT64_MAX },
+	};
+	static const char *const bad[] = {
+		"", "\n", "CONTINUE", "CONTINUE\n", "CONTINUE \n", "CONTINUE  1\n", "CONTINUE 01\n",
+		"CONTINUE 00\n", "CONTINUE +1\n", "CONTINUE -1\n", "CONTINUE 1 \n", "CONTINUE 1x\n",
+		"CONTINUE 1\r\n", "CONTINUE 1\n\n", "CONTINUE 18446744073709551616\n",
+		"CONTINUE 99999999999999999999\n", "continue 1\n", "CONTINUE\t1\n", " CONTINUE 1\n",
+		"CONTINUEX1\n", "OK 1\n", "ERR 503 busy: max_partials\n",
+	};
+	char buf[32];
+	uint64_t off;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		off = 12345;
+		ck_assert_msg(receipt_parse_continue(good[i].line, strlen(good[i].line), &off) == 0,
+		    "refused: %s", good[i].line);
+		ck_assert_msg(off == good[i].offset, "%s: %llu", good[i].line, (unsigned long long)off);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		off = 12345;
+		ck_assert_msg(receipt_parse_continue(bad[i], strlen(bad[i]), &off) == -1,
+		    "accepted: \"%s\"", bad[i]);
+		ck_assert(off == 12345);
+	}
+	/* Only len bytes count: a NUL inside, or the line cut short. */
+	ck_assert_int_eq(receipt_parse_continue("CONTINUE 1\0", 11, &off), -1);
+	ck_assert_int_eq(receipt_parse_continue("CONTINUE 12\n", 10, &off), 0);
+	ck_assert(off == 1);
+	/* The formatter writes what the parser reads, and says when buf is too small. */
+	len = receipt_continue(buf, sizeof(buf), UINT64_MAX);
+	ck_assert_uint_eq(len, strlen("CONTINUE 18446744073709551615\n"));
+	ck_assert_str_eq(buf, "CONTINUE 18446744073709551615\n");
+	ck_assert_int_eq(receipt_parse_continue(buf, len, &off), 0);
+	ck_assert(off == UINT64_MAX);
+	ck_assert_uint_eq(receipt_continue(buf, 12, 7), 11);
+	ck_assert_uint_eq(receipt_continue(buf, 11, 7), 0);
+}
+END_TEST
+
 Suite *
 receipt_suite(void)
 {
@@ -414,6 +466,7 @@ receipt_suite(void)
 	tcase_add_test(tc, test_receipt_parse_round_trip);
 	tcase_add_test(tc, test_receipt_parse_regressions);
 	tcase_add_test(tc, test_receipt_text_shown);
+	tcase_add_test(tc, test_receipt_continue);
 	suite_add_tcase(s, tc);
 	return s;
 }

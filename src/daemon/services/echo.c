@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "daemon/conn.h"
 #include "daemon/services/echo.h"
+#include "daemon/services/session.h"
 #include "io/netio.h"
 #include "io/sys.h"
 
 static const char *
-io_failure(const struct conn *c, int err, const char *idle_reason)
+io_failure(const struct session *c, int err, const char *idle_reason)
 {
-	if (conn_aborting(c))
+	if (session_aborting(c))
 		return "aborted-shutdown";
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return idle_reason;
@@ -34,7 +34,7 @@ io_failure(const struct conn *c, int err, const char *idle_reason)
 #define SMALL_BUFFER 2048
 
 void
-echo_serve(struct conn *c)
+echo_serve(struct session *c)
 {
 	size_t big = (size_t)c->lcfg->buffer_size, size = SMALL_BUFFER;
 	char small[SMALL_BUFFER], *heap = NULL, *buf = small;
@@ -43,11 +43,11 @@ echo_serve(struct conn *c)
 		ssize_t n = netio_recv(&c->io, buf, size);
 
 		if ((n == 0 || (n < 0 && errno == ECONNRESET)) && c->bytes_in == 0) {
-			conn_ended_silent(c);   /* a probe or a health check: nothing to echo */
+			session_ended_silent(c);   /* a probe or a health check: nothing to echo */
 			break;
 		}
 		if (n == 0) {
-			c->result = conn_aborting(c) ? "aborted-shutdown" : "ok";
+			c->result = session_aborting(c) ? "aborted-shutdown" : "ok";
 			break;
 		}
 		if (n < 0) {

@@ -3,9 +3,9 @@
 #ifndef TCPXD_ECHO_H
 #define TCPXD_ECHO_H
 
-struct conn;
+struct session;
 
 /* Echoes until the client half-closes, then flushes; sets c->result. */
-void echo_serve(struct conn *c);
+void echo_serve(struct session *c);
 
 #endif

@@ -110,9 +110,14 @@ file_name(char *buf, size_t len, const char *key, const char *suffix)
 	snprintf(buf, len, "%s.%s", key, suffix);
 }
 
-/* Writes KEY.meta durably: a new file, fsync'ed, renamed over the old, directory fsync'ed. */
+/*
+ * Writes KEY.meta: a new file renamed over the old.  durable: the file
+ * fsync'ed before, the directory after.  A new partial's record need not
+ * be: it holds no byte yet, and a crash that loses it leaves data without
+ * a record, which scan() removes.
+ */
 static int
-meta_write(int pdir, const char *key, const struct meta *m)
+meta_write(int pdir, const char *key, const struct meta *m, bool durable)
 {
 	char text[META_MAX], tmp[KEY_LEN + 16], final[KEY_LEN + 16];
 	int n, fd, saved;
@@ -129,7 +134,7 @@ meta_write(int pdir, const char *key, const struct meta *m)
 	fd = openat(pdir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (sys_write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0) {
+	if (sys_write_all(fd, text, (size_t)n) < 0 || (durable && fsync(fd) < 0)) {
 		saved = errno;
 		sys_close(fd);
 		unlinkat(pdir, tmp, 0);
@@ -143,7 +148,7 @@ meta_write(int pdir, const char *key, const struct meta *m)
 		errno = saved;
 		return -1;
 	}
-	return fsync(pdir);
+	return durable ? fsync(pdir) : 0;
 }
 
 static bool
@@ -209,14 +214,19 @@ meta_read(int pdir, const char *key, struct meta *m)
 static void
 remove_names(int pdir, const char *key)
 {
-	static const char *const suffixes[] = { "data", "meta", "meta.tmp" };
+	/* A KEY.meta.tmp is there only after a crash: scan() takes it. */
+	static const char *const suffixes[] = { "data", "meta" };
 	char name[KEY_LEN + 16];
 
+	/*
+	 * Not fsync'ed: names that come back after a crash are data already
+	 * published (st_nlink > 1) or a partial refused for good, and a
+	 * resume of the latter ends refused again.
+	 */
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		file_name(name, sizeof(name), key, suffixes[i]);
 		(void)unlinkat(pdir, name, 0);
 	}
-	(void)fsync(pdir);
 }
 
 static struct holder *
@@ -320,13 +330,24 @@ expired(const struct stat *st, unsigned ttl)
 	return st->st_mtime + (time_t)ttl < time(NULL);
 }
 
+/*
+ * Whose partials a scan looks after: listener's, and those of listeners no
+ * longer configured (when configured is not NULL), expired after ttl.
+ */
+struct scope {
+	const char *listener;
+	unsigned ttl;
+	bool (*configured)(const char *listener, void *arg);
+	void *arg;
+};
+
 /* What scan() does with one partial's file that no connection holds.  Locked. */
 static void
-scan_one(int pdir, const char *key, const char *suffix, const char *listener, unsigned ttl,
+scan_one(int pdir, const char *key, const char *suffix, const struct scope *scope,
     int *removed, unsigned *kept)
 {
 	char data[KEY_LEN + 16], tmp[KEY_LEN + 16];
-	bool has_data, has_meta;
+	bool has_data, has_meta, mine, orphan;
 	struct meta m;
 	struct stat st;
 
@@ -346,11 +367,14 @@ scan_one(int pdir, const char *key, const char *suffix, const char *listener, un
 	if (strcmp(suffix, ".data") != 0 || !has_data)
 		return;
 	has_meta = meta_read(pdir, key, &m) == 0;
+	mine = has_meta && strcmp(m.listener, scope->listener) == 0;
+	/* A listener removed from the configuration leaves its partials to the others. */
+	orphan = has_meta && scope->configured != NULL && !scope->configured(m.listener, scope->arg);
 	/* Data linked into output_dir already (st_nlink > 1) was published: done. */
-	if (!has_meta || st.st_nlink > 1 || (strcmp(m.listener, listener) == 0 && expired(&st, ttl))) {
+	if (!has_meta || st.st_nlink > 1 || ((mine || orphan) && expired(&st, scope->ttl))) {
 		remove_names(pdir, key);
 		(*removed)++;
-	} else if (strcmp(m.listener, listener) == 0) {
+	} else if (mine) {
 		(*kept)++;
 	}
 }
@@ -358,12 +382,12 @@ scan_one(int pdir, const char *key, const char *suffix, const char *listener, un
 /*
  * Goes through the partial directory: removes leftovers of crashes (a
  * record being rewritten, data without a record or a record without data,
- * data already published) and the expired partials of listener; counts
- * the partials of listener that stay.  Partials a connection holds are
+ * data already published) and the expired partials in scope; counts the
+ * partials of the scope's listener that stay.  Partials a connection holds are
  * left alone but counted; skip (a key, or NULL) is neither.
  */
 static int
-scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *kept)
+scan(int pdir, const struct scope *scope, const char *skip, unsigned *kept)
 {
 	struct stat pst;
 	struct dirent *de;
@@ -390,7 +414,7 @@ scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *k
 		if (held(pst.st_dev, pst.st_ino, key))
 			*kept += strcmp(suffix, ".data") == 0;
 		else
-			scan_one(pdir, key, suffix, listener, ttl, &removed, kept);
+			scan_one(pdir, key, suffix, scope, &removed, kept);
 		pthread_mutex_unlock(&holders_lock);
 	}
 	closedir(dir);
@@ -398,11 +422,13 @@ scan(int pdir, const char *listener, unsigned ttl, const char *skip, unsigned *k
 }
 
 int
-partial_sweep(int pdir, const char *listener, unsigned ttl)
+partial_sweep(int pdir, const char *listener, unsigned ttl,
+    bool (*configured)(const char *listener, void *arg), void *arg)
 {
+	struct scope scope = { listener, ttl, configured, arg };
 	unsigned kept;
 
-	return scan(pdir, listener, ttl, NULL, &kept);
+	return scan(pdir, &scope, NULL, &kept);
 }
 
 /* The meta a new partial of req starts with. */
@@ -475,12 +501,16 @@ create(struct partial *p, int *fd)
 	char data[KEY_LEN + 16];
 
 	file_name(data, sizeof(data), p->key, "data");
-	(void)unlinkat(p->pdir, data, 0);       /* data without a record: a crash's */
-	if ((*fd = openat(p->pdir, data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) < 0)
-		return -1;
+	for (int attempt = 0;; attempt++) {
+		*fd = openat(p->pdir, data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*fd >= 0)
+			break;
+		/* Data without a record: a crash's, and we hold its key. */
+		if (errno != EEXIST || attempt > 0 || unlinkat(p->pdir, data, 0) < 0)
+			return -1;
+	}
 	p->meta.checkpoint = 0;
-	if (meta_write(p->pdir, p->key, &p->meta) < 0) {
+	if (meta_write(p->pdir, p->key, &p->meta, false) < 0) {
 		int saved = errno;
 
 		sys_close(*fd);
@@ -554,7 +584,7 @@ partial_open(int pdir, const struct partial_request *req, struct partial **out, 
 	} else if (errno != ENOENT && errno != EBADMSG) {
 		return refuse(p, PARTIAL_ERROR);
 	}
-	if (scan(pdir, req->listener, req->ttl, p->key, &kept) < 0)
+	if (scan(pdir, &(struct scope){ req->listener, req->ttl, NULL, NULL }, p->key, &kept) < 0)
 		return refuse(p, PARTIAL_ERROR);
 	if (kept >= req->max_partials)
 		return refuse(p, PARTIAL_TOO_MANY);
@@ -575,7 +605,7 @@ partial_checkpoint(struct partial *p, int fd, uint64_t length)
 		return -1;
 	p->meta.checkpoint = length;
 	snprintf(p->meta.boot, sizeof(p->meta.boot), "%s", current_boot());
-	return meta_write(p->pdir, p->key, &p->meta);
+	return meta_write(p->pdir, p->key, &p->meta, true);
 }
 
 void

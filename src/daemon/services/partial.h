@@ -49,7 +49,11 @@ void partial_release(struct partial *p);
 void partial_remove(struct partial *p);
 /* Whether a newer connection took the upload over (it then shut our socket). */
 bool partial_superseded(const struct partial *p);
-/* Removes expired partials of listener and leftovers of crashes.  The count removed. */
-int partial_sweep(int pdir, const char *listener, unsigned ttl);
+/*
+ * Removes expired partials of listener, and of listeners configured() says
+ * are not configured any more, and leftovers of crashes.  The count removed.
+ */
+int partial_sweep(int pdir, const char *listener, unsigned ttl,
+    bool (*configured)(const char *listener, void *arg), void *arg);
 
 #endif

@@ -21,11 +21,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/conn.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/services/partial.h"
 #include "daemon/services/receive.h"
+#include "daemon/services/session.h"
 #include "daemon/services/store.h"
 #include "daemon/stats.h"
 #include "io/netio.h"
@@ -82,16 +82,16 @@ receive_fini(void)
 
 /* Answers ERR and records why; nothing was stored.  The socket lingers (drain.h). */
 static void
-reply_error(struct conn *c, int code, const char *reason, const char *result)
+reply_error(struct session *c, int code, const char *reason, const char *result)
 {
 	c->result = result;
 	stats_add(&stats.uploads_failed, 1);
 	c->io.deadline_ms = 0;                  /* the header's, if any: not the answer's */
-	conn_send_err(c, code, reason);
+	session_send_err(c, code, reason);
 }
 
 static void
-reply_storage_error(struct conn *c, int err, const char *what)
+reply_storage_error(struct session *c, int err, const char *what)
 {
 	if (err == ENOSPC || err == EDQUOT) {
 		reply_error(c, 507, "insufficient storage", "refused-disk-full");
@@ -106,9 +106,9 @@ reply_storage_error(struct conn *c, int err, const char *what)
 	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
-/* conn_abort_all() shut the socket: there is no one left to answer. */
+/* The daemon is stopping and shut the socket: there is no one left to answer. */
 static void
-aborted_shutdown(struct conn *c)
+aborted_shutdown(struct session *c)
 {
 	stats_add(&stats.uploads_failed, 1);
 	c->result = "aborted-shutdown";
@@ -116,13 +116,13 @@ aborted_shutdown(struct conn *c)
 
 /* A recv() that failed or timed out: answer if there is someone to answer. */
 static void
-receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_reason)
+receive_failed(struct session *c, int err, int timeout_code, const char *timeout_reason)
 {
-	if (err == EAGAIN && !conn_aborting(c)) {
+	if (err == EAGAIN && !session_aborting(c)) {
 		reply_error(c, timeout_code, timeout_reason, "aborted-idle");
 		return;
 	}
-	if (conn_aborting(c)) {
+	if (session_aborting(c)) {
 		aborted_shutdown(c);
 		return;
 	}
@@ -138,17 +138,18 @@ receive_failed(struct conn *c, int err, int timeout_code, const char *timeout_re
  * Returns 0 only at the client's EOF (negotiation alone is read past).
  */
 static ssize_t
-recv_data(struct conn *c, struct upload_state *s, char *buf, size_t len)
+recv_data(struct session *c, struct upload_state *s, char *buf, size_t len)
 {
 	for (;;) {
-		ssize_t n = netio_recv(&c->io, buf, len);
+		/* A CR held from the last read may come out before these bytes (nvt.h). */
+		ssize_t n = netio_recv(&c->io, buf + s->nvt, len - s->nvt);
 
 		if (n <= 0)
 			return n;
 		c->bytes_in += (uint64_t)n;
 		if (!s->nvt)
 			return n;
-		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, (size_t)n)) > 0)
+		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, buf + 1, (size_t)n)) > 0)
 			return n;
 	}
 }
@@ -164,8 +165,9 @@ telnet_detected(struct upload_state *s, size_t *have)
 	if (*have <= FRAME_SIGNATURE_LEN - 2 || !nvt_signature_prefix(s->buf, *have))
 		return false;
 	if (*have >= NVT_SIGNATURE_LEN) {
+		/* Nothing is held at the start: the output never gets ahead of the input. */
 		s->nvt = true;
-		*have = nvt_decode(&s->nvt_state, s->buf, *have);
+		*have = nvt_decode(&s->nvt_state, s->buf, s->buf, *have);
 	}
 	return true;
 }
@@ -189,7 +191,7 @@ no_header(struct upload_state *s, bool reset)
 
 /* A header that frame_parse() accepted, but not here: 0, or -1 after replying. */
 static int
-header_allowed(struct conn *c, struct upload_state *s)
+header_allowed(struct session *c, struct upload_state *s)
 {
 	/* Version 1 ends at the client's EOF: it cannot follow a file on the same connection. */
 	if (s->next && s->hdr.version != 2) {
@@ -206,7 +208,7 @@ header_allowed(struct conn *c, struct upload_state *s)
  * replying.
  */
 static int
-read_header(struct conn *c, struct upload_state *s)
+read_header(struct session *c, struct upload_state *s)
 {
 	enum listener_protocol proto = s->next ? PROTO_FRAMED : c->lcfg->protocol;
 	long long deadline = 0;
@@ -264,17 +266,17 @@ read_header(struct conn *c, struct upload_state *s)
 			}
 		}
 		n = recv_data(c, s, s->buf + have, s->size - have);
-		if (n == 0 && conn_aborting(c)) {
-			/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: not the client's. */
+		if (n == 0 && session_aborting(c)) {
+			/* shutdown(SHUT_RDWR) at a stop looks like EOF: not the client's. */
 			aborted_shutdown(c);
 			return -1;
 		}
-		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !conn_aborting(c)))) {
+		if (have == 0 && (n == 0 || (n < 0 && errno == ECONNRESET && !session_aborting(c)))) {
 			/* Nothing sent: a probe (HAProxy's checks even end with a reset). */
 			no_header(s, n < 0);
 			return 0;
 		}
-		if (have == 0 && n < 0 && s->next && !conn_aborting(c)) {
+		if (have == 0 && n < 0 && s->next && !session_aborting(c)) {
 			/*
 			 * Idle between files, or a TLS stream cut there without
 			 * close_notify: nothing is in flight, so nothing is lost or answered.
@@ -309,7 +311,7 @@ read_header(struct conn *c, struct upload_state *s)
  * reserve holds, or -1 after answering ERR 507.
  */
 static int
-reserve_answer(struct conn *c, int rc)
+reserve_answer(struct session *c, int rc)
 {
 	switch (rc) {
 	case STORE_RESERVE_OK:
@@ -328,14 +330,14 @@ reserve_answer(struct conn *c, int rc)
 
 /* Claims room for the file to grow to size bytes.  0, or -1 after replying. */
 static int
-reserve(struct conn *c, struct upload_state *s, uint64_t size)
+reserve(struct session *c, struct upload_state *s, uint64_t size)
 {
 	return reserve_answer(c, store_reserve(&s->up, size));
 }
 
 /* Stores len data bytes from buf.  0, or -1 after replying. */
 static int
-store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
+store_data(struct session *c, struct upload_state *s, const char *buf, size_t len)
 {
 	const struct listener_cfg *l = c->lcfg;
 
@@ -369,12 +371,12 @@ store_data(struct conn *c, struct upload_state *s, const char *buf, size_t len)
 	return 0;
 }
 
-static int body_ended(struct conn *c, struct upload_state *s);
+static int body_ended(struct session *c, struct upload_state *s);
 static void end_partial(struct upload_state *s, bool keep);
 
 /* Receives until EOF.  Returns 0 at a complete upload, -1 after replying or aborting. */
 static int
-receive_body(struct conn *c, struct upload_state *s)
+receive_body(struct session *c, struct upload_state *s)
 {
 	if (s->pending > 0 && store_data(c, s, s->buf, s->pending) < 0)
 		return -1;
@@ -394,12 +396,12 @@ receive_body(struct conn *c, struct upload_state *s)
 	return body_ended(c, s);
 }
 
-/* The client's EOF before the declared size, or conn_abort_all()'s.  Returns -1. */
+/* The client's EOF before the declared size, or the stop's shutdown.  Returns -1. */
 static int
-body_ended(struct conn *c, struct upload_state *s)
+body_ended(struct session *c, struct upload_state *s)
 {
-	if (conn_aborting(c)) {
-		/* shutdown(SHUT_RDWR) by conn_abort_all() looks like EOF: never publish it. */
+	if (session_aborting(c)) {
+		/* shutdown(SHUT_RDWR) at a stop looks like EOF: never publish it. */
 		aborted_shutdown(c);
 		return -1;
 	}
@@ -424,7 +426,7 @@ body_ended(struct conn *c, struct upload_state *s)
  * after replying.
  */
 static int
-store_sized(struct conn *c, struct upload_state *s, size_t n)
+store_sized(struct session *c, struct upload_state *s, size_t n)
 {
 	uint64_t left = s->hdr.size - s->data;
 	size_t take = left < n ? (size_t)left : n;
@@ -441,7 +443,7 @@ store_sized(struct conn *c, struct upload_state *s, size_t n)
  * EOF.  0 at a complete upload, -1 after replying or aborting.
  */
 static int
-receive_body_sized(struct conn *c, struct upload_state *s)
+receive_body_sized(struct session *c, struct upload_state *s)
 {
 	if (store_sized(c, s, s->pending) < 0)
 		return -1;
@@ -465,7 +467,7 @@ receive_body_sized(struct conn *c, struct upload_state *s)
  * max_file_size, or a name with no free suffix.  0, or -1 after replying.
  */
 static int
-check_declared(struct conn *c, struct upload_state *s)
+check_declared(struct session *c, struct upload_state *s)
 {
 	int rc;
 
@@ -504,7 +506,7 @@ digest_text(char *buf, size_t len, const unsigned char *digest)
  * its own line too, from conn.c).
  */
 static void
-log_file(const struct conn *c, const struct upload_state *s)
+log_file(const struct session *c, const struct upload_state *s)
 {
 	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
 	char value[LOG_VALUE_MAX(STORE_NAME_MAX)], name[LOG_VALUE_MAX(FRAME_NAME_MAX) + 8] = "";
@@ -533,7 +535,7 @@ log_file(const struct conn *c, const struct upload_state *s)
 
 /* Sends the OK receipt of a stored file.  0, or -1 if it could not be sent. */
 static int
-send_receipt(struct conn *c, struct upload_state *s)
+send_receipt(struct session *c, struct upload_state *s)
 {
 	char line[RECEIPT_MAX];
 	size_t len = receipt_ok(line, sizeof(line), s->data, s->digest, c->stored);
@@ -578,21 +580,21 @@ hash_held(struct upload_state *s, uint64_t len)
 
 /*
  * A version 2 header with an upload id: opens its partial (resuming it, or
- * a new one), answers "CONTINUE <offset>", and continues the upload from
- * there.  0, or -1 after replying.
+ * a new one) and continues the upload from what it holds.  0, or -1 after
+ * replying.
  */
 static int
-begin_partial(struct conn *c, struct upload_state *s)
+begin_partial(struct session *c, struct upload_state *s)
 {
 	const struct listener_cfg *l = c->lcfg;
-	char identity[ADDR_TEXT_MAX + 8], line[48];
+	char identity[ADDR_TEXT_MAX + 8];
 	struct partial_request req = {
 		.listener = l->name, .identity = identity, .hdr = &s->hdr,
 		.max_partials = l->max_partials, .ttl = l->resume_ttl, .sock = c->io.fd,
 	};
 	struct cidr net;
 	uint64_t offset;
-	int pdir, fd, len;
+	int pdir, fd;
 
 	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
 	cidr_format(&net, identity, sizeof(identity));
@@ -623,12 +625,21 @@ begin_partial(struct conn *c, struct upload_state *s)
 		reply_storage_error(c, errno, "reading a partial upload");
 		return -1;
 	}
-	len = snprintf(line, sizeof(line), "CONTINUE %llu\n", (unsigned long long)offset);
-	if (netio_send_all(&c->io, line, (size_t)len) < 0) {
+	return 0;
+}
+
+/* Tells the client of a resumable upload from where to send.  0, or -1. */
+static int
+send_continue(struct session *c, struct upload_state *s)
+{
+	char line[48];
+	size_t len = receipt_continue(line, sizeof(line), s->data);
+
+	if (len == 0 || netio_send_all(&c->io, line, len) < 0) {
 		receive_failed(c, errno, 408, "idle timeout");
 		return -1;
 	}
-	c->bytes_out += (uint64_t)len;
+	c->bytes_out += len;
 	return 0;
 }
 
@@ -658,7 +669,7 @@ end_partial(struct upload_state *s, bool keep)
  * otherwise (after replying, or with nobody left to answer).
  */
 static int
-receive_file(struct conn *c, struct upload_state *s)
+receive_file(struct session *c, struct upload_state *s)
 {
 	bool sized = s->framed && s->hdr.version == 2;
 	int rc;
@@ -683,6 +694,8 @@ receive_file(struct conn *c, struct upload_state *s)
 	 * it claims room only as it arrives: a header alone holds none.
 	 */
 	if (reserve_answer(c, store_expect(&s->up, s->framed ? s->hdr.size : 0)) < 0)
+		return -1;
+	if (s->partial != NULL && send_continue(c, s) < 0)
 		return -1;
 	if ((sized ? receive_body_sized(c, s) : receive_body(c, s)) < 0)
 		return -1;
@@ -714,7 +727,7 @@ receive_file(struct conn *c, struct upload_state *s)
 
 /* receive_file(), and what a resumable upload that did not end keeps. */
 static int
-receive_one(struct conn *c, struct upload_state *s)
+receive_one(struct session *c, struct upload_state *s)
 {
 	if (receive_file(c, s) == 0)
 		return 0;
@@ -726,7 +739,7 @@ receive_one(struct conn *c, struct upload_state *s)
 
 /* Version 2: the files after the first, until the client half-closes or goes idle. */
 static void
-receive_more(struct conn *c, struct upload_state *s)
+receive_more(struct session *c, struct upload_state *s)
 {
 	for (;;) {
 		s->next = true;
@@ -755,14 +768,14 @@ receive_more(struct conn *c, struct upload_state *s)
 }
 
 void
-receive_serve(struct conn *c)
+receive_serve(struct session *c)
 {
 	const struct listener_cfg *l = c->lcfg;
 	struct upload_state s = { .up = { .fd = -1 }, .size = (size_t)l->buffer_size };
 	int rc;
 
 	s.file_start_ms = sys_now_ms();
-	/* The idle timeout is io.timeout_ms, set by conn_main() from the generation that admitted us. */
+	/* The idle timeout is io.timeout_ms, set from the generation that admitted the connection. */
 	if ((s.buf = malloc(s.size)) == NULL || (s.md = EVP_MD_CTX_new()) == NULL) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
@@ -777,7 +790,7 @@ receive_serve(struct conn *c)
 	 * on a raw-capable listener as a 0-byte upload.
 	 */
 	if (s.empty && (c->proxy_local || !l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
-		conn_ended_silent(c);
+		session_ended_silent(c);
 		goto out;
 	}
 	if (!s.framed || s.hdr.version == 1) {

@@ -3,12 +3,12 @@
 #ifndef TCPXD_RECEIVE_H
 #define TCPXD_RECEIVE_H
 
-struct conn;
+struct session;
 
 /* Fetches the digest implementation once; 0 or -1. */
 int receive_init(void);
 void receive_fini(void);
 /* Stores one upload durably and answers OK or ERR; sets c->result and c->stored. */
-void receive_serve(struct conn *c);
+void receive_serve(struct session *c);
 
 #endif

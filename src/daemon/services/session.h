@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * session.h - all a service (echo, receive) sees of its connection, and
+ * the only way it reaches it.  conn.c admits a connection, fills a session
+ * in, runs the listener's service on it, and logs what the session says;
+ * services never call back into conn.c.
+ */
+#ifndef TCPXD_SESSION_H
+#define TCPXD_SESSION_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "daemon/services/store.h"
+#include "io/netio.h"
+
+struct session {
+	struct netio io;
+	const struct listener_cfg *lcfg;
+	struct store *store;            /* receive listeners */
+	struct in6_addr peer;           /* the client: from the PROXY header when there is one */
+	unsigned peer_port;
+	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
+	bool tls;                       /* a tls listener: nothing plain is sent before the handshake */
+	uint64_t bytes_in, bytes_out;
+	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
+	const char *result;             /* "ok", or why it ended otherwise */
+	char stored[STORE_NAME_MAX];
+	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
+	atomic_bool aborting;           /* set before the daemon shuts the socket at a stop */
+};
+
+/*
+ * Whether the daemon is stopping and shut the socket: what then looks like
+ * the client's EOF is not.
+ */
+bool session_aborting(const struct session *s);
+/*
+ * Sets the result of a session that ended, closed or reset, before its
+ * first byte: a health check after a LOCAL header, otherwise empty (and
+ * counted); both are logged at debug only.
+ */
+void session_ended_silent(struct session *s);
+/*
+ * Answers "ERR code reason" and half-closes; the socket then lingers so the
+ * client reads it.  Sends nothing on echo listeners, and on TLS listeners
+ * before the handshake.  Best effort: a client that is gone needs no answer.
+ */
+void session_send_err(struct session *s, int code, const char *reason);
+
+#endif
