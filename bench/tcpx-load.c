@@ -9,6 +9,15 @@
  *             are open, report memory per connection
  *   upload    raw upload (send, half-close, read until EOF), check receipt
  *   upload8   upload with 8 concurrent connections
+ *   smallfiles  C clients each uploading F small files, every receipt
+ *             checked: one connection per file (--frame 1: tcpxd's
+ *             framed version 1; --frame raw: the peers, which answer
+ *             "OK <bytes> sha256:<hex> <name>" themselves) or every file of
+ *             a client on one connection (--frame 2: framed version 2)
+ *   resume    a resumable upload (framed version 2 with an upload id)
+ *             broken by a reset after --break-at percent, then resumed on
+ *             a new connection and its receipt checked; then a fresh
+ *             upload of as many bytes as the resume sent, for comparison
  *   gen       write the deterministic byte stream of an upload to stdout
  *
  * Every byte received is verified.  Only loopback targets are accepted.
@@ -38,6 +47,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -49,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -56,6 +67,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -1370,23 +1382,445 @@ static int run_gen(void)
 	return 0;
 }
 
+/* ---- small files and resume: tcpxd's framed protocol ---------------------------- */
+
+/* The framed header's signature (docs/PROTOCOL.md §2.1) */
+static const char frame_sig[8] = { '\x89', 'T', 'C', 'P', 'X', '\r', '\n', '\x1a' };
+
+/* smallfiles --frame: raw (no header: the peers), 1 (one connection per
+ * file, ended by the half-close) or 2 (many files per connection) */
+enum { FRAME_RAW, FRAME_V1, FRAME_V2 };
+static int opt_frame = FRAME_V1;
+static long opt_files = 0;              /* smallfiles: files per client */
+static int opt_break_pct = 90;          /* resume: where the first connection breaks */
+
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		die("SHA-256 failed");
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Reads one LF-ended line from a connection that also carries later lines
+ * (version 2: one answer per file), keeping what follows for the next call. */
+struct liner {
+	char buf[1024];
+	size_t len;
+};
+
+/* 0 with the line (LF removed) in out; -1 with l->why. */
+static int read_line(struct link *l, struct liner *r, char *out, size_t cap)
+{
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		if (nl) {
+			size_t n = (size_t)(nl - r->buf);
+			if (n >= cap) {
+				snprintf(l->why, sizeof l->why, "answer line longer than %zu bytes", cap);
+				return -1;
+			}
+			memcpy(out, r->buf, n);
+			out[n] = 0;
+			r->len -= n + 1;
+			memmove(r->buf, nl + 1, r->len);
+			return 0;
+		}
+		if (r->len == sizeof r->buf) {
+			snprintf(l->why, sizeof l->why, "answer without a line end");
+			return -1;
+		}
+		ssize_t n = link_read(l, r->buf + r->len, sizeof r->buf - r->len);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			snprintf(l->why, sizeof l->why, "the server closed before a whole answer line%s",
+			         r->len ? "" : " (nothing answered)");
+			return -1;
+		}
+		r->len += (size_t)n;
+	}
+}
+
+/* After the last answer: nothing more, then the server's end. */
+static int expect_end_after(struct link *l, struct liner *r)
+{
+	if (r->len) {
+		snprintf(l->why, sizeof l->why, "unexpected data after the last answer: \"%.60s\"", r->buf);
+		return -1;
+	}
+	return link_expect_end(l);
+}
+
+/* "OK <size> sha256:<hex> <name>" for exactly these bytes; name NULL: any
+ * non-empty name.  0, or -1 with why. */
+static int check_receipt(const char *line, uint64_t size, const char *hex, const char *name,
+                         char *why, size_t whylen)
+{
+	unsigned long long sz;
+	char got[65];
+	int end = 0;
+	if (sscanf(line, "OK %llu sha256:%64[0-9a-f] %n", &sz, got, &end) != 2 || !end || !line[end]) {
+		snprintf(why, whylen, "not a receipt: \"%.100s\"", line);
+		return -1;
+	}
+	if (sz != size) {
+		snprintf(why, whylen, "receipt says %llu bytes, %" PRIu64 " sent", sz, size);
+		return -1;
+	}
+	if (strcmp(got, hex)) {
+		snprintf(why, whylen, "receipt sha256 %s, sent %s", got, hex);
+		return -1;
+	}
+	if (name && strcmp(line + end, name)) {
+		snprintf(why, whylen, "stored as \"%.80s\", sent as \"%s\"", line + end, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A version 2 header (§2.6) for SIZE bytes with a digest; id NULL: "-". */
+static size_t header_v2(char *h, size_t cap, uint64_t size, const char *hex, const char *id, const char *name)
+{
+	memcpy(h, frame_sig, sizeof frame_sig);
+	int n = snprintf(h + sizeof frame_sig, cap - sizeof frame_sig, "2 %" PRIu64 " sha256:%s %s %s\n",
+	                 size, hex, id ? id : "-", name);
+	if (n < 0 || (size_t)n >= cap - sizeof frame_sig)
+		die("header too long");
+	return sizeof frame_sig + (size_t)n;
+}
+
+struct sf_ctx {
+	int id;
+	const unsigned char *pat;
+	double *lat;            /* one per file: first byte sent to the receipt */
+	long done;              /* files whose receipt checked out */
+	char msg[256];
+};
+
+/* File f of client c: opt_bytes of the pattern from an offset of its own
+ * (distinct for every file of the run, as PAT_LEN is prime). */
+static const unsigned char *sf_data(const struct sf_ctx *c, long f)
+{
+	uint64_t k = (uint64_t)c->id * (uint64_t)opt_files + (uint64_t)f;
+	return c->pat + (k * 4099u) % PAT_LEN;
+}
+
+/* Names unique to the run (its process id), so that a second run into the
+ * same directory is not stored under NAME.1 and refused as a duplicate. */
+static void sf_name(char *name, size_t cap, int client, long f)
+{
+	snprintf(name, cap, "t%ld-c%03d-f%06ld", (long)getpid(), client, f);
+}
+
+static int sf_fail(struct sf_ctx *c, long f, const char *why)
+{
+	snprintf(c->msg, sizeof c->msg, "file %ld: %s", f + 1, why);
+	return -1;
+}
+
+/* One file on a connection of its own: raw or version 1, then the
+ * half-close, one answer line and the server's end. */
+static int sf_one_conn(struct sf_ctx *c, long f, int src)
+{
+	const unsigned char *data = sf_data(c, f);
+	char hex[65], name[64], h[256], line[512];
+	struct liner r = { .len = 0 };
+	struct link l;
+	size_t hl = 0;
+	double t0 = now();
+	sha256_hex(data, opt_bytes, hex);
+	sf_name(name, sizeof name, c->id, f);
+	if (opt_frame == FRAME_V1) {
+		memcpy(h, frame_sig, sizeof frame_sig);
+		hl = sizeof frame_sig + (size_t)snprintf(h + sizeof frame_sig, sizeof h - sizeof frame_sig,
+		                                         "1 %" PRIu64 " %s\n", opt_bytes, name);
+	}
+	if (link_open(&l, src, 1) < 0)
+		return sf_fail(c, f, l.why);
+	int rc = -1;
+	if ((hl && link_write_all(&l, h, hl) < 0) || link_write_all(&l, data, opt_bytes) < 0 ||
+	    link_shutdown_wr(&l) < 0 || read_line(&l, &r, line, sizeof line) < 0)
+		sf_fail(c, f, l.why);
+	else if (check_receipt(line, opt_bytes, hex, opt_frame == FRAME_V1 ? name : NULL, l.why, sizeof l.why) < 0 ||
+	         expect_end_after(&l, &r) < 0)
+		sf_fail(c, f, l.why);
+	else
+		rc = 0;
+	c->lat[f] = now() - t0;
+	link_close(&l);
+	return rc;
+}
+
+/* Every file on one connection (version 2): header, data, answer, next. */
+static int sf_many(struct sf_ctx *c, int src)
+{
+	struct liner r = { .len = 0 };
+	struct link l;
+	if (link_open(&l, src, 1) < 0)
+		return sf_fail(c, 0, l.why);
+	int rc = 0;
+	for (long f = 0; f < opt_files && !rc; f++) {
+		const unsigned char *data = sf_data(c, f);
+		char hex[65], name[64], h[256], line[512];
+		double t0 = now();
+		sha256_hex(data, opt_bytes, hex);
+		sf_name(name, sizeof name, c->id, f);
+		size_t hl = header_v2(h, sizeof h, opt_bytes, hex, NULL, name);
+		if (link_write_all(&l, h, hl) < 0 || link_write_all(&l, data, opt_bytes) < 0 ||
+		    read_line(&l, &r, line, sizeof line) < 0 ||
+		    check_receipt(line, opt_bytes, hex, name, l.why, sizeof l.why) < 0)
+			rc = sf_fail(c, f, l.why);
+		else
+			c->done++;
+		c->lat[f] = now() - t0;
+	}
+	if (!rc && (link_shutdown_wr(&l) < 0 || expect_end_after(&l, &r) < 0))
+		rc = sf_fail(c, opt_files - 1, l.why);
+	link_close(&l);
+	return rc;
+}
+
+static void *sf_client(void *arg)
+{
+	struct sf_ctx *c = arg;
+	if (opt_frame == FRAME_V2) {
+		sf_many(c, c->id % 16);
+		return NULL;
+	}
+	for (long f = 0; f < opt_files; f++) {
+		/* spread over 16 source addresses: TIME_WAIT stays on the client */
+		if (sf_one_conn(c, f, (int)((c->id + opt_conns * (f % 64)) % 16)) < 0)
+			return NULL;
+		c->done++;
+	}
+	return NULL;
+}
+
+static int run_smallfiles(void)
+{
+	if (!opt_conns)
+		opt_conns = 16;
+	if (!opt_files)
+		opt_files = 1000;
+	if (!opt_bytes)
+		opt_bytes = 4096;
+	if (opt_bytes > PAT_LEN)
+		usage_error("smallfiles: --bytes at most %u", PAT_LEN);
+	if (opt_tls)
+		usage_error("smallfiles: no --tls");
+	unsigned char *pat = pattern_new(opt_seed);
+	struct sf_ctx *cs = calloc((size_t)opt_conns, sizeof *cs);
+	pthread_t *th = calloc((size_t)opt_conns, sizeof *th);
+	double *lat = calloc((size_t)(opt_conns * opt_files), sizeof *lat);
+	if (!cs || !th || !lat)
+		die("out of memory");
+	raise_nofile(opt_conns * 2 + 64);
+	double t0 = now();
+	for (long i = 0; i < opt_conns; i++) {
+		cs[i] = (struct sf_ctx){ .id = (int)i, .pat = pat, .lat = lat + i * opt_files };
+		if (pthread_create(&th[i], NULL, sf_client, &cs[i]))
+			die("smallfiles: pthread_create failed");
+	}
+	long bad = 0, done = 0;
+	for (long i = 0; i < opt_conns; i++) {
+		pthread_join(th[i], NULL);
+		done += cs[i].done;
+		if (cs[i].msg[0]) {
+			fprintf(stderr, "tcpx-load: smallfiles: client %ld: %s\n", i + 1, cs[i].msg);
+			bad++;
+		}
+	}
+	double secs = now() - t0;
+	if (bad)
+		return 1;
+	long n = opt_conns * opt_files;
+	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+	printf("smallfiles frame=%s clients=%ld files=%ld bytes=%" PRIu64 " secs=%.3f fps=%.0f p50_ms=%.2f p99_ms=%.2f"
+	       " max_ms=%.2f verified=%ld\n",
+	       opt_frame == FRAME_RAW ? "raw" : opt_frame == FRAME_V1 ? "1" : "2", opt_conns, done, opt_bytes, secs,
+	       (double)done / secs, pct(lat, n, 0.50) * 1e3, pct(lat, n, 0.99) * 1e3, lat[n - 1] * 1e3, done);
+	free(lat);
+	free(th);
+	free(cs);
+	free(pat);
+	return 0;
+}
+
+/* resume: SHA-256 of the whole upload (bytes of the pattern from offset 0) */
+static void pattern_sha256(const unsigned char *pat, uint64_t bytes, char hex[65])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char out[32];
+	unsigned int n = 0;
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		die("SHA-256 failed");
+	for (uint64_t off = 0; off < bytes;) {
+		size_t k = PAT_LEN;
+		if (k > bytes - off)
+			k = (size_t)(bytes - off);
+		if (EVP_DigestUpdate(md, pat + off % PAT_LEN, k) != 1)
+			die("SHA-256 failed");
+		off += k;
+	}
+	if (EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
+		die("SHA-256 failed");
+	EVP_MD_CTX_free(md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", out[i]);
+}
+
+/* Sends bytes [from, to) of the pattern; 0 or -1 (l->why). */
+static int send_span(struct link *l, const unsigned char *pat, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		size_t n = opt_chunk;
+		if (n > to - from)
+			n = (size_t)(to - from);
+		if (link_write_all(l, pat + from % PAT_LEN, n) < 0)
+			return -1;
+		from += n;
+	}
+	return 0;
+}
+
+/* Opens a connection and sends a resumable version 2 header; returns the
+ * offset of "CONTINUE <offset>", or dies. */
+static uint64_t resume_open(struct link *l, struct liner *r, uint64_t size, const char *hex,
+                            const char *id, const char *name)
+{
+	char h[512], line[512];
+	size_t hl = header_v2(h, sizeof h, size, hex, id, name);
+	unsigned long long off;
+	int end = 0;
+	if (link_open(l, -1, 0) < 0)
+		die("resume: %s: %s", name, l->why);
+	set_timeouts(l->fd, opt_io_timeout);
+	if (link_write_all(l, h, hl) < 0 || read_line(l, r, line, sizeof line) < 0)
+		die("resume: %s: %s", name, l->why);
+	if (sscanf(line, "CONTINUE %llu%n", &off, &end) != 1 || line[end])
+		die("resume: %s: answer \"%.100s\", not CONTINUE <offset>", name, line);
+	return off;
+}
+
+/* Sends bytes [from, size), reads the receipt and checks it; dies on failure. */
+static void resume_finish(struct link *l, struct liner *r, const unsigned char *pat, uint64_t from,
+                          uint64_t size, const char *hex, const char *name)
+{
+	char line[512];
+	if (send_span(l, pat, from, size) < 0 || read_line(l, r, line, sizeof line) < 0)
+		die("resume: %s: %s", name, l->why);
+	if (check_receipt(line, size, hex, name, l->why, sizeof l->why) < 0)
+		die("resume: %s: %s", name, l->why);
+	if (link_shutdown_wr(l) < 0 || expect_end_after(l, r) < 0)
+		die("resume: %s: no clean end: %s", name, l->why);
+	link_close(l);
+}
+
+/* Waits until the kernel has handed every byte sent to the server (nothing
+ * left in our send queue), so that the break comes after the bytes sent. */
+static void wait_sent(int fd)
+{
+	double deadline = now() + opt_io_timeout;
+	int q = 0;
+	while (ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0) {
+		if (now() > deadline)
+			die("resume: %d bytes still unsent after %d s", q, opt_io_timeout);
+		usleep(1000);
+	}
+}
+
+/* A resumable upload of --bytes broken after --break-at percent by a reset,
+ * then resumed on a new connection; then a fresh resumable upload of as
+ * many bytes as the resume sent, for comparison. */
+static int run_resume(void)
+{
+	if (!opt_bytes)
+		opt_bytes = 1ULL << 30;
+	if (opt_tls)
+		usage_error("resume: no --tls");
+	if (opt_chunk > PAT_LEN)
+		usage_error("--chunk at most %u", PAT_LEN);
+	unsigned char *pat = pattern_new(opt_seed);
+	unsigned char *pat2 = pattern_new(opt_seed + 1);
+	char hex[65], hex2[65], id[40], id2[64], name[96], name2[96];
+	uint64_t cut = opt_bytes / 100 * (uint64_t)opt_break_pct + opt_bytes % 100 * (uint64_t)opt_break_pct / 100;
+	if (cut == 0 || cut >= opt_bytes)
+		usage_error("resume: --bytes too small to break at %d %%", opt_break_pct);
+	pattern_sha256(pat, opt_bytes, hex);
+	snprintf(id, sizeof id, "tcpxload%ldx%ld", (long)getpid(), (long)time(NULL));
+	snprintf(id2, sizeof id2, "%s-fresh", id);
+	snprintf(name, sizeof name, "resume-%s.bin", id);
+	snprintf(name2, sizeof name2, "fresh-%s.bin", id);
+
+	struct liner r = { .len = 0 };
+	struct link l;
+	double t_start = now();
+	uint64_t off = resume_open(&l, &r, opt_bytes, hex, id, name);
+	if (off)
+		die("resume: a new upload id was answered CONTINUE %" PRIu64 ", not 0", off);
+	if (send_span(&l, pat, 0, cut) < 0)
+		die("resume: sending the first %" PRIu64 " bytes: %s", cut, l.why);
+	wait_sent(l.fd);
+	double t_break = now();
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	if (setsockopt(l.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
+		die("resume: SO_LINGER: %s", strerror(errno));
+	link_close(&l);
+
+	r.len = 0;
+	double t0 = now();
+	uint64_t held = resume_open(&l, &r, opt_bytes, hex, id, name);
+	double t_cont = now();
+	if (held == 0 || held > cut)
+		die("resume: CONTINUE %" PRIu64 " after a break at %" PRIu64 " (must be 1 to %" PRIu64 ")", held, cut, cut);
+	resume_finish(&l, &r, pat, held, opt_bytes, hex, name);
+	double t1 = now();
+
+	/* the fresh upload: the same number of bytes as the resume sent */
+	uint64_t rest = opt_bytes - held;
+	pattern_sha256(pat2, rest, hex2);
+	r.len = 0;
+	double f0 = now();
+	off = resume_open(&l, &r, rest, hex2, id2, name2);
+	if (off)
+		die("resume: a new upload id was answered CONTINUE %" PRIu64 ", not 0", off);
+	resume_finish(&l, &r, pat2, 0, rest, hex2, name2);
+	double f1 = now();
+	printf("resume bytes=%" PRIu64 " break_at=%" PRIu64 " held=%" PRIu64 " held_pct=%.2f first_secs=%.3f"
+	       " continue_secs=%.3f resume_secs=%.3f fresh_bytes=%" PRIu64 " fresh_secs=%.3f verified=1\n",
+	       opt_bytes, cut, held, 100.0 * (double)held / (double)opt_bytes, t_break - t_start, t_cont - t0,
+	       t1 - t0, rest, f1 - f0);
+	free(pat);
+	free(pat2);
+	return 0;
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 static void usage(void)
 {
 	puts("usage: tcpx-load SCENARIO --port PORT [options]\n"
-	     "scenarios: stream pingpong churn hold upload upload8 gen\n"
+	     "scenarios: stream pingpong churn hold upload upload8 smallfiles resume gen\n"
 	     "  --host ADDR         numeric loopback address (default 127.0.0.1; others refused)\n"
 	     "  --port PORT         server port\n"
 	     "  --bytes SIZE        stream: bytes echoed (1G); upload: bytes per connection\n"
-	     "                      (upload 1G, upload8 128M); gen: bytes written\n"
+	     "                      (upload 1G, upload8 128M); smallfiles: bytes per file (4K);\n"
+	     "                      resume: bytes of the upload (1G); gen: bytes written\n"
 	     "  --chunk SIZE        send/recv size of stream and upload (64K)\n"
 	     "  --count N           pingpong round trips (50000)\n"
 	     "  --size N            message bytes of pingpong, churn, hold (64)\n"
 	     "  --workers N         churn threads (32)\n"
 	     "  --duration SECS     churn duration (5)\n"
 	     "  --conns N           hold: connections (10000); upload: parallel connections\n"
-	     "                      (upload 1, upload8 8)\n"
+	     "                      (upload 1, upload8 8); smallfiles: clients (16)\n"
+	     "  --files N           smallfiles: files per client (1000)\n"
+	     "  --frame raw|1|2     smallfiles: raw data, then the peer's answer line (peers);\n"
+	     "                      1: framed version 1, a connection per file; 2: framed\n"
+	     "                      version 2, all of a client's files on one connection (1)\n"
+	     "  --break-at PCT      resume: break the first connection after PCT percent (90)\n"
 	     "  --rate N            hold: connections opened per second (2500)\n"
 	     "  --server-pid PID    hold: also report the PSS growth of PID and its descendants\n"
 	     "  --src-addrs N       churn/hold: spread over N source addresses 127.0.1.1...\n"
@@ -1411,7 +1845,8 @@ int main(int argc, char **argv)
 		{ "rate", 1, 0, 'r' }, { "server-pid", 1, 0, 'P' }, { "src-addrs", 1, 0, 'S' },
 		{ "seed", 1, 0, 'e' }, { "expect-sha256", 1, 0, 'x' }, { "no-receipt", 0, 0, 'R' },
 		{ "settle", 1, 0, 'T' }, { "max-lag", 1, 0, 'L' }, { "io-timeout", 1, 0, 'i' }, { "timeout", 1, 0, 't' },
-		{ "tls", 0, 0, 'Y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "tls", 0, 0, 'Y' }, { "files", 1, 0, 'F' }, { "frame", 1, 0, 'f' }, { "break-at", 1, 0, 'B' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	if (argc < 2)
 		usage_error("no scenario given");
@@ -1440,6 +1875,16 @@ int main(int argc, char **argv)
 		case 'x': opt_expect = optarg; break;
 		case 'R': opt_receipt = 0; break;
 		case 'Y': opt_tls = 1; break;
+		case 'F': opt_files = parse_long(optarg, 1, 10000000, "files"); break;
+		case 'f':
+			if (!strcmp(optarg, "raw"))
+				opt_frame = FRAME_RAW;
+			else if (!strcmp(optarg, "1") || !strcmp(optarg, "2"))
+				opt_frame = optarg[0] == '1' ? FRAME_V1 : FRAME_V2;
+			else
+				usage_error("--frame is raw, 1 or 2");
+			break;
+		case 'B': opt_break_pct = (int)parse_long(optarg, 1, 99, "break-at percent"); break;
 		case 'T': opt_settle = atof(optarg); break;
 		case 'L': opt_lag = atof(optarg); if (opt_lag <= 0) usage_error("bad --max-lag"); break;
 		case 'i': opt_io_timeout = (int)parse_long(optarg, 1, 86400, "io-timeout"); break;
@@ -1472,5 +1917,9 @@ int main(int argc, char **argv)
 		return run_upload(1, 1ULL << 30);
 	if (!strcmp(scen, "upload8"))
 		return run_upload(8, 128ULL << 20);
+	if (!strcmp(scen, "smallfiles"))
+		return run_smallfiles();
+	if (!strcmp(scen, "resume"))
+		return run_resume();
 	usage_error("unknown scenario \"%s\"", scen);
 }
