@@ -24,6 +24,7 @@ preload order and intercept the same calls."""
 import errno
 import os
 import random
+import socket
 import sys
 import threading
 import time
@@ -253,6 +254,34 @@ def test_injector_is_deterministic():
     assert logs[0] == logs[1], "same seed gave different faults"
 
 
+def test_failed_fsync_gives_a_partial_up():
+    """A partial whose data fsync fails when a client resumes it is given up,
+    not kept for the next try: a later fsync could succeed without the pages
+    the failed one dropped, and the offset it answered would be a lie."""
+    d = faulty_daemon("fsync-eio", p="1")
+    data = os.urandom(100000)
+    header = b"\x89TCPX\r\n\x1a2 %d - poisoned p.bin\n" % len(data)
+    pdir = os.path.join(d.dir, "inbox", ".tcpxd-partial")
+    with tcpxdtest.connect(d.addr("inbox")) as s:
+        s.sendall(header)
+        assert tcpxdtest.read_line(s) == "CONTINUE 0\n"
+        s.sendall(data[:50000])
+        s.shutdown(socket.SHUT_WR)
+        assert tcpxdtest.read_all(s).startswith(b"ERR 400 upload shorter")
+    assert len(os.listdir(pdir)) == 2     # kept, durable, for the next try
+    faults_on(d, True)
+    with tcpxdtest.connect(d.addr("inbox")) as s:
+        s.sendall(header)
+        assert tcpxdtest.read_line(s) == "ERR 500 storage error\n"
+    faults_on(d, False)
+    assert os.listdir(pdir) == [], os.listdir(pdir)
+    with tcpxdtest.connect(d.addr("inbox")) as s:
+        s.sendall(header)
+        assert tcpxdtest.read_line(s) == "CONTINUE 0\n"
+    FIGURES.append("a partial whose fsync fails on resume: given up, the next try starts at 0")
+
+
 stresslib.run_and_report([test_injector_is_deterministic, test_failed_dir_fsync_removes_only_its_own_file,
+                          test_failed_fsync_gives_a_partial_up,
                           test_file_faults_give_err_and_leave_nothing,
                           test_socket_faults_stay_byte_exact], FIGURES)

@@ -18,8 +18,8 @@ import random
 import socket
 import time
 
-from tcpxdtest import (SLOW, WAIT, check_ok, close_with_reset, connect, inbox_daemon,
-                       log_records, read_all, read_line, run)
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, close_with_reset, connect, inbox,
+                       inbox_daemon, log_records, read_all, read_line, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 PARTIAL = ".tcpxd-partial"
@@ -238,7 +238,70 @@ def test_partials_of_a_removed_listener_expire():
     assert partials(d) == []
 
 
+def test_review_cases():
+    """Data sent before a resuming CONTINUE is refused, not stored in the wrong
+    place; an empty partial is not kept; an expired partial is anyone's to start
+    again; max_partials holds under a race and counts only its own listener."""
+    d = inbox_daemon()
+    data = os.urandom(2000)
+    s, _ = start_upload(d, data, b"f.txt", b"blind")
+    s.sendall(data[:1000])
+    s.shutdown(socket.SHUT_WR)
+    read_all(s)
+    s.close()
+    with connect(d.addr("inbox")) as s:
+        s.sendall(header(data, b"f.txt", b"blind") + data)       # the whole file, blind
+        assert read_line(s) == "ERR 400 data before CONTINUE\n"
+    s, off = start_upload(d, data, b"f.txt", b"blind")
+    assert off == 1000          # still there
+    s.sendall(data[off:])
+    check_ok(d, read_line(s), data)
+    s.close()
+    # Nothing sent after CONTINUE 0: nothing kept.
+    s, _ = start_upload(d, data, b"empty", b"nothing-sent")
+    s.shutdown(socket.SHUT_WR)
+    read_all(s)
+    s.close()
+    d.wait_log(r"upload listener=inbox .* name=empty .*result=refused-size-mismatch")
+    assert partials(d) == []
+    # Expired: another client may start the id anew.
+    s, _ = start_upload(d, data, b"old", b"expiring", source="127.0.0.1")
+    s.sendall(data[:10])
+    s.shutdown(socket.SHUT_WR)
+    read_all(s)
+    s.close()
+    pdir = os.path.join(d.dir, "inbox", PARTIAL)
+    old = time.time() - 86400 - 60
+    for n in os.listdir(pdir):
+        os.utime(os.path.join(pdir, n), (old, old))
+    s, off = start_upload(d, data, b"new", b"expiring", source="127.0.0.2")
+    assert off == 0
+    s.close()
+
+    # Two listeners on one output_dir, max_partials = 2 each.
+    d = Daemon([], start=False)
+    box = inbox(d)
+    d.write_config([{"name": n, "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": box, "max_partials": 2} for n in ("a", "b")])
+    d.start()
+    held_b = []
+    for i in range(2):
+        t = connect(d.addr("b"))
+        t.sendall(header(data, b"b%d" % i, b"on-b-%d" % i))
+        assert read_line(t) == "CONTINUE 0\n"
+        held_b.append(t)
+    # b's held partials are not a's: 30 at once on a get exactly 2 CONTINUEs.
+    socks = [connect(d.addr("a")) for _ in range(30)]
+    for i, t in enumerate(socks):
+        t.sendall(header(data, b"a%d" % i, b"race-%d" % i))
+    answers = [read_line(t) for t in socks]
+    assert answers.count("CONTINUE 0\n") == 2, answers
+    assert answers.count("ERR 503 busy: max_partials\n") == 28, answers
+    for t in socks + held_b:
+        t.close()
+
+
 if __name__ == "__main__":
     run([test_break_and_resume, test_kill9_fifty_rounds, test_digest_mismatch_keeps_nothing,
          test_identity_and_takeover, test_max_partials_and_ttl,
-         test_partials_of_a_removed_listener_expire])
+         test_partials_of_a_removed_listener_expire, test_review_cases])

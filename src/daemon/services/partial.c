@@ -46,6 +46,7 @@ struct holder {
 	dev_t dev;
 	ino_t ino;
 	char key[KEY_LEN + 1];
+	char listener[128];     /* whose max_partials it counts for */
 	int sock;
 	bool held;
 	bool superseded;
@@ -58,10 +59,14 @@ struct partial {
 	int pdir;
 	char key[KEY_LEN + 1];
 	struct meta meta;
+	bool poisoned;          /* an fsync of its data failed: never trusted again */
 };
 
 static pthread_mutex_t holders_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t holders_released = PTHREAD_COND_INITIALIZER;
+/* Counting a listener's partials and adding one is one step: max_partials holds under races. */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t holders_released;
+static pthread_once_t holders_once = PTHREAD_ONCE_INIT;
 static struct holder *holders;
 
 static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
@@ -191,6 +196,10 @@ meta_read(int pdir, const char *key, struct meta *m)
 	if (n < 0)
 		return -1;
 	text[n] = '\0';
+	if (strncmp(text, "tcpxd-partial 1\n", 16) != 0) {
+		errno = EBADMSG;
+		return -1;
+	}
 	memset(m, 0, sizeof(*m));
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		fields += meta_field(line, "listener", m->listener, sizeof(m->listener)) ||
@@ -202,7 +211,7 @@ meta_read(int pdir, const char *key, struct meta *m)
 		    meta_number(line, "checkpoint", &m->checkpoint) ||
 		    meta_field(line, "name", m->name, sizeof(m->name));
 	}
-	if (fields != 8 || strncmp(text, "tcpxd-partial 1", 15) != 0) {
+	if (fields != 8) {
 		errno = EBADMSG;
 		return -1;
 	}
@@ -239,25 +248,39 @@ holder_find(dev_t dev, ino_t ino, const char *key)
 	return NULL;
 }
 
-/* Whether a connection holds KEY now.  Locked. */
-static bool
+/* The holder of KEY if a connection holds it now, else NULL.  Locked. */
+static const struct holder *
 held(dev_t dev, ino_t ino, const char *key)
 {
 	struct holder *h = holder_find(dev, ino, key);
 
-	return h != NULL && h->held;
+	return h != NULL && h->held ? h : NULL;
 }
 
 /*
  * Takes KEY for the caller, cutting off a connection that holds it (its
  * link broke without the daemon noticing yet).  NULL with errno.
  */
+/* The takeover wait is measured on the monotonic clock: a clock step must not stretch it. */
+static void
+init_holders(void)
+{
+	pthread_condattr_t attr;
+
+	if (pthread_condattr_init(&attr) != 0 ||
+	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&holders_released, &attr) != 0)
+		abort();    /* only EINVAL or ENOMEM at start: nothing to go on with */
+	pthread_condattr_destroy(&attr);
+}
+
 static struct holder *
-hold(dev_t dev, ino_t ino, const char *key, int sock)
+hold(dev_t dev, ino_t ino, const char *key, const char *listener, int sock)
 {
 	struct holder *h;
 	int rc = 0;
 
+	pthread_once(&holders_once, init_holders);
 	pthread_mutex_lock(&holders_lock);
 	if ((h = holder_find(dev, ino, key)) == NULL) {
 		if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -268,6 +291,7 @@ hold(dev_t dev, ino_t ino, const char *key, int sock)
 		h->dev = dev;
 		h->ino = ino;
 		memcpy(h->key, key, KEY_LEN + 1);
+		snprintf(h->listener, sizeof(h->listener), "%s", listener);
 		h->next = holders;
 		holders = h;
 	}
@@ -276,7 +300,7 @@ hold(dev_t dev, ino_t ino, const char *key, int sock)
 
 		h->superseded = true;
 		(void)shutdown(h->sock, SHUT_RDWR);
-		clock_gettime(CLOCK_REALTIME, &until);
+		(void)clock_gettime(CLOCK_MONOTONIC, &until);   /* cannot fail for this clock */
 		until.tv_sec += TAKEOVER_WAIT_MS / 1000;
 		h->waiters++;
 		while (h->held && rc == 0)
@@ -403,6 +427,7 @@ scan(int pdir, const struct scope *scope, const char *skip, unsigned *kept)
 	}
 	while ((de = readdir(dir)) != NULL) {
 		const char *suffix = strchr(de->d_name, '.');
+		const struct holder *h;
 		char key[KEY_LEN + 1];
 
 		if (suffix == NULL || suffix - de->d_name != KEY_LEN ||
@@ -411,8 +436,8 @@ scan(int pdir, const struct scope *scope, const char *skip, unsigned *kept)
 		memcpy(key, de->d_name, KEY_LEN);
 		key[KEY_LEN] = '\0';
 		pthread_mutex_lock(&holders_lock);
-		if (held(pst.st_dev, pst.st_ino, key))
-			*kept += strcmp(suffix, ".data") == 0;
+		if ((h = held(pst.st_dev, pst.st_ino, key)) != NULL)
+			*kept += strcmp(suffix, ".data") == 0 && strcmp(h->listener, scope->listener) == 0;
 		else
 			scan_one(pdir, key, suffix, scope, &removed, kept);
 		pthread_mutex_unlock(&holders_lock);
@@ -494,7 +519,7 @@ fail:
 	return -1;
 }
 
-/* A new partial: its data file, then its record, both durable.  -1 with errno. */
+/* A new partial: its data file, then its record (not yet durable: meta_write()).  -1 with errno. */
 static int
 create(struct partial *p, int *fd)
 {
@@ -505,7 +530,7 @@ create(struct partial *p, int *fd)
 		*fd = openat(p->pdir, data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (*fd >= 0)
 			break;
-		/* Data without a record: a crash's, and we hold its key. */
+		/* Data of an expired or half-made partial (a crash's): we hold its key. */
 		if (errno != EEXIST || attempt > 0 || unlinkat(p->pdir, data, 0) < 0)
 			return -1;
 	}
@@ -531,6 +556,27 @@ refuse(struct partial *p, enum partial_status status)
 	free(p);
 	errno = saved;
 	return status;
+}
+
+/*
+ * Reads KEY's record if its partial is there to resume: not expired (its
+ * data last written resume_ttl ago).  Else false, errno ENOENT for an
+ * expired or missing one.
+ */
+static bool
+live_meta(int pdir, const char *key, unsigned ttl, struct meta *m)
+{
+	char data[KEY_LEN + 16];
+	struct stat st;
+
+	if (meta_read(pdir, key, m) < 0)
+		return false;
+	file_name(data, sizeof(data), key, "data");
+	if (fstatat(pdir, data, &st, AT_SYMLINK_NOFOLLOW) < 0 || expired(&st, ttl)) {
+		errno = ENOENT;
+		return false;
+	}
+	return true;
 }
 
 /* Whether the partial recorded in have may be continued by the upload want describes. */
@@ -565,18 +611,24 @@ partial_open(int pdir, const struct partial_request *req, struct partial **out, 
 	if (make_key(req->listener, req->hdr->id, p->key) < 0)
 		goto fail;
 	/* Checked before taking the upload over, so that a refused client cuts off nobody. */
-	if (meta_read(pdir, p->key, &p->meta) == 0 &&
+	if (live_meta(pdir, p->key, req->ttl, &p->meta) &&
 	    (status = mismatch(&p->meta, &want)) != PARTIAL_OK)
 		goto fail;
 	status = PARTIAL_ERROR;
-	if ((p->holder = hold(pst.st_dev, pst.st_ino, p->key, req->sock)) == NULL)
+	if ((p->holder = hold(pst.st_dev, pst.st_ino, p->key, req->listener, req->sock)) == NULL)
 		goto fail;
-	if (meta_read(pdir, p->key, &p->meta) == 0) {
+	if (live_meta(pdir, p->key, req->ttl, &p->meta)) {
 		if ((status = mismatch(&p->meta, &want)) != PARTIAL_OK)
 			return refuse(p, status);
 		if (resume(p, req, fd, offset) == 0) {
 			*out = p;
 			return PARTIAL_OK;
+		}
+		if (p->poisoned) {
+			int saved = errno;
+
+			remove_names(pdir, p->key);
+			errno = saved;
 		}
 		if (errno != ENOENT)
 			return refuse(p, PARTIAL_ERROR);
@@ -584,13 +636,19 @@ partial_open(int pdir, const struct partial_request *req, struct partial **out, 
 	} else if (errno != ENOENT && errno != EBADMSG) {
 		return refuse(p, PARTIAL_ERROR);
 	}
+	/* None, or expired, broken or half made: create() starts it anew over what is there. */
+	pthread_mutex_lock(&create_lock);
 	if (scan(pdir, &(struct scope){ req->listener, req->ttl, NULL, NULL }, p->key, &kept) < 0)
-		return refuse(p, PARTIAL_ERROR);
-	if (kept >= req->max_partials)
-		return refuse(p, PARTIAL_TOO_MANY);
-	p->meta = want;
-	if (create(p, fd) < 0)
-		return refuse(p, PARTIAL_ERROR);
+		status = PARTIAL_ERROR;
+	else if (kept >= req->max_partials)
+		status = PARTIAL_TOO_MANY;
+	else if ((p->meta = want, create(p, fd)) < 0)
+		status = PARTIAL_ERROR;
+	else
+		status = PARTIAL_OK;
+	pthread_mutex_unlock(&create_lock);
+	if (status != PARTIAL_OK)
+		return refuse(p, status);
 	*out = p;
 	return PARTIAL_OK;
 fail:
@@ -601,8 +659,14 @@ fail:
 int
 partial_checkpoint(struct partial *p, int fd, uint64_t length)
 {
-	if (fsync(fd) < 0)
+	/*
+	 * A failed fsync may have dropped pages it will never report again:
+	 * the partial is given up, never checkpointed by a later try.
+	 */
+	if (fsync(fd) < 0) {
+		p->poisoned = true;
 		return -1;
+	}
 	p->meta.checkpoint = length;
 	snprintf(p->meta.boot, sizeof(p->meta.boot), "%s", current_boot());
 	return meta_write(p->pdir, p->key, &p->meta, true);
@@ -613,6 +677,21 @@ partial_release(struct partial *p)
 {
 	unhold(p->holder);
 	free(p);
+}
+
+void
+partial_end(struct partial *p, int fd, uint64_t length, bool keep)
+{
+	/*
+	 * A record that cannot be rewritten (ENOSPC, EDQUOT) leaves the old
+	 * one, with a smaller checkpoint, which is still true.  An empty
+	 * partial is worth nothing to keep, and would count for max_partials.
+	 */
+	if (keep && fd >= 0 && length > 0 && !p->poisoned &&
+	    (partial_checkpoint(p, fd, length) == 0 || !p->poisoned))
+		partial_release(p);
+	else
+		partial_remove(p);
 }
 
 void

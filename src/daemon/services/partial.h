@@ -45,6 +45,13 @@ enum partial_status partial_open(int pdir, const struct partial_request *req,
 int partial_checkpoint(struct partial *p, int fd, uint64_t length);
 /* The connection ends, the partial stays for a later one.  Frees p. */
 void partial_release(struct partial *p);
+/*
+ * The connection ends with the upload unfinished: with keep, the partial
+ * stays for a later one, its length bytes of fd made durable - unless it
+ * holds nothing or its data can no longer be trusted (a failed fsync).
+ * Without keep it goes.  Frees p.
+ */
+void partial_end(struct partial *p, int fd, uint64_t length, bool keep);
 /* The upload is stored or refused for good: the partial's names go.  Frees p. */
 void partial_remove(struct partial *p);
 /* Whether a newer connection took the upload over (it then shut our socket). */

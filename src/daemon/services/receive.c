@@ -59,7 +59,6 @@ struct upload_state {
 	unsigned files;         /* files answered OK on this connection */
 	struct partial *partial;        /* a resumable upload's, while this file is received */
 	uint64_t next_checkpoint;       /* data bytes at which the partial is made durable */
-	bool checkpoint_failed;         /* an fsync failed: its data can no longer be trusted */
 	bool superseded;                /* a newer connection took the upload over */
 	long long file_start_ms;
 };
@@ -340,29 +339,31 @@ static int
 store_data(struct session *c, struct upload_state *s, const char *buf, size_t len)
 {
 	const struct listener_cfg *l = c->lcfg;
+	uint64_t total = s->data + len;
 
-	s->data += len;
-	if (s->framed && s->data > s->hdr.size) {
+	if (s->framed && total > s->hdr.size) {
 		reply_error(c, 400, "upload longer than declared size", "refused-size-mismatch");
 		return -1;
 	}
-	if (s->data > l->max_file_size) {
+	if (total > l->max_file_size) {
 		reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
 		return -1;
 	}
-	if (reserve(c, s, s->data) < 0)
+	if (reserve(c, s, total) < 0)
 		return -1;
 	if (store_write(&s->up, buf, len) < 0) {
 		reply_storage_error(c, errno, "write");
 		return -1;
 	}
+	/* Counted once stored: the log's bytes= is what the file holds. */
+	s->data = total;
 	if (EVP_DigestUpdate(s->md, buf, len) != 1) {
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
 	}
 	if (s->partial != NULL && s->up.written >= s->next_checkpoint) {
+		/* A failed fsync gives the partial up (partial_end()); a failed record keeps the last. */
 		if (partial_checkpoint(s->partial, s->up.fd, s->up.written) < 0) {
-			s->checkpoint_failed = true;
 			reply_storage_error(c, errno, "partial upload checkpoint");
 			return -1;
 		}
@@ -562,7 +563,15 @@ hash_held(struct upload_state *s, uint64_t len)
 		return -1;
 	while (at < len) {
 		size_t want = len - at < s->size ? (size_t)(len - at) : s->size;
-		ssize_t n = pread(s->up.fd, buf, want, (off_t)at);
+		ssize_t n;
+
+		/* A newer connection of the client wants the upload: it need not wait for this. */
+		if (partial_superseded(s->partial)) {
+			free(buf);
+			errno = ECONNABORTED;
+			return -1;
+		}
+		n = pread(s->up.fd, buf, want, (off_t)at);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -615,6 +624,11 @@ begin_partial(struct session *c, struct upload_state *s)
 		reply_error(c, 503, "busy: max_partials", "refused-busy");
 		return -1;
 	default:
+		if (errno == EBUSY) {
+			/* The older connection did not let go in time: the client may try again. */
+			reply_error(c, 503, "busy: upload in use", "refused-busy");
+			return -1;
+		}
 		reply_storage_error(c, errno, "partial upload");
 		return -1;
 	}
@@ -622,6 +636,11 @@ begin_partial(struct session *c, struct upload_state *s)
 	s->data = offset;
 	s->next_checkpoint = offset + CHECKPOINT_BYTES;
 	if (hash_held(s, offset) < 0) {
+		if (errno == ECONNABORTED) {
+			stats_add(&stats.uploads_failed, 1);
+			c->result = "aborted-resumed-elsewhere";
+			return -1;
+		}
 		reply_storage_error(c, errno, "reading a partial upload");
 		return -1;
 	}
@@ -646,7 +665,7 @@ send_continue(struct session *c, struct upload_state *s)
 /*
  * A resumable upload that did not end with its file stored: what arrived
  * stays, durable, for the client to resume - unless its digest was wrong
- * or an fsync failed (its data can no longer be trusted).
+ * or an fsync failed (its data can no longer be trusted: partial_end()).
  */
 static void
 end_partial(struct upload_state *s, bool keep)
@@ -654,12 +673,7 @@ end_partial(struct upload_state *s, bool keep)
 	if (s->partial == NULL)
 		return;
 	s->superseded = partial_superseded(s->partial);
-	if (keep && !s->checkpoint_failed && s->up.fd >= 0 &&
-	    partial_checkpoint(s->partial, s->up.fd, s->up.written) == 0) {
-		partial_release(s->partial);
-	} else {
-		partial_remove(s->partial);
-	}
+	partial_end(s->partial, s->up.fd, s->up.written, keep && !s->up.sync_failed);
 	s->partial = NULL;
 }
 
@@ -695,6 +709,14 @@ receive_file(struct session *c, struct upload_state *s)
 	 */
 	if (reserve_answer(c, store_expect(&s->up, s->framed ? s->hdr.size : 0)) < 0)
 		return -1;
+	/*
+	 * Bytes sent before a CONTINUE that resumes are sent blind: the client
+	 * could not know where to start.  Stored, they would be in the wrong place.
+	 */
+	if (s->partial != NULL && s->data > 0 && s->pending > 0) {
+		reply_error(c, 400, "data before CONTINUE", "refused-bad-header");
+		return -1;
+	}
 	if (s->partial != NULL && send_continue(c, s) < 0)
 		return -1;
 	if ((sized ? receive_body_sized(c, s) : receive_body(c, s)) < 0)

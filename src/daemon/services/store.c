@@ -325,8 +325,13 @@ store_partial_dir(struct store *st, bool create)
 	pthread_mutex_lock(&st->partial_lock);
 	if (st->partial_dirfd < 0) {
 		/* Only the daemon may look inside: partial data is nobody's file yet. */
-		if (create && mkdirat(st->dirfd, STORE_PARTIAL_DIR, 0700) < 0 && errno != EEXIST)
+		if (create && mkdirat(st->dirfd, STORE_PARTIAL_DIR, 0700) == 0) {
+			/* Its name must outlast a crash before the offsets it will hold are answered. */
+			if (fsync(st->dirfd) < 0)
+				goto out;
+		} else if (create && errno != EEXIST) {
 			goto out;
+		}
 		st->partial_dirfd = openat(st->dirfd, STORE_PARTIAL_DIR,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
@@ -343,6 +348,7 @@ store_begin_from(struct store *st, struct upload *up, int fd, uint64_t written)
 	up->tmpname[0] = '\0';
 	up->fd = fd;
 	up->link_fd = true;
+	up->sync_failed = false;
 	up->written = up->flushed = up->next_check = written;
 	up->claimed = whole_blocks(st, written);
 }
@@ -353,6 +359,7 @@ store_begin(struct store *st, struct upload *up)
 	up->store = st;
 	up->tmpname[0] = '\0';
 	up->link_fd = false;
+	up->sync_failed = false;
 	up->written = up->flushed = up->claimed = up->next_check = 0;
 	if (st->use_tmpfile)
 		up->fd = open_tmpfile(st);
@@ -657,8 +664,12 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 {
 	struct store *st = up->store;
 
-	if (fchmod(up->fd, st->file_mode) < 0 || fsync(up->fd) < 0)
+	if (fchmod(up->fd, st->file_mode) < 0)
 		goto fail;
+	if (fsync(up->fd) < 0) {
+		up->sync_failed = true;
+		goto fail;
+	}
 	for (int attempt = 0;; attempt++) {
 		if (next_name(name, namelen, wanted, peer, attempt) < 0) {
 			errno = EEXIST;
@@ -683,7 +694,15 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 	up->fd = -1;
 	return 0;
 fail:
-	store_abort(up);
+	if (up->link_fd) {
+		/* A partial stays for a resume: its owner decides (store_begin_from()). */
+		int saved = errno;
+
+		set_claim(up, 0);
+		errno = saved;
+	} else {
+		store_abort(up);
+	}
 	return -1;
 }
 

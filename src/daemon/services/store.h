@@ -21,6 +21,7 @@ struct upload {
 	uint64_t claimed;       /* file size claimed against the reserve, whole blocks */
 	uint64_t next_check;    /* written bytes at which the reserve is checked again */
 	bool link_fd;           /* a named file elsewhere (a partial): linked by its descriptor */
+	bool sync_failed;       /* store_commit()'s fsync of the file failed */
 };
 
 /* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
@@ -63,7 +64,8 @@ int store_partial_dir(struct store *st, bool create);
 /*
  * An upload that continues the file fd (a partial) after its first written
  * bytes; the upload owns fd.  store_commit_named() links it by its
- * descriptor, store_abort() only closes it.
+ * descriptor and, when it fails, leaves fd open (sync_failed says whether
+ * the data can still be trusted); store_abort() only closes it.
  */
 void store_begin_from(struct store *st, struct upload *up, int fd, uint64_t written);
 /* Appends len bytes; store_reserve() claims room for them first.  0, or -1 with errno. */
