@@ -47,6 +47,7 @@ struct holder {
 	ino_t ino;
 	char key[KEY_LEN + 1];
 	char listener[128];     /* whose max_partials it counts for */
+	char identity[64];      /* the client network holding it */
 	int sock;
 	bool held;
 	bool superseded;
@@ -275,7 +276,7 @@ init_holders(void)
 }
 
 static struct holder *
-hold(dev_t dev, ino_t ino, const char *key, const char *listener, int sock)
+hold(dev_t dev, ino_t ino, const char *key, const struct partial_request *req)
 {
 	struct holder *h;
 	int rc = 0;
@@ -291,9 +292,15 @@ hold(dev_t dev, ino_t ino, const char *key, const char *listener, int sock)
 		h->dev = dev;
 		h->ino = ino;
 		memcpy(h->key, key, KEY_LEN + 1);
-		snprintf(h->listener, sizeof(h->listener), "%s", listener);
+		snprintf(h->listener, sizeof(h->listener), "%s", req->listener);
 		h->next = holders;
 		holders = h;
+	}
+	/* Only the same client takes over (its record may not be written yet). */
+	if (h->held && strcmp(h->identity, req->identity) != 0) {
+		pthread_mutex_unlock(&holders_lock);
+		errno = EPERM;
+		return NULL;
 	}
 	if (h->held) {
 		struct timespec until;
@@ -314,7 +321,8 @@ hold(dev_t dev, ino_t ino, const char *key, const char *listener, int sock)
 	}
 	h->held = true;
 	h->superseded = false;
-	h->sock = sock;
+	h->sock = req->sock;
+	snprintf(h->identity, sizeof(h->identity), "%s", req->identity);
 	pthread_mutex_unlock(&holders_lock);
 	return h;
 }
@@ -614,9 +622,10 @@ partial_open(int pdir, const struct partial_request *req, struct partial **out, 
 	if (live_meta(pdir, p->key, req->ttl, &p->meta) &&
 	    (status = mismatch(&p->meta, &want)) != PARTIAL_OK)
 		goto fail;
-	status = PARTIAL_ERROR;
-	if ((p->holder = hold(pst.st_dev, pst.st_ino, p->key, req->listener, req->sock)) == NULL)
+	if ((p->holder = hold(pst.st_dev, pst.st_ino, p->key, req)) == NULL) {
+		status = errno == EPERM ? PARTIAL_OTHER_CLIENT : PARTIAL_ERROR;
 		goto fail;
+	}
 	if (live_meta(pdir, p->key, req->ttl, &p->meta)) {
 		if ((status = mismatch(&p->meta, &want)) != PARTIAL_OK)
 			return refuse(p, status);
