@@ -807,8 +807,7 @@ receive_one(struct session *c, struct upload_state *s)
 {
 	if (receive_file(c, s) == 0)
 		return 0;
-	hash_cancel(s);
-	end_partial(s, true);
+	end_partial(s, true);   /* ends a hasher too */
 	if (s->superseded)
 		c->result = "aborted-resumed-elsewhere";
 	return -1;
