@@ -74,7 +74,7 @@ def test_small_upload_stays_inline():
 
 def test_two_large_files_one_connection():
     d = daemon()
-    one, two = os.urandom(24 * MiB), os.urandom(40 * MiB + 12345)
+    one, two = os.urandom(12 * MiB), os.urandom(20 * MiB + 12345)
     with connect(d.addr("inbox")) as s:
         s.sendall(header(one, b"one.bin") + one)
         check_ok(d, read_line(s), one)
@@ -88,7 +88,7 @@ def test_two_large_files_one_connection():
 
 def test_large_digest_mismatch_stores_nothing():
     d = daemon()
-    data = os.urandom(32 * MiB)
+    data = os.urandom(16 * MiB)
     with connect(d.addr("inbox")) as s:
         s.sendall(header(data, b"x.bin", digest=b"0" * 64) + data)
         assert read_line(s) == "ERR 400 digest mismatch\n"
@@ -110,7 +110,7 @@ def test_large_upload_over_tls():
     atexit.register(shutil.rmtree, certs_dir, True)
     certs = make_certs(certs_dir)
     d = daemon(tls={"certificate": certs.pem("server"), "key": certs.key("server")})
-    data = os.urandom(32 * MiB)
+    data = os.urandom(16 * MiB)
     c = TLSConn(d.addr("inbox"), ssl.create_default_context(cafile=certs.pem("ca")))
     c.send(header(data, b"tls.bin") + data)
     c.close_notify()
@@ -123,7 +123,7 @@ def test_large_upload_over_tls():
 
 def test_resumed_large_upload():
     d = daemon()
-    data = os.urandom(40 * MiB)
+    data = os.urandom(24 * MiB)
     head = header(data, b"resumed.bin", upload_id=b"big-1")
     with connect(d.addr("inbox")) as s:
         s.sendall(head)
