@@ -85,10 +85,11 @@ store_name_make(char *buf, size_t len, time_t when, const struct in6_addr *peer,
 	    host, seq);
 }
 
+/* Both temporary files are opened for reading too: a large upload is hashed from them (hasher.h). */
 static int
 open_tmpfile(struct store *st)
 {
-	return openat(st->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, st->file_mode);
+	return openat(st->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, st->file_mode);
 }
 
 static bool
@@ -110,7 +111,7 @@ open_named_tmp(struct store *st, char *name, size_t len)
 
 		snprintf(name, len, TMP_PREFIX "%ld.%llu", (long)getpid(),
 		    (unsigned long long)atomic_fetch_add(&tmp_seq, 1));
-		fd = openat(st->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		fd = openat(st->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    st->file_mode);
 		if (fd < 0) {
 			if (errno == EEXIST)
