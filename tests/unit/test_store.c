@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,28 @@ static struct store *
 open_store(unsigned mode)
 {
 	return open_store_at(tmpdir, mode);
+}
+
+/*
+ * Two stores on tmpdir's file system whose reserve leaves 64 MiB free now:
+ * 40 MiB fit above it, 80 do not, and 24 MiB are room for other writers.
+ * False (nothing opened) when the file system has less than 128 MiB free.
+ */
+static bool
+two_stores_64m_free(struct store **a, struct store **b, uint64_t claim_step)
+{
+	uint64_t avail, mib = 1 << 20;
+	struct statvfs vfs;
+
+	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < 128 * mib)
+		return false;
+	*a = open_store(0640);
+	*b = open_store(0640);
+	store_keep_free(*a, avail - 64 * mib, 0, claim_step);
+	store_keep_free(*b, avail - 64 * mib, 0, claim_step);
+	return true;
 }
 
 /* The sequence number at the end of a stored name. */
@@ -573,18 +596,12 @@ END_TEST
  */
 START_TEST(test_store_expect_holds_nothing)
 {
-	struct store *a = open_store(0640), *b = open_store(0640);
-	uint64_t avail, mib = 1 << 20;
+	uint64_t mib = 1 << 20;
+	struct store *a, *b;
 	struct upload ua, ub;
-	struct statvfs vfs;
 
-	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < 128 * mib)
+	if (!two_stores_64m_free(&a, &b, mib))
 		return;
-	/* 40 MiB fit above the reserve, 80 do not; 24 MiB of room for other writers. */
-	store_keep_free(a, avail - 64 * mib, 0, mib);
-	store_keep_free(b, avail - 64 * mib, 0, mib);
 	ck_assert_int_eq(store_begin(a, &ua), 0);
 	ck_assert_int_eq(store_begin(b, &ub), 0);
 	ck_assert_int_eq(store_expect(&ua, 40 * mib), STORE_RESERVE_OK);
@@ -638,18 +655,12 @@ END_TEST
  */
 START_TEST(test_store_reserve_sees_other_claims)
 {
-	struct store *a = open_store(0640), *b = open_store(0640);
-	uint64_t avail, mib = 1 << 20;
+	uint64_t mib = 1 << 20;
+	struct store *a, *b;
 	struct upload ua, ub;
-	struct statvfs vfs;
 
-	ck_assert_int_eq(statvfs(tmpdir, &vfs), 0);
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < 128 * mib)
+	if (!two_stores_64m_free(&a, &b, 0))
 		return;
-	/* 40 MiB fit above the reserve, 80 do not; 24 MiB of room for other writers. */
-	store_keep_free(a, avail - 64 * mib, 0, 0);
-	store_keep_free(b, avail - 64 * mib, 0, 0);
 	ck_assert_int_eq(store_begin(a, &ua), 0);
 	ck_assert_int_eq(store_begin(b, &ub), 0);
 	ck_assert_int_eq(store_reserve(&ua, 40 * mib), STORE_RESERVE_OK);
