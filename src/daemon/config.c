@@ -25,7 +25,7 @@
 #include "wire/size.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
-	T_CIDRS, T_TLS, T_ADDRESS, T_INODES };
+	T_CIDRS, T_TLS, T_ADDRESS, T_INODES, T_NAMES };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -76,6 +76,8 @@ static const struct key_def keys[] = {
 	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
 	{ "allow",             T_CIDRS,    S_BOTH,     L(allow),             0, 0, false },
 	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
+	{ "clients",           T_NAMES,    S_LISTENER, L(clients),           0, 0, false },
+	{ "require_identity",  T_BOOL,     S_BOTH,     L(require_identity),  0, 0, false },
 };
 
 
@@ -391,6 +393,66 @@ get_tls(struct loader *ld, const config_setting_t *group, struct tls_cfg *t)
 	return 0;
 }
 
+static void
+strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * A string or a list of strings, each non-empty, copied into *out and
+ * *count (freed before, so a second setting replaces the first).
+ */
+static int
+get_strings(struct loader *ld, const config_setting_t *s, const char *what, char ***out,
+    size_t *count)
+{
+	int type = config_setting_type(s);
+	size_t n = type == CONFIG_TYPE_STRING ? 1 : (size_t)config_setting_length(s);
+	char **v;
+
+	if (type != CONFIG_TYPE_STRING && type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return fail_at(ld, s, "%s must be a string or a list of strings [ \"...\" ]", what);
+	if (n == 0)
+		return fail_at(ld, s, "%s must not be an empty list", what);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return fail_at(ld, s, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = type == CONFIG_TYPE_STRING ? s :
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *text;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			strings_free(v, n);
+			return fail_at(ld, e, "%s entries must be strings", what);
+		}
+		text = config_setting_get_string(e);
+		if (*text == '\0') {
+			strings_free(v, n);
+			return fail_at(ld, e, "%s entries must not be empty", what);
+		}
+		if ((v[i] = strdup(text)) == NULL) {
+			strings_free(v, n);
+			return fail_at(ld, e, "out of memory");
+		}
+	}
+	strings_free(*out, *count);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+/* A listener's clients = [ "name", ... ]: checked against the identities once all are read. */
+static int
+get_names(struct loader *ld, const config_setting_t *s, const struct key_def *k, void *base)
+{
+	struct listener_cfg *l = base;
+
+	return get_strings(ld, s, k->name, &l->clients, &l->n_clients);
+}
+
 static int
 apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k, void *base)
 {
@@ -460,6 +522,8 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 		return get_tls(ld, s, field);
 	case T_ADDRESS:
 		return get_address(ld, s, field);
+	case T_NAMES:
+		return get_names(ld, s, k, base);
 	case T_INODES:
 		/* "auto" depends on the file system, so it is worked out where it is checked. */
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
@@ -493,6 +557,12 @@ listener_cfg_free(struct listener_cfg *l)
 	cidr_list_free(&l->allow);
 	cidr_list_free(&l->deny);
 	cidr_list_free(&l->proxy_from);
+	strings_free(l->clients, l->n_clients);
+	l->clients = NULL;
+	l->n_clients = 0;
+	free(l->ids);
+	l->ids = NULL;
+	l->n_ids = 0;
 	free(l->tls.certificate);
 	free(l->tls.key);
 	free(l->tls.ca);
@@ -524,6 +594,10 @@ listener_cfg_from_defaults(struct listener_cfg *dst, const struct listener_cfg *
 	dst->output_dir = NULL;
 	dst->file = NULL;
 	memset(&dst->tls, 0, sizeof(dst->tls));     /* listener scope only */
+	dst->clients = NULL;
+	dst->n_clients = 0;
+	dst->ids = NULL;
+	dst->n_ids = 0;
 	if ((defaults->output_dir && (dst->output_dir = strdup(defaults->output_dir)) == NULL) ||
 	    cidr_list_dup(&dst->allow) < 0 || cidr_list_dup(&dst->deny) < 0 ||
 	    cidr_list_dup(&dst->proxy_from) < 0) {
@@ -618,6 +692,233 @@ load_listener(struct loader *ld, const config_setting_t *group,
 }
 
 static void
+identity_cfg_free(struct identity_cfg *id)
+{
+	free(id->name);
+	free(id->tokens);
+	strings_free(id->certificates, id->n_certificates);
+	cidr_list_free(&id->from);
+	free(id->subdir);
+}
+
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* token_sha256 = "<64 hex>" or a list of them (several: a token being rotated). */
+static int
+get_token_digests(struct loader *ld, const config_setting_t *s, struct identity_cfg *id)
+{
+	char **texts = NULL;
+	size_t n = 0;
+	unsigned char (*d)[IDENTITY_DIGEST_LEN];
+
+	if (get_strings(ld, s, "token_sha256", &texts, &n) < 0)
+		return -1;
+	if ((d = calloc(n, sizeof(*d))) == NULL) {
+		strings_free(texts, n);
+		return fail_at(ld, s, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *t = texts[i];
+		bool ok = strlen(t) == 2 * IDENTITY_DIGEST_LEN;
+
+		for (size_t j = 0; ok && j < IDENTITY_DIGEST_LEN; j++) {
+			int hi = hex_digit(t[2 * j]), lo = hex_digit(t[2 * j + 1]);
+
+			ok = hi >= 0 && lo >= 0;
+			d[i][j] = (unsigned char)(hi << 4 | lo);
+		}
+		if (!ok) {
+			fail_at(ld, config_setting_type(s) == CONFIG_TYPE_STRING ? s :
+			    config_setting_get_elem(s, (unsigned)i), "token_sha256 \"%.80s\" is not 64 hex "
+			    "digits (the SHA-256 of the token: tcpxd --hash-token prints the line)", t);
+			strings_free(texts, n);
+			free(d);
+			return -1;
+		}
+	}
+	strings_free(texts, n);
+	free(id->tokens);
+	id->tokens = d;
+	id->n_tokens = n;
+	return 0;
+}
+
+bool
+cfg_subdir_valid(const char *text)
+{
+	/* One component, like a listener name but never hidden: .tcpxd-partial is the daemon's. */
+	return valid_listener_name(text) && text[0] != '.';
+}
+
+/* One entry of clients = ( { name = "..."; token_sha256 = ...; ... } ). */
+static int
+load_identity(struct loader *ld, const config_setting_t *group, struct identity_cfg *id)
+{
+	static const struct key_def from_key = { "from", T_CIDRS, 0, 0, 0, 0, false };
+	int n;
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "each entry of clients must be a group { name = \"...\"; ... }, "
+		    "not %s", type_name(config_setting_type(group)));
+	id->line = config_setting_source_line(group);
+	n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int rc;
+
+		if (strcmp(name, "name") == 0)
+			rc = copy_string(ld, s, "client name", false, &id->name);
+		else if (strcmp(name, "token_sha256") == 0)
+			rc = get_token_digests(ld, s, id);
+		else if (strcmp(name, "certificate") == 0)
+			rc = get_strings(ld, s, "certificate", &id->certificates, &id->n_certificates);
+		else if (strcmp(name, "from") == 0)
+			rc = get_cidrs(ld, s, &from_key, &id->from);
+		else if (strcmp(name, "subdir") == 0) {
+			if ((rc = copy_string(ld, s, "subdir", false, &id->subdir)) == 0 &&
+			    !cfg_subdir_valid(id->subdir))
+				rc = fail_at(ld, s, "subdir \"%s\" must be one directory name of 1-%d "
+				    "characters of A-Z a-z 0-9 . _ - not starting with '.'", id->subdir,
+				    LISTENER_NAME_MAX);
+		} else
+			return fail_at(ld, s, "unknown key \"%s\" in a client (name, token_sha256, "
+			    "certificate, from, subdir)", name);
+		if (rc < 0)
+			return -1;
+	}
+	if (id->name == NULL)
+		return fail_at(ld, group, "client has no name");
+	if (!valid_listener_name(id->name))
+		return fail_at(ld, config_setting_get_member(group, "name"),
+		    "client name \"%s\" must be 1-%d characters of A-Z a-z 0-9 . _ -", id->name,
+		    IDENTITY_NAME_MAX);
+	if (id->n_tokens == 0 && id->n_certificates == 0 && id->from.count == 0)
+		return fail_at(ld, group, "client \"%s\" has nothing to be recognised by: give "
+		    "token_sha256, certificate or from", id->name);
+	return 0;
+}
+
+/* What makes two identities ambiguous: a shared name, token, network, certificate name or subdir. */
+static int
+identity_conflict(struct loader *ld, const config_setting_t *group, const struct identity_cfg *a,
+    const struct identity_cfg *b)
+{
+	const char *what = NULL;
+
+	if (strcmp(a->name, b->name) == 0)
+		return fail_at(ld, group, "duplicate client name \"%s\" (first defined on line %d)",
+		    a->name, b->line);
+	for (size_t i = 0; i < a->n_tokens && what == NULL; i++) {
+		for (size_t j = 0; j < b->n_tokens && what == NULL; j++)
+			if (memcmp(a->tokens[i], b->tokens[j], IDENTITY_DIGEST_LEN) == 0)
+				what = "a token_sha256";
+	}
+	for (size_t i = 0; i < a->from.count && what == NULL; i++) {
+		for (size_t j = 0; j < b->from.count && what == NULL; j++)
+			if (a->from.items[i].prefix == b->from.items[j].prefix &&
+			    memcmp(&a->from.items[i].net, &b->from.items[j].net, sizeof(struct in6_addr)) == 0)
+				what = "a network in from";
+	}
+	for (size_t i = 0; i < a->n_certificates && what == NULL; i++) {
+		for (size_t j = 0; j < b->n_certificates && what == NULL; j++)
+			if (strcmp(a->certificates[i], b->certificates[j]) == 0)
+				what = "a certificate name";
+	}
+	if (what == NULL && a->subdir != NULL && b->subdir != NULL && strcmp(a->subdir, b->subdir) == 0)
+		what = "its subdir";
+	if (what != NULL)
+		return fail_at(ld, group, "client \"%s\" shares %s with client \"%s\" (line %d): "
+		    "which one a client is must be clear", a->name, what, b->name, b->line);
+	return 0;
+}
+
+static int
+load_identities(struct loader *ld, const config_setting_t *list, struct config *cfg)
+{
+	int n;
+
+	if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY)
+		return fail_at(ld, list, "clients must be a list ( { name = \"...\"; ... }, ... ), not %s",
+		    type_name(config_setting_type(list)));
+	n = config_setting_length(list);
+	if (n == 0)
+		return 0;
+	if ((cfg->clients = calloc((size_t)n, sizeof(*cfg->clients))) == NULL)
+		return fail_at(ld, list, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *group = config_setting_get_elem(list, (unsigned)i);
+
+		cfg->n_clients++;
+		if (load_identity(ld, group, &cfg->clients[i]) < 0)
+			return -1;
+		for (int j = 0; j < i; j++) {
+			if (identity_conflict(ld, group, &cfg->clients[i], &cfg->clients[j]) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+const struct identity_cfg *
+cfg_identity(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		if (strcmp(cfg->clients[i].name, name) == 0)
+			return &cfg->clients[i];
+	}
+	return NULL;
+}
+
+/* Points the listener at the identities it accepts: those it names, or all. */
+static int
+resolve_identities(struct loader *ld, const config_setting_t *group, struct config *cfg,
+    struct listener_cfg *l)
+{
+	size_t n = l->clients != NULL ? l->n_clients : cfg->n_clients;
+	bool by_cert_or_net = false;
+
+	if (n > 0 && (l->ids = calloc(n, sizeof(*l->ids))) == NULL)
+		return fail_at(ld, group, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct identity_cfg *id = l->clients != NULL ?
+		    cfg_identity(cfg, l->clients[i]) : &cfg->clients[i];
+
+		if (id == NULL)
+			return fail_at(ld, config_setting_get_member(group, "clients"), "listener \"%s\": "
+			    "clients names \"%s\", which is not defined in clients = ( ... )", l->name,
+			    l->clients[i]);
+		for (size_t j = 0; j < l->n_ids; j++) {
+			if (l->ids[j] == id)
+				return fail_at(ld, config_setting_get_member(group, "clients"),
+				    "listener \"%s\": clients names \"%s\" twice", l->name, id->name);
+		}
+		l->ids[l->n_ids++] = id;
+		by_cert_or_net |= id->from.count > 0 ||
+		    (id->n_certificates > 0 && l->tls.verify_client);
+	}
+	if (l->require_identity && l->n_ids == 0)
+		return fail_at(ld, group, "listener \"%s\": require_identity = true, but no client "
+		    "identity is defined for it (clients = ( { ... } ))", l->name);
+	/* No header, so no token: a certificate or an address is all an echo client has. */
+	if (l->require_identity && l->mode == MODE_ECHO && !by_cert_or_net)
+		return fail_at(ld, group, "echo listener \"%s\": require_identity = true, but none of "
+		    "its clients can be recognised without a token (from, or certificate with tls "
+		    "verify_client)", l->name);
+	return 0;
+}
+
+static void
 set_defaults(struct config *cfg, struct listener_cfg *d)
 {
 	cfg->max_connections = 4096;
@@ -656,6 +957,11 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 
 		if (strcmp(name, "listeners") == 0) {
 			list = s;
+			continue;
+		}
+		if (strcmp(name, "clients") == 0) {
+			if (load_identities(ld, s, cfg) < 0)
+				goto out;
 			continue;
 		}
 		if ((k = key_find(name)) == NULL) {
@@ -706,6 +1012,8 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 				goto out;
 			}
 		}
+		if (resolve_identities(ld, group, cfg, l) < 0)
+			goto out;
 	}
 	/* Numeric addresses only: resolving host names is for -t and start-up, not every load. */
 	if (listener_find_conflict(cfg, true, ld->err, ld->errlen) < 0)
@@ -838,6 +1146,9 @@ cfg_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		listener_cfg_free(&cfg->listeners[i]);
 	free(cfg->listeners);
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		identity_cfg_free(&cfg->clients[i]);
+	free(cfg->clients);
 	free(cfg->path);
 	free(cfg);
 }
@@ -891,6 +1202,58 @@ print_auto_inodes(FILE *fp, const char *dir)
 	fprintf(fp, "\n");
 }
 
+/* key = [ "a", "b" ]; with the strings escaped as print_string() does. */
+static void
+print_strings(FILE *fp, const char *key, char *const *v, size_t n)
+{
+	fprintf(fp, "    %s = [", key);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, "%s \"", i ? "," : "");
+		for (const unsigned char *p = (const unsigned char *)v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				fprintf(fp, "\\%c", *p);
+			else if (*p < 0x20 || *p == 0x7f)
+				fprintf(fp, "\\x%02x", *p);
+			else
+				fputc(*p, fp);
+		}
+		fputc('"', fp);
+	}
+	fprintf(fp, " ];\n");
+}
+
+static void
+print_identities(const struct config *cfg, FILE *fp)
+{
+	if (cfg->n_clients == 0)
+		return;
+	fprintf(fp, "clients = (\n");
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct identity_cfg *id = &cfg->clients[i];
+
+		fprintf(fp, "  {\n");
+		print_string(fp, "name", id->name);
+		if (id->n_tokens > 0) {
+			fprintf(fp, "    token_sha256 = [");
+			for (size_t t = 0; t < id->n_tokens; t++) {
+				fprintf(fp, "%s \"", t ? "," : "");
+				for (size_t j = 0; j < IDENTITY_DIGEST_LEN; j++)
+					fprintf(fp, "%02x", id->tokens[t][j]);
+				fputc('"', fp);
+			}
+			fprintf(fp, " ];\n");
+		}
+		if (id->n_certificates > 0)
+			print_strings(fp, "certificate", id->certificates, id->n_certificates);
+		if (id->from.count > 0)
+			print_cidrs(fp, "from", &id->from);
+		if (id->subdir != NULL)
+			print_string(fp, "subdir", id->subdir);
+		fprintf(fp, "  }%s\n", i + 1 < cfg->n_clients ? "," : "");
+	}
+	fprintf(fp, ");\n");
+}
+
 void
 cfg_print(const struct config *cfg, FILE *fp)
 {
@@ -902,6 +1265,7 @@ cfg_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "log_level = \"%s\";\n", log_level_name(cfg->log_level));
 	size_format(cfg->thread_stack_size, size, sizeof(size));
 	fprintf(fp, "thread_stack_size = \"%s\";\n", size);
+	print_identities(cfg, fp);
 	fprintf(fp, "listeners = (\n");
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		const struct listener_cfg *l = &cfg->listeners[i];
@@ -933,6 +1297,9 @@ cfg_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "    idle_timeout = %u;\n", l->idle_timeout);
 		print_cidrs(fp, "allow", &l->allow);
 		print_cidrs(fp, "deny", &l->deny);
+		if (l->clients != NULL)
+			print_strings(fp, "clients", l->clients, l->n_clients);
+		fprintf(fp, "    require_identity = %s;\n", l->require_identity ? "true" : "false");
 		if (l->mode == MODE_RECEIVE) {
 			fprintf(fp, "    protocol = \"%s\";\n", l->protocol == PROTO_RAW ? "raw" :
 			    l->protocol == PROTO_FRAMED ? "framed" : "auto");

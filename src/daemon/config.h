@@ -30,6 +30,28 @@ struct tls_cfg {
 	int line;
 };
 
+/* Longest identity name (clients = ( { name = ...; } )): the same characters as listener names. */
+#define IDENTITY_NAME_MAX 64
+/* A token's SHA-256, as token_sha256 holds it. */
+#define IDENTITY_DIGEST_LEN 32
+
+/*
+ * One client identity (clients = ( { ... } )), matched by a verified TLS
+ * client certificate's subject or SAN, by a bearer token whose SHA-256 the
+ * configuration holds (never the token), or by the source address.  The
+ * limits of an identity (quotas, rate, connections) live here too.
+ */
+struct identity_cfg {
+	char *name;
+	unsigned char (*tokens)[IDENTITY_DIGEST_LEN];   /* token_sha256: one, or several to rotate */
+	size_t n_tokens;
+	char **certificates;        /* certificate: subjects (RFC 2253) or SAN names */
+	size_t n_certificates;
+	struct cidr_list from;      /* source networks */
+	char *subdir;               /* files go to output_dir/subdir; NULL = output_dir itself */
+	int line;
+};
+
 /* One listener's effective settings: its own keys over the global defaults. */
 struct listener_cfg {
 	char *name;
@@ -57,6 +79,11 @@ struct listener_cfg {
 	unsigned idle_timeout;
 	struct cidr_list allow;
 	struct cidr_list deny;
+	char **clients;             /* identity names it accepts as written; NULL = every identity */
+	size_t n_clients;
+	const struct identity_cfg **ids;        /* resolved: the identities it accepts (cfg->clients) */
+	size_t n_ids;
+	bool require_identity;      /* an unidentified client gets ERR 401 (echo: is closed) */
 	char *file;                 /* where it was defined, for messages */
 	int line;
 	int output_dir_line;
@@ -70,6 +97,8 @@ struct config {
 	uint64_t thread_stack_size;
 	struct listener_cfg *listeners;
 	size_t n_listeners;
+	struct identity_cfg *clients;   /* clients = ( { name = ...; ... } ) */
+	size_t n_clients;
 };
 
 /*
@@ -81,5 +110,9 @@ void cfg_free(struct config *cfg);
 /* Prints the effective settings in tcpxd.conf syntax. */
 void cfg_print(const struct config *cfg, FILE *fp);
 const char *cfg_mode_name(enum listener_mode mode);
+/* The identity of that name, or NULL. */
+const struct identity_cfg *cfg_identity(const struct config *cfg, const char *name);
+/* Whether text is a valid identity subdir: one path component (see tcpxd.conf(5)). */
+bool cfg_subdir_valid(const char *text);
 
 #endif

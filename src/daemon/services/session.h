@@ -25,6 +25,12 @@ struct session {
 	unsigned peer_port;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
 	bool tls;                       /* a tls listener: nothing plain is sent before the handshake */
+	/*
+	 * Who the client is (config.h), or NULL: anonymous.  It points into
+	 * the generation that admitted the connection, so a reload never
+	 * changes it while the connection lasts.
+	 */
+	const struct identity_cfg *identity;
 	uint64_t bytes_in, bytes_out;
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
