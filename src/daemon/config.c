@@ -74,6 +74,9 @@ static const struct key_def keys[] = {
 	{ "per_ip_prefix4",    T_UINT,     S_BOTH,     L(per_ip_prefix4),    1, 32, false },
 	{ "per_ip_prefix6",    T_UINT,     S_BOTH,     L(per_ip_prefix6),    1, 128, false },
 	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
+	/* Inside a listener: that listener's own, below the global total of the same name. */
+	{ "max_connections",   T_UINT,     S_LISTENER, L(max_connections),   1, 1000000, false },
+	{ "max_rate",          T_SIZE,     S_LISTENER, L(max_rate),          1, LIMIT_BYTES, false },
 	{ "allow",             T_CIDRS,    S_BOTH,     L(allow),             0, 0, false },
 	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
 	{ "clients",           T_NAMES,    S_LISTENER, L(clients),           0, 0, false },
@@ -88,12 +91,38 @@ struct loader {
 	size_t errlen;
 };
 
+/* The key of that name for scope (S_GLOBAL or S_LISTENER), else any of that name, or NULL. */
 static const struct key_def *
-key_find(const char *name)
+key_find(const char *name, unsigned scope)
 {
+	const struct key_def *any = NULL;
+
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (strcmp(keys[i].name, name) == 0)
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (keys[i].scope & scope)
 			return &keys[i];
+		any = &keys[i];
+	}
+	return any;
+}
+
+#define I(field) offsetof(struct identity_cfg, field)
+
+/* The limits of a client identity (quotas, rate, connections); 0 cannot be written. */
+static const struct key_def identity_keys[] = {
+	{ "quota_bytes",       T_SIZE,     0,          I(quota_bytes),       1, LIMIT_BYTES, false },
+	{ "quota_files",       T_UINT,     0,          I(quota_files),       1, 1000000000, false },
+	{ "max_rate",          T_SIZE,     0,          I(max_rate),          1, LIMIT_BYTES, false },
+	{ "max_connections",   T_UINT,     0,          I(max_connections),   1, 1000000, false },
+};
+
+static const struct key_def *
+identity_key_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(identity_keys) / sizeof(identity_keys[0]); i++) {
+		if (strcmp(identity_keys[i].name, name) == 0)
+			return &identity_keys[i];
 	}
 	return NULL;
 }
@@ -648,13 +677,13 @@ load_listener(struct loader *ld, const config_setting_t *group,
 	mode_s = config_setting_get_member(group, "mode");
 	if (mode_s == NULL)
 		return fail_at(ld, group, "listener has no mode (echo or receive)");
-	if (apply_key(ld, mode_s, key_find("mode"), l) < 0)
+	if (apply_key(ld, mode_s, key_find("mode", S_LISTENER), l) < 0)
 		return -1;
 
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
 		const char *name = config_setting_name(s);
-		const struct key_def *k = key_find(name);
+		const struct key_def *k = key_find(name, S_LISTENER);
 
 		if (k == NULL)
 			return fail_at(ld, s, "unknown key \"%s\" in listener", name);
@@ -791,9 +820,12 @@ load_identity(struct loader *ld, const config_setting_t *group, struct identity_
 				rc = fail_at(ld, s, "subdir \"%s\" must be one directory name of 1-%d "
 				    "characters of A-Z a-z 0-9 . _ - not starting with '.'", id->subdir,
 				    LISTENER_NAME_MAX);
-		} else
+		} else if (identity_key_find(name) != NULL)
+			rc = apply_key(ld, s, identity_key_find(name), id);
+		else
 			return fail_at(ld, s, "unknown key \"%s\" in a client (name, token_sha256, "
-			    "certificate, from, subdir)", name);
+			    "certificate, from, subdir, quota_bytes, quota_files, max_rate, "
+			    "max_connections)", name);
 		if (rc < 0)
 			return -1;
 	}
@@ -806,6 +838,11 @@ load_identity(struct loader *ld, const config_setting_t *group, struct identity_
 	if (id->n_tokens == 0 && id->n_certificates == 0 && id->from.count == 0)
 		return fail_at(ld, group, "client \"%s\" has nothing to be recognised by: give "
 		    "token_sha256, certificate or from", id->name);
+	/* Files in a directory shared with others could not be told apart (tcpxd.conf(5) QUOTAS). */
+	if ((id->quota_bytes != 0 || id->quota_files != 0) && id->subdir == NULL)
+		return fail_at(ld, config_setting_get_member(group, id->quota_bytes != 0 ? "quota_bytes" :
+		    "quota_files"), "client \"%s\": a quota needs subdir (a quota counts the files in "
+		    "the client's own directory)", id->name);
 	return 0;
 }
 
@@ -964,7 +1001,7 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 				goto out;
 			continue;
 		}
-		if ((k = key_find(name)) == NULL) {
+		if ((k = key_find(name, S_GLOBAL)) == NULL) {
 			fail_at(ld, s, "unknown key \"%s\"", name);
 			goto out;
 		}
@@ -1222,6 +1259,26 @@ print_strings(FILE *fp, const char *key, char *const *v, size_t n)
 	fprintf(fp, " ];\n");
 }
 
+/* An identity's limits that are set; the unset ones mean "not limited". */
+static void
+print_identity_limits(FILE *fp, const struct identity_cfg *id)
+{
+	char size[32];
+
+	if (id->quota_bytes != 0) {
+		size_format(id->quota_bytes, size, sizeof(size));
+		fprintf(fp, "    quota_bytes = \"%s\";\n", size);
+	}
+	if (id->quota_files != 0)
+		fprintf(fp, "    quota_files = %u;\n", id->quota_files);
+	if (id->max_rate != 0) {
+		size_format(id->max_rate, size, sizeof(size));
+		fprintf(fp, "    max_rate = \"%s\";\n", size);
+	}
+	if (id->max_connections != 0)
+		fprintf(fp, "    max_connections = %u;\n", id->max_connections);
+}
+
 static void
 print_identities(const struct config *cfg, FILE *fp)
 {
@@ -1249,6 +1306,7 @@ print_identities(const struct config *cfg, FILE *fp)
 			print_cidrs(fp, "from", &id->from);
 		if (id->subdir != NULL)
 			print_string(fp, "subdir", id->subdir);
+		print_identity_limits(fp, id);
 		fprintf(fp, "  }%s\n", i + 1 < cfg->n_clients ? "," : "");
 	}
 	fprintf(fp, ");\n");
@@ -1295,6 +1353,13 @@ cfg_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "    per_ip_prefix4 = %u;\n", l->per_ip_prefix4);
 		fprintf(fp, "    per_ip_prefix6 = %u;\n", l->per_ip_prefix6);
 		fprintf(fp, "    idle_timeout = %u;\n", l->idle_timeout);
+		if (l->max_connections != 0)
+			fprintf(fp, "    max_connections = %u;       # this listener's own\n",
+			    l->max_connections);
+		if (l->max_rate != 0) {
+			size_format(l->max_rate, size, sizeof(size));
+			fprintf(fp, "    max_rate = \"%s\";\n", size);
+		}
 		print_cidrs(fp, "allow", &l->allow);
 		print_cidrs(fp, "deny", &l->deny);
 		if (l->clients != NULL)

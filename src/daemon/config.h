@@ -49,6 +49,10 @@ struct identity_cfg {
 	size_t n_certificates;
 	struct cidr_list from;      /* source networks */
 	char *subdir;               /* files go to output_dir/subdir; NULL = output_dir itself */
+	uint64_t quota_bytes;       /* bytes its files may hold together; 0 = not limited */
+	unsigned quota_files;       /* files it may hold; 0 = not limited */
+	uint64_t max_rate;          /* bytes/s of all its connections together; 0 = not limited */
+	unsigned max_connections;   /* its connections at once, all listeners; 0 = not limited */
 	int line;
 };
 
@@ -77,6 +81,8 @@ struct listener_cfg {
 	unsigned per_ip_prefix4;    /* max_per_ip counts per prefix of this length (bits) */
 	unsigned per_ip_prefix6;
 	unsigned idle_timeout;
+	uint64_t max_rate;          /* bytes/s of all its connections together; 0 = not limited */
+	unsigned max_connections;   /* its own connections at once; 0 = only the global limit */
 	struct cidr_list allow;
 	struct cidr_list deny;
 	char **clients;             /* identity names it accepts as written; NULL = every identity */

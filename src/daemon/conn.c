@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include "daemon/conn.h"
+#include "daemon/counts.h"
 #include "daemon/drain.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/proxy_read.h"
+#include "daemon/ratelimit.h"
 #include "daemon/services/echo.h"
 #include "daemon/services/receive.h"
 #include "daemon/stats.h"
@@ -73,8 +75,8 @@ static struct {
 	bool last_to_leave;         /* test hook: threads outlive a stopping daemon */
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd_cap = ULLONG_MAX, .wake_fd = -1 };
 
-enum refusal { REFUSE_DENIED, REFUSE_NOT_PROXY, REFUSE_BUSY, REFUSE_PER_IP, REFUSE_THREAD,
-	REFUSE_NOMEM, REFUSE_COUNT };
+enum refusal { REFUSE_DENIED, REFUSE_NOT_PROXY, REFUSE_BUSY, REFUSE_LISTENER_BUSY,
+	REFUSE_CLIENT_BUSY, REFUSE_PER_IP, REFUSE_THREAD, REFUSE_NOMEM, REFUSE_COUNT };
 
 static const struct {
 	int code;
@@ -85,6 +87,11 @@ static const struct {
 	[REFUSE_DENIED]    = { 403, "forbidden", "denied", "refused-denied" },
 	[REFUSE_NOT_PROXY] = { 403, "forbidden", "not-in-proxy_from", "refused-not-proxy" },
 	[REFUSE_BUSY]      = { 503, "busy: max_connections", "max_connections", "refused-busy" },
+	/* The same answer: which max_connections was reached is the operator's business. */
+	[REFUSE_LISTENER_BUSY] = { 503, "busy: max_connections", "listener-max_connections",
+		"refused-busy" },
+	[REFUSE_CLIENT_BUSY] = { 503, "busy: max_connections", "client-max_connections",
+		"refused-busy" },
 	[REFUSE_PER_IP]    = { 503, "busy: max_per_ip", "max_per_ip", "refused-per-ip" },
 	[REFUSE_THREAD]    = { 503, "busy: no thread", "no-thread", "refused-busy" },
 	[REFUSE_NOMEM]     = { 503, "busy: out of memory", "out-of-memory", "refused-busy" },
@@ -272,6 +279,24 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 	}
 	if (count_ip && (verdict = ip_acquire_locked(c, c->s.lcfg)) != REFUSE_COUNT)
 		goto out;
+	/* Every listener counts, limited or not: a reload may set a limit under connections in flight. */
+	switch (count_take(COUNT_LISTENER, c->s.lcfg->name, c->s.lcfg->max_connections,
+	    &c->listener_slot)) {
+	case COUNT_OK:
+		break;
+	case COUNT_FULL:
+		verdict = REFUSE_LISTENER_BUSY;
+		break;
+	default:
+		verdict = REFUSE_NOMEM;
+		break;
+	}
+	if (verdict != REFUSE_COUNT) {
+		if (c->ip_counted)
+			ip_release(&c->ip_key);
+		c->ip_counted = false;
+		goto out;
+	}
 	gen_use_add(c->gen);
 	reg.active++;
 	c->prev = NULL;
@@ -307,6 +332,9 @@ unlink_locked(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->ip_counted)
 		ip_release(&c->ip_key);
+	count_put(c->listener_slot);
+	c->listener_slot = NULL;
+	session_end(&c->s);
 	reg.active--;
 }
 
@@ -699,6 +727,8 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	    : ((const struct sockaddr_in *)(const void *)peer)->sin_port);
 	c->s.lcfg = l;
 	c->tls_ctx = gen->tls[listener_index];
+	/* The bucket, not the rate: a reload's max_rate applies to connections in flight too. */
+	c->s.rates[0] = rate_get(RATE_LISTENER, l->name);
 	c->s.tls = c->tls_ctx != NULL;
 	c->s.store = gen->stores[listener_index];
 	c->start_ms = sys_now_ms();

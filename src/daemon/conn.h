@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "daemon/config.h"
+#include "daemon/counts.h"
 #include "daemon/gen.h"
 #include "daemon/services/session.h"
 #include "daemon/services/store.h"
@@ -25,6 +26,7 @@ struct conn {
 	bool proxied;
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
 	struct cidr ip_key;             /* the network that slot counts against */
+	struct count *listener_slot;    /* one of its listener's max_connections (counts.h) */
 	struct gen *gen;
 	SSL_CTX *tls_ctx;               /* the generation's, on a tls listener; else NULL */
 	long long start_ms;

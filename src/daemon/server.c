@@ -25,11 +25,13 @@
 #include <unistd.h>
 
 #include "daemon/conn.h"
+#include "daemon/counts.h"
 #include "daemon/drain.h"
 #include "daemon/gen.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/ratelimit.h"
 #include "daemon/server.h"
 #include "daemon/services/partial.h"
 #include "daemon/services/receive.h"
@@ -304,6 +306,38 @@ out:
 	return n;
 }
 
+/*
+ * Puts cfg's max_rate in force, for connections in flight too (the buckets
+ * are the process's, found by name).  -1 when out of memory: the rates in
+ * force stay.
+ */
+static int
+rates_in_force(const struct config *cfg)
+{
+	size_t n = cfg->n_listeners > cfg->n_clients ? cfg->n_listeners : cfg->n_clients;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	uint64_t *rates = calloc(n ? n : 1, sizeof(*rates));
+	int rc = -1;
+
+	if (names == NULL || rates == NULL)
+		goto out;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		names[i] = cfg->listeners[i].name;
+		rates[i] = cfg->listeners[i].max_rate;
+	}
+	if (rate_configure(RATE_LISTENER, names, rates, cfg->n_listeners) < 0)
+		goto out;
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		names[i] = cfg->clients[i].name;
+		rates[i] = cfg->clients[i].max_rate;
+	}
+	rc = rate_configure(RATE_CLIENT, names, rates, cfg->n_clients);
+out:
+	free(names);
+	free(rates);
+	return rc;
+}
+
 static bool
 listener_configured(const char *name, void *arg)
 {
@@ -384,6 +418,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			    "passed by the service manager");
 	}
 	check_rlimits(cfg, srv.n_slots);
+	if (rates_in_force(cfg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -480,6 +518,8 @@ reload(void)
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
+	if (rates_in_force(g->cfg) < 0)
+		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
 	check_rlimits(g->cfg, srv.n_slots);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
@@ -639,6 +679,8 @@ graceful_stop(int sig)
 	gen_unref(srv.gen);
 	srv.gen = NULL;
 	conn_fini();
+	count_fini();
+	rate_fini();
 	receive_fini();
 	sys_close(srv.sig_fd);
 	sys_close(srv.wake_fd);

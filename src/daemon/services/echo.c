@@ -40,7 +40,7 @@ echo_serve(struct session *c)
 	char small[SMALL_BUFFER], *heap = NULL, *buf = small;
 
 	for (;;) {
-		ssize_t n = netio_recv(&c->io, buf, size);
+		ssize_t n = session_recv(c, buf, size);
 
 		if ((n == 0 || (n < 0 && errno == ECONNRESET)) && c->bytes_in == 0) {
 			session_ended_silent(c);   /* a probe or a health check: nothing to echo */

@@ -147,7 +147,7 @@ receive_failed(struct session *c, int err, int timeout_code, const char *timeout
 }
 
 /*
- * netio_recv(), counted, and decoded when the client is a telnet client.
+ * session_recv(), counted, and decoded when the client is a telnet client.
  * Returns 0 only at the client's EOF (negotiation alone is read past).
  */
 static ssize_t
@@ -155,7 +155,7 @@ recv_data(struct session *c, struct upload_state *s, char *buf, size_t len)
 {
 	for (;;) {
 		/* A CR held from the last read may come out before these bytes (nvt.h). */
-		ssize_t n = netio_recv(&c->io, buf + s->nvt, len - s->nvt);
+		ssize_t n = session_recv(c, buf + s->nvt, len - s->nvt);
 
 		if (n <= 0)
 			return n;

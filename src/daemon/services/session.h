@@ -31,6 +31,13 @@ struct session {
 	 * changes it while the connection lasts.
 	 */
 	const struct identity_cfg *identity;
+	/*
+	 * max_rate buckets (ratelimit.h) every byte received is charged to:
+	 * the listener's and, once the client is identified, its identity's.
+	 * NULL: no limit.
+	 */
+	struct rate *rates[2];
+	struct count *identity_slot;    /* one of the identity's max_connections (counts.h) */
 	uint64_t bytes_in, bytes_out;
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
@@ -56,5 +63,21 @@ void session_ended_silent(struct session *s);
  * before the handshake.  Best effort: a client that is gone needs no answer.
  */
 void session_send_err(struct session *s, int code, const char *reason);
+/*
+ * netio_recv() under the session's max_rate: it reads at most a burst's
+ * worth, and after the bytes arrive waits until the rates allow the next
+ * read (never counted as idle; a stop or a reset ends the wait).
+ */
+ssize_t session_recv(struct session *s, void *buf, size_t len);
+/*
+ * The client is id (NULL: anonymous, nothing changes): sets s->identity,
+ * takes one of id's max_connections and charges what it sends to id's
+ * max_rate from now on.  0, or -1 when id has all its max_connections
+ * (the caller answers "ERR 503 busy: max_connections"; s->identity stays
+ * NULL).  At most once per session.
+ */
+int session_set_identity(struct session *s, const struct identity_cfg *id);
+/* Gives back what session_set_identity() took (conn.c, as the connection ends). */
+void session_end(struct session *s);
 
 #endif
