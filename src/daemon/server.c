@@ -34,6 +34,7 @@
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
 #include "daemon/services/partial.h"
+#include "daemon/services/quota.h"
 #include "daemon/services/receive.h"
 #include "io/sys.h"
 
@@ -338,6 +339,64 @@ out:
 	return rc;
 }
 
+/*
+ * Puts cfg's quotas in force: each identity with one counts its files in
+ * output_dir/subdir of every receive listener that accepts it; a
+ * directory not counted before is scanned now (and logged).  0, or -1
+ * with a reason in err.
+ */
+static int
+quotas_in_force(const struct config *cfg, char *err, size_t errlen)
+{
+	struct quota_spec *specs = calloc(cfg->n_clients ? cfg->n_clients : 1, sizeof(*specs));
+	size_t n = 0, n_paths = 0;
+	char **paths = NULL;
+	int rc = -1;
+
+	if (specs == NULL || (paths = calloc(cfg->n_clients * cfg->n_listeners + 1,
+	    sizeof(*paths))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct identity_cfg *id = &cfg->clients[i];
+		struct quota_spec *q = &specs[n];
+
+		if (id->quota_bytes == 0 && id->quota_files == 0)
+			continue;
+		*q = (struct quota_spec){ .name = id->name, .max_bytes = id->quota_bytes,
+		    .max_files = id->quota_files, .dirs = (const char *const *)&paths[n_paths] };
+		for (size_t j = 0; j < cfg->n_listeners; j++) {
+			const struct listener_cfg *l = &cfg->listeners[j];
+			bool accepts = false;
+			char dir[PATH_MAX];
+
+			for (size_t k = 0; k < l->n_ids; k++)
+				accepts |= l->ids[k] == id;
+			if (l->mode != MODE_RECEIVE || !accepts)
+				continue;
+			quota_dir(dir, sizeof(dir), l->output_dir, id->subdir);
+			if ((paths[n_paths] = strdup(dir)) == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			n_paths++;
+			q->n_dirs++;
+		}
+		n++;
+	}
+	if ((rc = quota_configure(specs, n, err, errlen)) == 0 && quota_watch_start() < 0) {
+		snprintf(err, errlen, "cannot start the quota watcher: %s", strerror(errno));
+		rc = -1;
+	}
+out:
+	for (size_t i = 0; paths != NULL && i < n_paths; i++)
+		free(paths[i]);
+	free(paths);
+	free(specs);
+	return rc;
+}
+
 static bool
 listener_configured(const char *name, void *arg)
 {
@@ -422,6 +481,8 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (quotas_in_force(cfg, err, errlen) < 0)
+		return -1;
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -475,6 +536,16 @@ log_closed(const struct slot *old, const struct config *old_cfg, const struct sl
 	log_info("listener %s closed", name);
 }
 
+/* After a failed reload: the quotas of the configuration in force again. */
+static void
+restore_quotas(void)
+{
+	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
+
+	if (quotas_in_force(srv.gen->cfg, err, sizeof(err)) < 0)
+		log_errx("quotas: %s", log_text(text, sizeof(text), err));
+}
+
 /*
  * All or nothing: every step that can fail (the file, the generation's
  * directories and certificates, binding new sockets) comes before anything
@@ -499,10 +570,23 @@ reload(void)
 		notify_ready();
 		return;
 	}
+	/*
+	 * Usage is kept by identity name: only directories new to a quota are
+	 * scanned.  The old quotas are put back if the reload fails after.
+	 */
+	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0) {
+		log_errx("reload failed: %s; keeping the current configuration",
+		    log_text(text, sizeof(text), err));
+		restore_quotas();
+		gen_unref(g);
+		notify_ready();
+		return;
+	}
 	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err, sizeof(err));
 	if (slots == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
+		restore_quotas();
 		gen_unref(g);
 		notify_ready();
 		return;
@@ -679,6 +763,7 @@ graceful_stop(int sig)
 	gen_unref(srv.gen);
 	srv.gen = NULL;
 	conn_fini();
+	quota_fini();
 	count_fini();
 	rate_fini();
 	receive_fini();

@@ -844,8 +844,9 @@ START_TEST(test_config_err_scope)
 	    "file_mode has no effect on an echo listener");
 	EXPECT_ERR(L_ECHO("    protocol = \"raw\";\n"), 7,
 	    "protocol has no effect on an echo listener");
-	EXPECT_ERR(L_ECHO("    max_connections = 10;\n"), 7,
-	    "max_connections is a global setting and cannot be set per listener");
+	EXPECT_ERR(L_ECHO("    max_connections = 0;\n"), 7,
+	    "max_connections = 0 is out of range (1..1000000)");
+	EXPECT_ERR("max_rate = \"1M\";\n" LISTENERS_OK, 1, "max_rate must be set inside a listener");
 	EXPECT_ERR(L_RECV("    log_level = \"debug\";\n"), 8,
 	    "log_level is a global setting and cannot be set per listener");
 	EXPECT_ERR(L_ECHO("    shutdown_timeout = 1;\n"), 7,
@@ -1210,6 +1211,52 @@ START_TEST(test_config_print_text)
 }
 END_TEST
 
+/* A client (on line 1) with one more line of its own (on line 2). */
+#define CLIENT(extra) \
+	"clients = ( { name = \"c\"; from = [ \"10.0.0.0/8\" ]; subdir = \"c\";\n" extra " } );\n" \
+	LISTENERS_OK
+
+START_TEST(test_config_limits)
+{
+	struct config *cfg = load_text(
+	    "clients = ( { name = \"c\"; from = [ \"10.0.0.0/8\" ]; subdir = \"c\";\n"
+	    "  quota_bytes = \"5G\"; quota_files = 1000; max_rate = 1048576; max_connections = 4; } );\n"
+	    "max_connections = 100;\n"
+	    "listeners = ( { name = \"e\"; mode = \"echo\"; address = \"127.0.0.1\"; port = 7007;\n"
+	    "  max_connections = 10; max_rate = \"64K\"; } );\n");
+	const struct identity_cfg *id = cfg_identity(cfg, "c");
+
+	ck_assert_uint_eq(cfg->max_connections, 100);
+	ck_assert_uint_eq(cfg->listeners[0].max_connections, 10);
+	ck_assert_uint_eq(cfg->listeners[0].max_rate, 65536);
+	ck_assert_ptr_nonnull(id);
+	ck_assert_uint_eq(id->quota_bytes, (uint64_t)5 << 30);
+	ck_assert_uint_eq(id->quota_files, 1000);
+	ck_assert_uint_eq(id->max_rate, 1048576);
+	ck_assert_uint_eq(id->max_connections, 4);
+	cfg_free(cfg);
+	/* Unset: not limited. */
+	cfg = load_text(LISTENERS_OK);
+	ck_assert_uint_eq(cfg->listeners[0].max_connections, 0);
+	ck_assert_uint_eq(cfg->listeners[0].max_rate, 0);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_err_limits)
+{
+	EXPECT_ERR(CLIENT("quota_bytes = 0;"), 2, "quota_bytes = 0 is out of range (1..4194304T)");
+	EXPECT_ERR(CLIENT("quota_bytes = \"lots\";"), 2, "quota_bytes = \"lots\" is not a size");
+	EXPECT_ERR(CLIENT("quota_files = -1;"), 2, "quota_files = -1 is out of range (1..1000000000)");
+	EXPECT_ERR(CLIENT("max_rate = \"0K\";"), 2, "max_rate = \"0K\" is out of range");
+	EXPECT_ERR(CLIENT("max_connections = 1.5;"), 2, "max_connections must be an integer");
+	EXPECT_ERR(CLIENT("quota = 5;"), 2, "unknown key \"quota\" in a client");
+	EXPECT_ERR("clients = ( { name = \"c\"; from = [ \"10.0.0.0/8\" ];\n quota_files = 3; } );\n"
+	    LISTENERS_OK, 2, "client \"c\": a quota needs subdir");
+	EXPECT_ERR(L_ECHO("    max_rate = -5;\n"), 7, "max_rate = -5 is out of range");
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -1230,6 +1277,7 @@ config_suite(void)
 	tcase_add_test(ok, test_config_shipped);
 	tcase_add_test(ok, test_config_file_outlives_path);
 	tcase_add_test(ok, test_config_proxy_tls);
+	tcase_add_test(ok, test_config_limits);
 	suite_add_tcase(s, ok);
 
 	tcase_add_checked_fixture(bad, make_tmpdir, teardown);
@@ -1249,6 +1297,7 @@ config_suite(void)
 	tcase_add_test(bad, test_config_err_files);
 	tcase_add_test(bad, test_config_err_short_buffer);
 	tcase_add_test(bad, test_config_err_proxy_tls);
+	tcase_add_test(bad, test_config_err_limits);
 	suite_add_tcase(s, bad);
 
 	tcase_add_checked_fixture(print, make_tmpdir, teardown);

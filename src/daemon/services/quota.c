@@ -350,6 +350,12 @@ set_dirs(struct quota *q, const struct quota_spec *spec, char *err, size_t errle
 	return 0;
 }
 
+void
+quota_dir(char *buf, size_t len, const char *output_dir, const char *subdir)
+{
+	snprintf(buf, len, "%s/%s", output_dir, subdir);
+}
+
 int
 quota_configure(const struct quota_spec *specs, size_t n, char *err, size_t errlen)
 {

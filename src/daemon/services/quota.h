@@ -44,6 +44,8 @@ struct quota_hold {
  * in err (nothing changed for the identity that failed).
  */
 int quota_configure(const struct quota_spec *specs, size_t n, char *err, size_t errlen);
+/* The directory of an identity with subdir on a listener with output_dir: as quota_spec names it. */
+void quota_dir(char *buf, size_t len, const char *output_dir, const char *subdir);
 /* Starts the thread that sees removals.  0, or -1 with errno. */
 int quota_watch_start(void);
 /* Stops it and frees everything (no upload left). */

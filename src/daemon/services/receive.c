@@ -12,6 +12,7 @@
  * reason is read rather than lost to a reset.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 #include "daemon/log.h"
 #include "daemon/services/hasher.h"
 #include "daemon/services/partial.h"
+#include "daemon/services/quota.h"
 #include "daemon/services/receive.h"
 #include "daemon/services/session.h"
 #include "daemon/services/store.h"
@@ -73,6 +75,7 @@ struct upload_state {
 	struct partial *partial;        /* a resumable upload's, while this file is received */
 	uint64_t next_checkpoint;       /* data bytes at which the partial is made durable */
 	bool superseded;                /* a newer connection took the upload over */
+	struct quota_hold quota;        /* what this file holds of its identity's quota */
 	long long file_start_ms;
 };
 
@@ -411,6 +414,11 @@ store_data(struct session *c, struct upload_state *s, const char *buf, size_t le
 		reply_error(c, 413, "file exceeds max_file_size", "refused-too-large");
 		return -1;
 	}
+	/* A framed upload reserved its declared size; a raw one is charged as it arrives. */
+	if (quota_grow(&s->quota, total) < 0) {
+		reply_error(c, 507, "quota exceeded", "refused-quota");
+		return -1;
+	}
 	if (reserve(c, s, total) < 0)
 		return -1;
 	if (store_write(&s->up, buf, len) < 0) {
@@ -545,6 +553,37 @@ check_declared(struct session *c, struct upload_state *s)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Reserves the file, and a framed upload's declared size, against the
+ * identity's quota before any data: a header that cannot fit is refused
+ * before its body.  0, or -1 after replying.
+ */
+static int
+begin_quota(struct session *c, struct upload_state *s)
+{
+	struct quota *q;
+
+	if (c->identity == NULL || (q = quota_find(c->identity->name)) == NULL)
+		return 0;
+	if (quota_begin(q, &s->quota, s->framed ? s->hdr.size : 0) < 0) {
+		reply_error(c, 507, "quota exceeded", "refused-quota");
+		return -1;
+	}
+	return 0;
+}
+
+/* The file is stored: it counts in its directory from now on, no longer as a reservation. */
+static void
+commit_quota(struct session *c, struct upload_state *s)
+{
+	char dir[PATH_MAX];
+
+	if (s->quota.q == NULL)
+		return;
+	quota_dir(dir, sizeof(dir), c->lcfg->output_dir, c->identity->subdir);
+	quota_commit(&s->quota, dir, c->stored, s->data);
 }
 
 /* Whether the SHA-256 of what arrived is the one a version 2 header declared. */
@@ -759,7 +798,7 @@ receive_file(struct session *c, struct upload_state *s)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		return -1;
 	}
-	if (check_declared(c, s) < 0)
+	if (check_declared(c, s) < 0 || begin_quota(c, s) < 0)
 		return -1;
 	if (sized && s->hdr.id[0] != '\0') {
 		if (begin_partial(c, s) < 0)
@@ -817,6 +856,7 @@ receive_file(struct session *c, struct upload_state *s)
 		return -1;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */
+	commit_quota(c, s);
 	end_partial(s, false);
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
@@ -829,6 +869,7 @@ receive_one(struct session *c, struct upload_state *s)
 {
 	if (receive_file(c, s) == 0)
 		return 0;
+	quota_release(&s->quota);
 	end_partial(s, true);   /* ends a hasher too */
 	if (s->superseded)
 		c->result = "aborted-resumed-elsewhere";
@@ -904,6 +945,7 @@ receive_serve(struct session *c)
 	/* Each file had its own line: the connection's names none. */
 	c->stored[0] = '\0';
 out:
+	quota_release(&s.quota);
 	hash_cancel(&s);        /* before its file is closed */
 	if (s.up.fd >= 0)
 		store_abort(&s.up);
