@@ -15,5 +15,6 @@ Suite *hostport_suite(void);
 Suite *proxy_suite(void);
 Suite *log_suite(void);
 Suite *nvt_suite(void);
+Suite *auth_suite(void);
 
 #endif

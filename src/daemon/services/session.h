@@ -20,7 +20,7 @@
 struct session {
 	struct netio io;
 	const struct listener_cfg *lcfg;
-	struct store *store;            /* receive listeners */
+	struct store *store;            /* receive listeners: the identity's, once identified */
 	struct in6_addr peer;           /* the client: from the PROXY header when there is one */
 	unsigned peer_port;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
@@ -31,6 +31,14 @@ struct session {
 	 * changes it while the connection lasts.
 	 */
 	const struct identity_cfg *identity;
+	const char *identity_by;        /* "certificate", "token" or "address"; NULL when anonymous */
+	/*
+	 * The stores of the identities lcfg accepts, in the order of lcfg->ids:
+	 * NULL where the identity has no subdir (session_identify()).
+	 */
+	struct store *const *id_stores;
+	struct store *listener_store;   /* the listener's own: of anonymous clients */
+	bool quiet;                     /* a repeated refusal: its end is logged at debug only */
 	uint64_t bytes_in, bytes_out;
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
@@ -56,5 +64,20 @@ void session_ended_silent(struct session *s);
  * before the handshake.  Best effort: a client that is gone needs no answer.
  */
 void session_send_err(struct session *s, int code, const char *reason);
+/*
+ * The client is id (NULL: anonymous), recognised by by: from here on its
+ * files go to the identity's subdir, if it has one.
+ */
+void session_identify(struct session *s, const struct identity_cfg *id, const char *by);
+/*
+ * A missing, unknown, wrong or revoked credential: counts it against the
+ * client's network (identity.h), logs it at most once per interval, waits
+ * the delay that network has earned, then answers "ERR 401 unauthorized"
+ * (receive listeners) and sets result=refused-unauthorized.
+ */
+void session_unauthorized(struct session *s);
+/* " client=NAME" of an identified client, "" of an anonymous one, for log lines. */
+void session_client_field(const struct session *s, char *buf, size_t len);
+#define SESSION_CLIENT_FIELD_MAX (IDENTITY_NAME_MAX + 16)
 
 #endif
