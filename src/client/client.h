@@ -33,6 +33,8 @@ struct tcpx_opts {
 	bool tls, insecure;
 	const char *ca, *cert, *key;
 	SSL_CTX *tls_ctx;       /* with --tls: made once (link_tls_setup()), used for every connection */
+	const char *token;      /* --token-file or TCPX_TOKEN: sent in an AUTH line; else NULL */
+	size_t token_len;
 };
 
 /* The commands: operands in argv[0..argc), an exit status back. */

@@ -6,7 +6,9 @@
  * the command.  Exit status tells refused, mismatch and network failures
  * apart (see man tcpx).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,10 @@
 #include "client/client.h"
 #include "client/link.h"
 #include "client/report.h"
+#include "wire/auth.h"
+
+static const char *token_file;
+static char token[AUTH_TOKEN_MAX + 3];
 
 static struct tcpx_opts opt = { .resume = -1, .retries = 5, .timeout = 30, .count = 5, .size = 64,
     .interval = { 0, 200000000 } };
@@ -25,10 +31,11 @@ static void
 usage(FILE *fp)
 {
 	fputs("usage: tcpx send [-q] [--raw] [--name NAME] [--[no-]resume] [--retries N]\n"
-	    "                 [--timeout SECS] [TLS] FILE|DIR... HOST:PORT\n"
+	    "                 [--timeout SECS] [--token-file FILE] [TLS] FILE|DIR... HOST:PORT\n"
 	    "       tcpx echo [--timeout SECS] [TLS] HOST:PORT [MESSAGE]\n"
 	    "       tcpx ping [-c COUNT] [-s SIZE] [-i SECS] [--timeout SECS] [TLS] HOST:PORT\n"
 	    "TLS: --tls [--ca FILE | --insecure] [--cert FILE [--key FILE]]\n"
+	    "A token (--token-file FILE, or else $TCPX_TOKEN) identifies the client.\n"
 	    "FILE may be - for standard input (with --name NAME).  HOST may be a name,\n"
 	    "an IPv4 address or [IPv6].  Options may also come before the command;\n"
 	    "-- ends them.  See man tcpx.\n", fp);
@@ -119,6 +126,7 @@ parse_options(int argc, char **argv, int *count)
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "token-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -171,6 +179,7 @@ parse_options(int argc, char **argv, int *count)
 		case 'k': opt.insecure = true; break;
 		case 'C': opt.cert = optarg; break;
 		case 'K': opt.key = optarg; break;
+		case 'F': token_file = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		case 'V': version = true; break;
 		case ':':
@@ -202,6 +211,48 @@ parse_options(int argc, char **argv, int *count)
 	return -1;
 }
 
+/*
+ * The client's token: the first line of --token-file, or else $TCPX_TOKEN;
+ * never an option's value, which ps would show to every user.  EXIT_OK
+ * with opt.token set (or NULL: none), or an exit status, reported.
+ */
+static int
+load_token(void)
+{
+	const char *env = getenv("TCPX_TOKEN");
+	size_t len;
+
+	if (token_file != NULL) {
+		FILE *fp = fopen(token_file, "re");
+
+		if (fp == NULL)
+			return report_fail(EXIT_LOCAL, "--token-file %s: %s", token_file, strerror(errno));
+		len = fread(token, 1, sizeof(token), fp);
+		if (ferror(fp)) {
+			fclose(fp);
+			return report_fail(EXIT_LOCAL, "--token-file %s: cannot read it", token_file);
+		}
+		fclose(fp);
+	} else if (env != NULL && *env != '\0') {
+		len = strnlen(env, sizeof(token));
+		memcpy(token, env, len);
+	} else {
+		return EXIT_OK;
+	}
+	/* One line: its newline (a file's last) is not part of the token. */
+	if (len > 0 && token[len - 1] == '\n')
+		len--;
+	if (len > 0 && token[len - 1] == '\r')
+		len--;
+	if (!auth_token_valid(token, len))
+		return report_fail(EXIT_USAGE, "%s: a token is one line of %d to %d characters of "
+		    "A-Z a-z 0-9 - . _ ~ + / =", token_file != NULL ? token_file : "TCPX_TOKEN",
+		    AUTH_TOKEN_MIN, AUTH_TOKEN_MAX);
+	opt.token = token;
+	opt.token_len = len;
+	return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,6 +272,12 @@ main(int argc, char **argv)
 		return report_fail(EXIT_USAGE, "--ca and --insecure exclude each other");
 	if (opt.key && !opt.cert)
 		return report_fail(EXIT_USAGE, "--key needs --cert");
+	/* Echo has no header, so no AUTH line: only send uses a token. */
+	if (strcmp(cmd, "send") == 0 && (rc = load_token()) != EXIT_OK)
+		return rc;
+	if (opt.token != NULL && opt.raw)
+		return report_fail(EXIT_USAGE, "a token travels in the framed header: --raw sends "
+		    "none (unset TCPX_TOKEN, or drop --raw)");
 	/* OpenSSL writes to the socket without MSG_NOSIGNAL: a lost connection must be EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	if (opt.tls && (rc = link_tls_setup(&opt)) != EXIT_OK)
@@ -232,6 +289,7 @@ main(int argc, char **argv)
 	else
 		rc = ping_cmd(&opt, argc, argv);
 	SSL_CTX_free(opt.tls_ctx);
+	OPENSSL_cleanse(token, sizeof(token));
 	if (fflush(stdout) != 0) {
 		int saved = report_stdout_failed();
 

@@ -8,6 +8,7 @@
  * file on a connection of its own.
  */
 #include <dirent.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@
 #include "client/resume.h"
 #include "client/upload.h"
 #include "io/sys.h"
+#include "wire/auth.h"
 #include "wire/frame.h"
 #include "wire/receipt.h"
 
@@ -42,6 +44,9 @@ struct session {
 	struct netio io;                /* fd -1 between connections */
 	char *buf;                      /* CHUNK bytes */
 	bool state_warned;              /* the resume state could not be kept: said once */
+	bool fresh;                     /* nothing sent on the connection yet: AUTH comes first */
+	/* The first header of a connection, with the AUTH line after its signature. */
+	char first[FRAME_HEADER_MAX + AUTH_LINE_MAX + 1];
 };
 
 /* Retries of one file: the count and the next delay start again when an attempt gets further. */
@@ -113,6 +118,7 @@ session_connect(struct session *s, bool *transient)
 	session_close(s, false);
 	if ((rc = link_open(s->opt, s->target, &s->io, transient)) != EXIT_OK)
 		return rc;
+	s->fresh = true;
 	/*
 	 * Abnormal ends of an upload reset the connection: a raw upload that
 	 * ended with a FIN would be stored as complete.  Armed from the
@@ -242,6 +248,32 @@ raw_digest(struct input *in, EVP_MD_CTX *md)
 }
 
 /*
+ * The header to send: on a connection's first, the AUTH line follows the
+ * signature (wire/auth.h), once per connection.  EXIT_OK, or reported.
+ */
+static int
+first_header(struct session *s, struct upload *up, const char *header, size_t hlen)
+{
+	size_t alen;
+
+	up->header = header;
+	up->hlen = hlen;
+	if (!s->fresh || s->opt->token == NULL || up->raw)
+		return EXIT_OK;
+	s->fresh = false;
+	memcpy(s->first, header, FRAME_SIGNATURE_LEN);
+	alen = auth_line_format(s->first + FRAME_SIGNATURE_LEN, AUTH_LINE_MAX + 1, s->opt->token,
+	    s->opt->token_len);
+	if (alen == 0 || FRAME_SIGNATURE_LEN + alen + hlen - FRAME_SIGNATURE_LEN > sizeof(s->first))
+		return report_fail(EXIT_USAGE, "the token does not fit an AUTH line");
+	memcpy(s->first + FRAME_SIGNATURE_LEN + alen, header + FRAME_SIGNATURE_LEN,
+	    hlen - FRAME_SIGNATURE_LEN);
+	up->header = s->first;
+	up->hlen = hlen + alen;
+	return EXIT_OK;
+}
+
+/*
  * Attempts in->path until it is answered, tcpx gives up or no retry is
  * left.  *settled: the daemon answered it for good (it holds no part of it).
  */
@@ -250,6 +282,8 @@ send_attempts(struct session *s, struct input *in, struct upload *up, struct pro
     bool *settled)
 {
 	struct retry r = { .delay_ms = BACKOFF_FIRST_MS };
+	const char *header = up->header;
+	size_t hlen = up->hlen;
 	char busy[RECEIPT_SHOWN_MAX + 16];
 	bool transient;
 	int rc;
@@ -269,6 +303,8 @@ send_attempts(struct session *s, struct input *in, struct upload *up, struct pro
 		*prog = (struct progress){ .on = !s->opt->quiet && isatty(STDERR_FILENO),
 		    .label = in->label, .total = in->size, .start_ms = sys_now_ms() };
 		up->io = &s->io;
+		if (first_header(s, up, header, hlen) != EXIT_OK)
+			return EXIT_USAGE;
 		outcome = upload_run(up);
 		if (up->offset > r.best)
 			r = (struct retry){ .delay_ms = BACKOFF_FIRST_MS, .best = up->offset };
@@ -475,6 +511,7 @@ send_cmd(const struct tcpx_opts *opt, int argc, char **argv)
 			rc = one;
 	}
 	session_end(&s);
+	OPENSSL_cleanse(s.first, sizeof(s.first));
 	for (size_t i = 0; i < jobs.n; i++) {
 		free(jobs.v[i].path);
 		free(jobs.v[i].label);

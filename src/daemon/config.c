@@ -782,6 +782,23 @@ get_token_digests(struct loader *ld, const config_setting_t *s, struct identity_
 	return 0;
 }
 
+size_t
+cfg_output_dirs(const struct config *cfg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+
+		if (l->mode != MODE_RECEIVE)
+			continue;
+		n++;
+		for (size_t j = 0; j < l->n_ids; j++)
+			n += l->ids[j]->subdir != NULL;
+	}
+	return n;
+}
+
 bool
 cfg_subdir_valid(const char *text)
 {

@@ -118,6 +118,11 @@ void cfg_print(const struct config *cfg, FILE *fp);
 const char *cfg_mode_name(enum listener_mode mode);
 /* The identity of that name, or NULL. */
 const struct identity_cfg *cfg_identity(const struct config *cfg, const char *name);
+/*
+ * The output directories cfg opens: each receive listener's, and the
+ * subdir of every identity one accepts.  Each may get a partial directory.
+ */
+size_t cfg_output_dirs(const struct config *cfg);
 /* Whether text is a valid identity subdir: one path component (see tcpxd.conf(5)). */
 bool cfg_subdir_valid(const char *text);
 

@@ -21,6 +21,7 @@
 #include "daemon/conn.h"
 #include "daemon/counts.h"
 #include "daemon/drain.h"
+#include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/proxy_read.h"
@@ -143,12 +144,8 @@ conn_fini(void)
 static unsigned
 gen_dirs(const struct gen *g)
 {
-	unsigned n = 0;
-
 	/* An output directory and its partial directory (store_partial_dir). */
-	for (size_t i = 0; i < g->cfg->n_listeners; i++)
-		n += 2 * (g->stores[i] != NULL);
-	return n;
+	return 2 * (unsigned)cfg_output_dirs(g->cfg);
 }
 
 /* Room for one more generation in reg.gens, so that gen_use_add() cannot fail.  Locked. */
@@ -410,7 +407,8 @@ log_finished(const struct conn *c)
 	 */
 	bool health_check = c->s.result != NULL && (strcmp(c->s.result, "ok-health-check") == 0 ||
 	    strcmp(c->s.result, "empty") == 0);
-	enum log_level level = health_check ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	enum log_level level = health_check || c->s.quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	char client[SESSION_CLIENT_FIELD_MAX];
 
 	if (!log_enabled(level))
 		return;
@@ -428,8 +426,9 @@ log_finished(const struct conn *c)
 		prefix_field(prefix, sizeof(prefix), &c->ip_key);
 	if (c->s.files > 0)
 		snprintf(files, sizeof(files), " files=%u", c->s.files);
-	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
-	    log_value(name, sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, via, tls, subject,
+	session_client_field(&c->s, client, sizeof(client));
+	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
+	    log_value(name, sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, client, via, tls, subject,
 	    (unsigned long long)c->s.bytes_in, (unsigned long long)c->s.bytes_out,
 	    sys_now_ms() - c->start_ms, detail, c->s.result ? c->s.result : "ok", prefix, files, stored);
 }
@@ -568,6 +567,31 @@ conn_prepare(struct conn *c)
 	return true;
 }
 
+/*
+ * Who the client is, as far as the connection tells: a verified
+ * certificate first, then the source address.  A receive listener may
+ * still learn of a token (receive.c), which comes before the address.
+ */
+static bool
+identify(struct conn *c)
+{
+	const struct listener_cfg *l = c->s.lcfg;
+	const struct identity_cfg *id;
+	const char *by = "certificate";
+
+	if (l->n_ids == 0)
+		return true;
+	if ((id = identity_by_certificate(l, c->s.io.ssl)) == NULL) {
+		id = identity_by_address(l, &c->s.peer);
+		by = "address";
+	}
+	if (id == NULL || session_identify(&c->s, id, by) == 0)
+		return true;
+	/* Its max_connections are all in use (logged by session_identify). */
+	refuse_admitted(c, REFUSE_CLIENT_BUSY);
+	return false;
+}
+
 static void *
 conn_main(void *arg)
 {
@@ -590,13 +614,19 @@ conn_main(void *arg)
 	if (listener_configure_conn(c->s.io.fd, c->s.lcfg) < 0) {
 		set_detail(c, strerror(errno));
 		c->s.result = "aborted-io-error";
-	} else if (conn_prepare(c)) {
-		if (c->s.lcfg->mode == MODE_ECHO)
-			echo_serve(&c->s);
-		else
+	} else if (conn_prepare(c) && identify(c)) {
+		if (c->s.lcfg->mode == MODE_RECEIVE)
 			receive_serve(&c->s);
+		else if (c->s.identity != NULL || !c->s.lcfg->require_identity)
+			echo_serve(&c->s);
+		else if (c->s.proxy_local)
+			session_ended_silent(&c->s);    /* a balancer's health check is not a client */
+		else
+			session_unauthorized(&c->s);    /* echo has no header: nothing else can come */
 	}
 	stats_add(&stats.bytes_in, c->s.bytes_in);
+	if (c->s.identity != NULL)
+		stats_identity_add(c->s.identity->name, c->s.bytes_in);
 	stats_add(&stats.bytes_out, c->s.bytes_out);
 	log_finished(c);
 	netio_tls_end(&c->s.io);
@@ -730,7 +760,8 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	/* The bucket, not the rate: a reload's max_rate applies to connections in flight too. */
 	c->s.rates[0] = rate_get(RATE_LISTENER, l->name);
 	c->s.tls = c->tls_ctx != NULL;
-	c->s.store = gen->stores[listener_index];
+	c->s.store = c->s.listener_store = gen->stores[listener_index];
+	c->s.id_stores = gen->id_stores[listener_index];
 	c->start_ms = sys_now_ms();
 	c->gen = gen;           /* referenced once admitted */
 	atomic_init(&c->s.aborting, false);

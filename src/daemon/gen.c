@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* gen.c - creates and releases configuration generations (see gen.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,6 +19,14 @@ gen_destroy(struct gen *g)
 {
 	if (g == NULL)
 		return;
+	if (g->id_stores != NULL) {
+		for (size_t i = 0; i < g->cfg->n_listeners; i++) {
+			for (size_t j = 0; g->id_stores[i] != NULL && j < g->cfg->listeners[i].n_ids; j++)
+				store_close(g->id_stores[i][j]);
+			free(g->id_stores[i]);
+		}
+		free(g->id_stores);
+	}
 	if (g->stores != NULL) {
 		for (size_t i = 0; i < g->cfg->n_listeners; i++)
 			store_close(g->stores[i]);
@@ -31,6 +40,39 @@ gen_destroy(struct gen *g)
 	pthread_attr_destroy(&g->thread_attr);
 	cfg_free(g->cfg);
 	free(g);
+}
+
+/*
+ * The subdirectories of listener i's identities, made at load time: a
+ * client's first upload then finds its directory durable already, and a
+ * directory that cannot be made is a configuration error, not a refusal.
+ */
+static int
+open_identity_stores(struct gen *g, size_t i, char *err, size_t errlen)
+{
+	const struct listener_cfg *l = &g->cfg->listeners[i];
+
+	if (l->n_ids == 0)
+		return 0;
+	if ((g->id_stores[i] = calloc(l->n_ids, sizeof(*g->id_stores[i]))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", g->cfg->path);
+		return -1;
+	}
+	for (size_t j = 0; j < l->n_ids; j++) {
+		const struct identity_cfg *id = l->ids[j];
+		char path[PATH_MAX], reason[512];
+
+		if (id->subdir == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", l->output_dir, id->subdir);
+		if (store_open_sub(g->stores[i], id->subdir, path, 0, &g->id_stores[i][j], reason,
+		    sizeof(reason)) < 0) {
+			snprintf(err, errlen, "%s:%d: client \"%s\" on listener \"%s\": %s", g->cfg->path,
+			    id->line, id->name, l->name, reason);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct gen *
@@ -56,6 +98,7 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if ((g->stores = calloc(cfg->n_listeners, sizeof(*g->stores))) == NULL ||
+	    (g->id_stores = calloc(cfg->n_listeners, sizeof(*g->id_stores))) == NULL ||
 	    (g->tls = calloc(cfg->n_listeners, sizeof(*g->tls))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", cfg->path);
 		goto fail;
@@ -80,6 +123,8 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 		}
 		store_keep_free(g->stores[i], l->min_free_space, l->min_free_inodes == CFG_INODES_AUTO ?
 		    STORE_INODES_AUTO : l->min_free_inodes, l->buffer_size);
+		if (open_identity_stores(g, i, err, errlen) < 0)
+			goto fail;
 	}
 	return g;
 fail:

@@ -20,6 +20,12 @@ struct gen {
 	atomic_uint refs;
 	struct config *cfg;
 	struct store **stores;          /* per listener; NULL for echo listeners */
+	/*
+	 * Per listener, the stores of the identities it accepts, in the order
+	 * of its ids (config.h): NULL for an identity without subdir, and for
+	 * echo listeners.  What session.id_stores points to.
+	 */
+	struct store ***id_stores;
 	SSL_CTX **tls;                  /* per listener; NULL without tls = { ... } */
 	pthread_attr_t thread_attr;     /* detached, explicit stack size */
 };

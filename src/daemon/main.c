@@ -5,6 +5,7 @@
  * inherits the mask and only the signalfd in server.c sees them.
  */
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 
 #include "daemon/config.h"
 #include "daemon/gen.h"
+#include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "wire/auth.h"
 
 #define EXIT_USAGE 2
 
@@ -40,8 +43,10 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: tcpxd [-c FILE] [-t] [-V] [-h]\n"
+	    "       tcpxd --hash-token < TOKEN-FILE\n"
 	    "  -c, --config FILE    configuration file (default %s)\n"
 	    "  -t, --check-config   validate the configuration, print the effective settings, exit\n"
+	    "      --hash-token     read a client token on standard input, print its token_sha256 line\n"
 	    "  -V, --version        print the version and exit\n"
 	    "  -h, --help           print this help and exit\n",
 	    TCPXD_DEFAULT_CONFIG);
@@ -84,6 +89,46 @@ check_config(const char *path)
 	return 0;
 }
 
+/*
+ * tcpxd --hash-token: the token on standard input (one line; its newline
+ * is not part of it), never on the command line, where ps would show it.
+ * Prints the line to paste into a client of tcpxd.conf.
+ */
+static int
+hash_token(void)
+{
+	char buf[AUTH_TOKEN_MAX + 3];
+	unsigned char digest[IDENTITY_DIGEST_LEN];
+	size_t len = fread(buf, 1, sizeof(buf), stdin);
+	int rc = 1;
+
+	if (ferror(stdin)) {
+		error_line("--hash-token: cannot read standard input");
+		goto out;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (!auth_token_valid(buf, len)) {
+		error_line("--hash-token: a token is one line of 16 to %d characters of "
+		    "A-Z a-z 0-9 - . _ ~ + / =", AUTH_TOKEN_MAX);
+		goto out;
+	}
+	if (identity_token_digest(buf, len, digest) < 0) {
+		error_line("--hash-token: SHA-256 failed");
+		goto out;
+	}
+	printf("token_sha256 = \"");
+	for (size_t i = 0; i < sizeof(digest); i++)
+		printf("%02x", digest[i]);
+	printf("\";\n");
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -92,13 +137,14 @@ main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "hash-token", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = TCPXD_DEFAULT_CONFIG;
 	struct config *cfg;
 	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
 	sigset_t all;
-	int opt, check = 0, version = 0, help = 0;
+	int opt, check = 0, version = 0, help = 0, hash = 0;
 
 	opterr = 0;
 	/* Options are all read before any is acted on: an extra operand anywhere is an error. */
@@ -108,12 +154,13 @@ main(int argc, char **argv)
 		case 't': check = 1; break;
 		case 'V': version = 1; break;
 		case 'h': help = 1; break;
+		case 'H': hash = 1; break;
 		case ':':
 			error_line("option %s needs a value (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
 			/* getopt sets optopt to a known option's letter when "--version=x" gave it a value. */
-			if (optopt != 0 && strchr("tVh", optopt) != NULL && argv[optind - 1][1] == '-')
+			if (optopt != 0 && strchr("tVhH", optopt) != NULL && argv[optind - 1][1] == '-')
 				error_line("option %.*s takes no value (try tcpxd --help)",
 				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt != 0)
@@ -139,6 +186,8 @@ main(int argc, char **argv)
 		printf("tcpxd %s\n", PACKAGE_VERSION);
 		return 0;
 	}
+	if (hash)
+		return hash_token();
 	if (check)
 		return check_config(path);
 

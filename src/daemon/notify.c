@@ -35,19 +35,33 @@ notify_stopping(void)
 	sd_notify(0, "STOPPING=1");
 }
 
+/* STATUS= names this many identities, those that sent the most bytes. */
+#define STATUS_TOP_IDENTITIES 3
+
 void
 notify_status(unsigned active)
 {
-	static char last[256];
-	char line[256];
+	static char last[512];
+	struct stats_identity top[STATUS_TOP_IDENTITIES];
+	size_t n = stats_identity_top(top, STATUS_TOP_IDENTITIES);
+	char line[512];
+	int len;
 
-	snprintf(line, sizeof(line),
+	len = snprintf(line, sizeof(line),
 	    "STATUS=%u active, %llu accepted, %llu refused; uploads %llu stored, %llu failed, "
 	    "%llu empty; %llu bytes in, %llu bytes out",
 	    active, stats_get(&stats.accepted), stats_get(&stats.refused),
 	    stats_get(&stats.uploads_stored), stats_get(&stats.uploads_failed),
 	    stats_get(&stats.connections_empty),
 	    stats_get(&stats.bytes_in), stats_get(&stats.bytes_out));
+	/* Only once there is something to say: a daemon without identities reads as before. */
+	if (stats_get(&stats.unauthorized) > 0 && len > 0 && (size_t)len < sizeof(line))
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "; %llu unauthorized",
+		    stats_get(&stats.unauthorized));
+	/* Identity names are A-Z a-z 0-9 . _ - (config.c): nothing to escape. */
+	for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(line); i++)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s %llu", i ? ", " :
+		    "; top clients by bytes in: ", top[i].name, top[i].bytes);
 	if (strcmp(line, last) == 0)
 		return;
 	memcpy(last, line, sizeof(last));

@@ -76,17 +76,16 @@ static struct {
  * Descriptors besides connections and the drain: the n_sockets listening
  * sockets (a socket-activated name may carry several), plus one per
  * listener that a reload may open before it closes the old ones; an output
- * directory and its partial directory per receive listener, twice (the new
+ * directory and its partial directory per receive listener and per identity
+ * subdir it accepts (cfg_output_dirs), twice (the new
  * generation's, and the one connections still in flight from before a
  * reload hold); and FDS_FIXED.
  */
 static rlim_t
 fds_base(const struct config *cfg, size_t n_sockets)
 {
-	rlim_t dirs = 0;
+	rlim_t dirs = 2 * (rlim_t)cfg_output_dirs(cfg);
 
-	for (size_t i = 0; i < cfg->n_listeners; i++)
-		dirs += 2 * (cfg->listeners[i].mode == MODE_RECEIVE);
 	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs;
 }
 
@@ -448,6 +447,20 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		if (!store_uses_tmpfile(st))
 			log_info("listener %s: %s has no O_TMPFILE support; using hidden temporary names",
 			    cfg->listeners[i].name, log_text(dir, sizeof(dir), cfg->listeners[i].output_dir));
+		for (size_t j = 0; j < cfg->listeners[i].n_ids; j++) {
+			struct store *sub = srv.gen->id_stores[i][j];
+
+			if (sub == NULL)
+				continue;
+			if ((removed = store_remove_stale(sub)) > 0)
+				log_info("listener %s: removed %d temporary files left by an earlier run in "
+				    "the subdir of client %s", cfg->listeners[i].name, removed,
+				    cfg->listeners[i].ids[j]->name);
+			if ((removed = sweep_partials(sub, &cfg->listeners[i], cfg)) > 0)
+				log_info("listener %s: removed %d expired partial uploads and leftovers of a "
+				    "crash in the subdir of client %s", cfg->listeners[i].name, removed,
+				    cfg->listeners[i].ids[j]->name);
+		}
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;

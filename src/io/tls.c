@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "io/sys.h"
 #include "io/tls.h"
@@ -352,4 +353,49 @@ tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char 
     size_t errlen)
 {
 	return handshake(ctx, fd, host, deadline_ms, NULL, err, errlen);
+}
+
+/* A SAN entry of a kind a certificate name in tcpxd.conf can give, equal to name. */
+static bool
+san_is(const GENERAL_NAME *g, const char *name)
+{
+	const ASN1_IA5STRING *s;
+	size_t len = strlen(name);
+
+	switch (g->type) {
+	case GEN_DNS:
+	case GEN_EMAIL:
+	case GEN_URI:
+		s = g->d.ia5;
+		break;
+	default:
+		return false;
+	}
+	/* An embedded NUL must not let "a.example\0.evil" pass for "a.example". */
+	if (s == NULL || (size_t)ASN1_STRING_length(s) != len ||
+	    memchr(ASN1_STRING_get0_data(s), '\0', len) != NULL)
+		return false;
+	/* DNS names and the domain of an address compare without case; simply all of them. */
+	return strncasecmp((const char *)ASN1_STRING_get0_data(s), name, len) == 0;
+}
+
+bool
+tls_peer_name_is(SSL *ssl, const char *name)
+{
+	GENERAL_NAMES *sans;
+	char subject[1024];
+	X509 *cert;
+	bool match = false;
+
+	if (ssl == NULL || SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE ||
+	    SSL_get_verify_result(ssl) != X509_V_OK || (cert = SSL_get1_peer_certificate(ssl)) == NULL)
+		return false;
+	name_text(X509_get_subject_name(cert), subject, sizeof(subject));
+	match = subject[0] != '\0' && strcmp(subject, name) == 0;
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; !match && sans != NULL && i < sk_GENERAL_NAME_num(sans); i++)
+		match = san_is(sk_GENERAL_NAME_value(sans, i), name);
+	GENERAL_NAMES_free(sans);
+	X509_free(cert);
+	return match;
 }

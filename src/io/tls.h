@@ -38,5 +38,11 @@ SSL *tls_accept(SSL_CTX *ctx, int fd, long long deadline_ms, char *subject, size
     char *err, size_t errlen);
 SSL *tls_connect(SSL_CTX *ctx, int fd, const char *host, long long deadline_ms, char *err,
     size_t errlen);
+/*
+ * Whether the peer presented a certificate that was verified and names
+ * name: its whole subject as tls_accept() writes it (RFC 2253), or one of
+ * its subjectAltName DNS, email or URI entries (without regard to case).
+ */
+bool tls_peer_name_is(SSL *ssl, const char *name);
 
 #endif

@@ -16,5 +16,6 @@ Suite *proxy_suite(void);
 Suite *log_suite(void);
 Suite *nvt_suite(void);
 Suite *limits_suite(void);
+Suite *auth_suite(void);
 
 #endif

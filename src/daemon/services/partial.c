@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/services/partial.h"
 #include "io/sys.h"
 
@@ -32,7 +33,7 @@
 /* What KEY.meta says. */
 struct meta {
 	char listener[128];
-	char identity[64];
+	char identity[IDENTITY_NAME_MAX + 16];
 	char id[FRAME_ID_MAX + 1];
 	unsigned long long size;
 	char digest[2 * FRAME_DIGEST_LEN + 1];  /* hex, or "-" */
@@ -47,7 +48,7 @@ struct holder {
 	ino_t ino;
 	char key[KEY_LEN + 1];
 	char listener[128];     /* whose max_partials it counts for */
-	char identity[64];      /* the client network holding it */
+	char identity[IDENTITY_NAME_MAX + 16];  /* the client identity, or network, holding it */
 	int sock;
 	bool held;
 	bool superseded;

@@ -19,7 +19,11 @@ struct partial;
 /* What a resumable upload is and who asks for it. */
 struct partial_request {
 	const char *listener;
-	const char *identity;           /* the client's network, "192.0.2.0/24" */
+	/*
+	 * Whose it is: the client identity's name, or an anonymous client's
+	 * network ("192.0.2.0/24"); the two never look alike, as a name holds no '/'.
+	 */
+	const char *identity;
 	const struct frame_header *hdr; /* size, digest, upload id, name */
 	unsigned max_partials;          /* of this listener */
 	unsigned ttl;                   /* resume_ttl, seconds */

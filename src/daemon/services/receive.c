@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/identity.h"
 #include "daemon/log.h"
 #include "daemon/services/hasher.h"
 #include "daemon/services/partial.h"
@@ -34,6 +36,7 @@
 #include "io/netio.h"
 #include "io/sys.h"
 #include "wire/addr.h"
+#include "wire/auth.h"
 #include "wire/frame.h"
 #include "wire/nvt.h"
 #include "wire/receipt.h"
@@ -62,6 +65,7 @@ struct upload_state {
 	size_t size;            /* of buf */
 	size_t pending;         /* data bytes at the start of buf, not yet stored */
 	bool framed;
+	bool auth;              /* the connection's AUTH line was read */
 	bool nvt;               /* a telnet client: every byte is decoded (nvt.h) */
 	struct nvt nvt_state;
 	bool next;              /* reading a version 2 header after an answered file */
@@ -104,6 +108,15 @@ reply_error(struct session *c, int code, const char *reason, const char *result)
 	stats_add(&stats.uploads_failed, 1);
 	c->io.deadline_ms = 0;                  /* the header's, if any: not the answer's */
 	session_send_err(c, code, reason);
+}
+
+/* A missing or refused credential: ERR 401, after the delay its network earned. */
+static void
+unauthorized(struct session *c)
+{
+	stats_add(&stats.uploads_failed, 1);
+	c->io.deadline_ms = 0;
+	session_unauthorized(c);
 }
 
 static void
@@ -218,6 +231,61 @@ header_allowed(struct session *c, struct upload_state *s)
 }
 
 /*
+ * The AUTH line that may follow the signature of the connection's first
+ * header (wire/auth.h): checked as soon as it is complete, then taken out
+ * of the buffer so that the header follows the signature as usual.
+ * Returns 0 to go on (no AUTH line, or one that was accepted), 1 to read
+ * more, or -1 after replying.
+ */
+static int
+auth_line(struct session *c, struct upload_state *s, size_t *have)
+{
+	const struct identity_cfg *id;
+	const char *token, *why;
+	size_t token_len, line_len;
+	enum auth_status st;
+
+	if (*have <= FRAME_SIGNATURE_LEN || memcmp(s->buf, FRAME_SIGNATURE, FRAME_SIGNATURE_LEN) != 0)
+		return 0;
+	st = auth_parse(s->buf + FRAME_SIGNATURE_LEN, *have - FRAME_SIGNATURE_LEN, &token,
+	    &token_len, &line_len, &why);
+	if (st == AUTH_NONE)
+		return 0;
+	if (s->next || s->auth) {
+		reply_error(c, 400, "bad header: AUTH only once, before the first header",
+		    "refused-bad-header");
+		return -1;
+	}
+	if (st == AUTH_NEED_MORE)
+		return 1;
+	if (st == AUTH_BAD) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "bad header: %s", why);
+		reply_error(c, 400, reason, "refused-bad-header");
+		return -1;
+	}
+	s->auth = true;
+	id = identity_by_token(c->lcfg, token, token_len);
+	/* The token goes from memory as soon as it has been looked at. */
+	OPENSSL_cleanse(s->buf + (token - s->buf), token_len);
+	memmove(s->buf + FRAME_SIGNATURE_LEN, s->buf + FRAME_SIGNATURE_LEN + line_len,
+	    *have - FRAME_SIGNATURE_LEN - line_len);
+	*have -= line_len;
+	/* A certificate names the client first: a token must then be that identity's. */
+	if (id == NULL || (c->identity_by != NULL && strcmp(c->identity_by, "certificate") == 0 &&
+	    c->identity != id)) {
+		unauthorized(c);
+		return -1;
+	}
+	if (session_identify(c, id, "token") < 0) {
+		reply_error(c, 503, "busy: max_connections", "refused-busy");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Reads until the first bytes say raw or framed; s->pending bytes may be
  * there already (what followed the previous file).  Returns 0 with
  * s->framed, s->hdr, s->pending and s->empty or s->ended set, or -1 after
@@ -239,7 +307,13 @@ read_header(struct session *c, struct upload_state *s)
 		enum frame_status st;
 		ssize_t n;
 
+		int auth = 0;
+
 		if (proto != PROTO_RAW && !s->nvt && telnet_detected(s, &have) && !s->nvt)
+			st = FRAME_NEED_MORE;
+		else if (proto != PROTO_RAW && (auth = auth_line(c, s, &have)) < 0)
+			return -1;
+		else if (auth > 0)
 			st = FRAME_NEED_MORE;
 		else
 			st = frame_parse(s->buf, have, &s->hdr, &why);
@@ -362,6 +436,7 @@ static void
 decide_hasher(struct session *c, struct upload_state *s)
 {
 	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+	char client[SESSION_CLIENT_FIELD_MAX];
 
 	if (s->hash_decided || s->up.written - s->inline_from < PARALLEL_AFTER)
 		return;
@@ -370,8 +445,9 @@ decide_hasher(struct session *c, struct upload_state *s)
 	if (!log_enabled(LOG_LVL_DEBUG))
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
-	log_debug("hash listener=%s peer=%s port=%u file=%u bytes=%llu thread=%s",
-	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, s->files + 1,
+	session_client_field(c, client, sizeof(client));
+	log_debug("hash listener=%s peer=%s port=%u%s file=%u bytes=%llu thread=%s",
+	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, client, s->files + 1,
 	    (unsigned long long)s->data, s->hasher != NULL ? "yes" : "no");
 }
 
@@ -614,6 +690,7 @@ log_file(const struct session *c, const struct upload_state *s)
 	char value[LOG_VALUE_MAX(STORE_NAME_MAX)], name[LOG_VALUE_MAX(FRAME_NAME_MAX) + 8] = "";
 	char stored[LOG_VALUE_MAX(STORE_NAME_MAX) + 16] = "";
 	char declared[96] = "", received[96] = "", digests[200] = "";
+	char client[SESSION_CLIENT_FIELD_MAX];
 
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
@@ -629,8 +706,9 @@ log_file(const struct session *c, const struct upload_state *s)
 		digest_text(received, sizeof(received), s->digest);
 		snprintf(digests, sizeof(digests), " declared=%s received=%s", declared, received);
 	}
-	log_info("upload listener=%s peer=%s port=%u file=%u%s bytes=%llu ms=%lld result=%s%s%s",
-	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, s->files + 1,
+	session_client_field(c, client, sizeof(client));
+	log_info("upload listener=%s peer=%s port=%u%s file=%u%s bytes=%llu ms=%lld result=%s%s%s",
+	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, client, s->files + 1,
 	    name, (unsigned long long)s->data, sys_now_ms() - s->file_start_ms,
 	    c->result ? c->result : "ok", digests, stored);
 }
@@ -697,7 +775,7 @@ static int
 begin_partial(struct session *c, struct upload_state *s)
 {
 	const struct listener_cfg *l = c->lcfg;
-	char identity[ADDR_TEXT_MAX + 8];
+	char identity[IDENTITY_NAME_MAX + ADDR_TEXT_MAX + 8];
 	struct partial_request req = {
 		.listener = l->name, .identity = identity, .hdr = &s->hdr,
 		.max_partials = l->max_partials, .ttl = l->resume_ttl, .sock = c->io.fd,
@@ -706,8 +784,13 @@ begin_partial(struct session *c, struct upload_state *s)
 	uint64_t offset;
 	int pdir, fd;
 
-	addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
-	cidr_format(&net, identity, sizeof(identity));
+	/* One identity can never resume, or learn of, another's upload (partial.h). */
+	if (c->identity != NULL) {
+		snprintf(identity, sizeof(identity), "%s", c->identity->name);
+	} else {
+		addr_prefix(&c->peer, l->per_ip_prefix4, l->per_ip_prefix6, &net);
+		cidr_format(&net, identity, sizeof(identity));
+	}
 	if ((pdir = store_partial_dir(c->store, true)) < 0) {
 		reply_storage_error(c, errno, "cannot open the partial directory");
 		return -1;
@@ -930,6 +1013,11 @@ receive_serve(struct session *c)
 	 */
 	if (s.empty && (c->proxy_local || !l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
 		session_ended_silent(c);
+		goto out;
+	}
+	/* Checked before anything is created: a raw upload's first bytes only wait in memory. */
+	if (l->require_identity && c->identity == NULL) {
+		unauthorized(c);
 		goto out;
 	}
 	if (!s.framed || s.hdr.version == 1) {

@@ -20,7 +20,7 @@
 struct session {
 	struct netio io;
 	const struct listener_cfg *lcfg;
-	struct store *store;            /* receive listeners */
+	struct store *store;            /* receive listeners: the identity's, once identified */
 	struct in6_addr peer;           /* the client: from the PROXY header when there is one */
 	unsigned peer_port;
 	bool proxy_local;               /* a LOCAL/UNKNOWN header: the balancer's own health check */
@@ -38,6 +38,14 @@ struct session {
 	 */
 	struct rate *rates[2];
 	struct count *identity_slot;    /* one of the identity's max_connections (counts.h) */
+	const char *identity_by;        /* "certificate", "token" or "address"; NULL when anonymous */
+	/*
+	 * The stores of the identities lcfg accepts, in the order of lcfg->ids:
+	 * NULL where the identity has no subdir (session_identify()).
+	 */
+	struct store *const *id_stores;
+	struct store *listener_store;   /* the listener's own: of anonymous clients */
+	bool quiet;                     /* a repeated refusal: its end is logged at debug only */
 	uint64_t bytes_in, bytes_out;
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
@@ -70,14 +78,24 @@ void session_send_err(struct session *s, int code, const char *reason);
  */
 ssize_t session_recv(struct session *s, void *buf, size_t len);
 /*
- * The client is id (NULL: anonymous, nothing changes): sets s->identity,
- * takes one of id's max_connections and charges what it sends to id's
- * max_rate from now on.  0, or -1 when id has all its max_connections
- * (the caller answers "ERR 503 busy: max_connections"; s->identity stays
- * NULL).  At most once per session.
+ * The client is id (NULL: anonymous), recognised by by: from here on its
+ * files go to the identity's subdir, if it has one, it holds one of id's
+ * max_connections and what it sends is charged to id's max_rate.  0, or
+ * -1 when id has all its max_connections (logged; nothing changed): the
+ * caller answers "ERR 503 busy: max_connections".
  */
-int session_set_identity(struct session *s, const struct identity_cfg *id);
-/* Gives back what session_set_identity() took (conn.c, as the connection ends). */
+int session_identify(struct session *s, const struct identity_cfg *id, const char *by);
+/* Gives back what session_identify() took (conn.c, as the connection ends). */
 void session_end(struct session *s);
+/*
+ * A missing, unknown, wrong or revoked credential: counts it against the
+ * client's network (identity.h), logs it at most once per interval, waits
+ * the delay that network has earned, then answers "ERR 401 unauthorized"
+ * (receive listeners) and sets result=refused-unauthorized.
+ */
+void session_unauthorized(struct session *s);
+/* " client=NAME" of an identified client, "" of an anonymous one, for log lines. */
+void session_client_field(const struct session *s, char *buf, size_t len);
+#define SESSION_CLIENT_FIELD_MAX (IDENTITY_NAME_MAX + 16)
 
 #endif

@@ -196,30 +196,35 @@ open_account(struct store *st, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int
-store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
-    char *err, size_t errlen)
+static struct store *
+store_new(unsigned file_mode, char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->file_mode = file_mode;
+	st->dirfd = -1;
+	st->partial_dirfd = -1;
+	pthread_mutex_init(&st->partial_lock, NULL);
+	return st;
+}
+
+/*
+ * The checks of an opened directory (st->dirfd): its file system account,
+ * and whether a file can be made and linked in it.  0, or -1 with a reason.
+ */
+static int
+store_probe(struct store *st, const char *path, unsigned flags, char *err, size_t errlen)
 {
 	struct upload probe_up;
-	struct store *st;
 	char probe[48];
 	int fd;
 
-	*out = NULL;
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	st->file_mode = file_mode;
-	st->partial_dirfd = -1;
-	pthread_mutex_init(&st->partial_lock, NULL);
-	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->dirfd < 0) {
-		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
-		goto fail;
-	}
 	if (open_account(st, path, err, errlen) < 0)
-		goto fail;
+		return -1;
 	if (flags & STORE_NO_TMPFILE) {
 		fd = -1;
 		errno = EOPNOTSUPP;
@@ -235,7 +240,7 @@ store_open(const char *path, unsigned file_mode, unsigned flags, struct store **
 			snprintf(err, errlen, "output_dir \"%s\": cannot link a file into it: %s", path,
 			    strerror(errno));
 			sys_close(fd);
-			goto fail;
+			return -1;
 		}
 		unlinkat(st->dirfd, probe, 0);
 		sys_close(fd);
@@ -244,14 +249,75 @@ store_open(const char *path, unsigned file_mode, unsigned flags, struct store **
 		fd = open_named_tmp(st, probe, sizeof(probe));
 		if (fd < 0) {
 			snprintf(err, errlen, "output_dir \"%s\" is not writable: %s", path, strerror(errno));
-			goto fail;
+			return -1;
 		}
 		unlinkat(st->dirfd, probe, 0);
 		sys_close(fd);
 	} else {
 		snprintf(err, errlen, "output_dir \"%s\" is not writable: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
+    char *err, size_t errlen)
+{
+	struct store *st;
+
+	*out = NULL;
+	if ((st = store_new(file_mode, err, errlen)) == NULL)
+		return -1;
+	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		snprintf(err, errlen, "output_dir \"%s\": %s", path, strerror(errno));
 		goto fail;
 	}
+	if (store_probe(st, path, flags, err, errlen) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+int
+store_open_sub(struct store *parent, const char *subdir, const char *path, unsigned flags,
+    struct store **out, char *err, size_t errlen)
+{
+	/* Whoever may read the files may list the directory: r gives x. */
+	mode_t mode = (mode_t)(parent->file_mode | (parent->file_mode & 0444) >> 2);
+	bool made = false;
+	struct store *st;
+
+	*out = NULL;
+	if ((st = store_new(parent->file_mode, err, errlen)) == NULL)
+		return -1;
+	if (mkdirat(parent->dirfd, subdir, mode) == 0)
+		made = true;
+	else if (errno != EEXIST) {
+		snprintf(err, errlen, "cannot create \"%s\": %s", path, strerror(errno));
+		goto fail;
+	}
+	/* O_NOFOLLOW: a symbolic link planted in its place must not lead elsewhere. */
+	st->dirfd = openat(parent->dirfd, subdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		snprintf(err, errlen, "\"%s\": %s", path, errno == ELOOP ?
+		    "is a symbolic link, not a directory" : strerror(errno));
+		goto fail;
+	}
+	/* Its name must be durable before the first receipt names a file inside. */
+	if (made && (fsync(st->dirfd) < 0 || fsync(parent->dirfd) < 0)) {
+		snprintf(err, errlen, "cannot make \"%s\" durable: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (store_probe(st, path, flags, err, errlen) < 0)
+		goto fail;
+	st->min_free_space = parent->min_free_space;
+	st->min_free_inodes = parent->min_free_inodes;
+	st->claim_step = parent->claim_step;
 	*out = st;
 	return 0;
 fail:
@@ -265,7 +331,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	account_put(st->account);
-	sys_close(st->dirfd);
+	if (st->dirfd >= 0)
+		sys_close(st->dirfd);
 	if (st->partial_dirfd >= 0)
 		sys_close(st->partial_dirfd);
 	pthread_mutex_destroy(&st->partial_lock);

@@ -36,6 +36,15 @@ struct upload {
  */
 int store_open(const char *path, unsigned file_mode, unsigned flags, struct store **out,
     char *err, size_t errlen);
+/*
+ * Opens the directory subdir of parent's (an identity's, config.h), made
+ * if missing (mode: file_mode, with x where it has r) and then durable
+ * (it and parent fsync'd) before this returns; never through a symbolic
+ * link.  It shares parent's file mode and reserve; path names it in
+ * messages.  0, or -1 with a reason.
+ */
+int store_open_sub(struct store *parent, const char *subdir, const char *path, unsigned flags,
+    struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 /* min_free_inodes = auto: 1 % of the file system's inodes, but at least this many. */
 #define STORE_AUTO_INODES_MIN 1000
