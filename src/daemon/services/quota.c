@@ -600,7 +600,18 @@ handle_event(const struct inotify_event *ev)
 			if (ev->mask & IN_IGNORED)
 				d->wd = -1;
 		} else if (ev->len > 0) {
+			uint64_t bytes = d->bytes;
+			size_t files = d->files;
+
 			reconcile(d, ev->name);
+			if (log_enabled(LOG_LVL_DEBUG) && (bytes != d->bytes || files != d->files)) {
+				char name[LOG_VALUE_MAX(IDENTITY_NAME_MAX)], file[LOG_VALUE_MAX(NAME_MAX)];
+
+				log_debug("quota-update client=%s file=%s files=%zu bytes=%llu",
+				    log_value(name, sizeof(name), q->name),
+				    log_value(file, sizeof(file), ev->name), d->files,
+				    (unsigned long long)d->bytes);
+			}
 		}
 		pthread_mutex_unlock(&q->lock);
 	}
