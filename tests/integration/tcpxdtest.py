@@ -124,6 +124,9 @@ def fmt_value(v):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
+        # Groups go in a libconfig list ( ... ), such as clients = ( { ... }, { ... } ).
+        return "(\n  " + ",\n  ".join(fmt_value(x) for x in v) + "\n)"
     if isinstance(v, (list, tuple)):
         return "[ " + ", ".join(fmt_value(x) for x in v) + " ]"
     if isinstance(v, dict):     # a group, such as tls = { ... }
