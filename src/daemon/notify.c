@@ -9,7 +9,9 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "daemon/config.h"
 #include "daemon/notify.h"
+#include "daemon/services/quota.h"
 #include "daemon/stats.h"
 
 
@@ -44,7 +46,8 @@ notify_status(unsigned active)
 	static char last[512];
 	struct stats_identity top[STATUS_TOP_IDENTITIES];
 	size_t n = stats_identity_top(top, STATUS_TOP_IDENTITIES);
-	char line[512];
+	char line[512], fullest[IDENTITY_NAME_MAX + 1];
+	unsigned percent = 0;
 	int len;
 
 	len = snprintf(line, sizeof(line),
@@ -62,6 +65,11 @@ notify_status(unsigned active)
 	for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(line); i++)
 		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s %llu", i ? ", " :
 		    "; top clients by bytes in: ", top[i].name, top[i].bytes);
+	/* Quotas: the identity nearest to its quota (tcpxd.conf(5)), if any has one. */
+	if (quota_fullest(fullest, sizeof(fullest), &percent) && len > 0 &&
+	    (size_t)len < sizeof(line))
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "; fullest quota: %s %u%%",
+		    fullest, percent);
 	if (strcmp(line, last) == 0)
 		return;
 	memcpy(last, line, sizeof(last));

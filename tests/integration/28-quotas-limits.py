@@ -4,7 +4,7 @@
 
 - quota_bytes / quota_files of a client identity: what is in its subdir at
   start-up is counted (logged quota-scan); a quota filled exactly to the
-  byte, then a framed upload refused with "ERR 507 quota exceeded" before
+  byte (STATUS= names the fullest quota), then a framed upload refused with "ERR 507 quota exceeded" before
   its data and a raw one as soon as it crosses; a file removed by a
   collector gives its room back.
 - 50 concurrent framed uploads with a SIGHUP in the middle: exactly as many
@@ -192,6 +192,7 @@ def test_quota_exact():
     # Exactly what is left: stored.
     check_ok(d, framed_upload(addr, b"x" * 900, b"fill"), b"x" * 900, subdir="inbox/q")
     assert files_in(qdir) == {"before": 100, "fill": 900}
+    d.wait_status("fullest quota: q 100%")
     # Full to the byte: a raw upload is refused at its first byte, a framed 0-byte one fits.
     assert upload(addr, b"y") == "ERR 507 quota exceeded\n"
     check_ok(d, framed_upload(addr, b"", b"empty"), b"", subdir="inbox/q")

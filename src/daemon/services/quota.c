@@ -526,6 +526,47 @@ quota_usage(const char *name, uint64_t *bytes, uint64_t *files)
 	return found;
 }
 
+/* used of max in percent, rounded down, at most 10000; 0 when max is 0 (not limited). */
+static unsigned
+percent_of(uint64_t used, uint64_t max)
+{
+	unsigned __int128 p;
+
+	if (max == 0)
+		return 0;
+	p = (unsigned __int128)used * 100 / max;
+	return p > 10000 ? 10000 : (unsigned)p;
+}
+
+bool
+quota_fullest(char *name, size_t len, unsigned *percent)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&reg.lock);
+	for (struct quota *q = reg.head; q != NULL; q = q->next) {
+		uint64_t bytes, files;
+		unsigned p, pf;
+
+		pthread_mutex_lock(&q->lock);
+		if (q->max_bytes != 0 || q->max_files != 0) {
+			usage_locked(q, &bytes, &files);
+			p = percent_of(bytes, q->max_bytes);
+			pf = percent_of(files, q->max_files);
+			if (pf > p)
+				p = pf;
+			if (!found || p > *percent) {
+				snprintf(name, len, "%s", q->name);
+				*percent = p;
+				found = true;
+			}
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&reg.lock);
+	return found;
+}
+
 /* Called with reg.lock held: the directory and its quota, by path or by watch. */
 static struct qdir *
 dir_find_locked(const char *path, int wd, struct quota **owner)

@@ -69,6 +69,12 @@ void quota_release(struct quota_hold *h);
 /* Usage of the identity now: stored plus reserved.  False if it has no quota. */
 bool quota_usage(const char *name, uint64_t *bytes, uint64_t *files);
 /*
+ * The identity nearest to its quota: its name (into name, len bytes) and
+ * how full it is, in percent of the nearer of its two limits (rounded
+ * down).  False when no identity has a quota.
+ */
+bool quota_fullest(char *name, size_t len, unsigned *percent);
+/*
  * The directory dir (as in quota_spec) is scanned again, as after an
  * inotify overflow (tests and quota_configure).  0, or -1 with errno.
  */
