@@ -56,6 +56,9 @@ session_recv(struct session *s, void *buf, size_t len)
 	long long until = 0, now;
 	ssize_t n;
 
+	/* A stop ends a rate's wait early: the bytes still queued are not worth reading. */
+	if (session_aborting(s))
+		return 0;
 	for (size_t i = 0; i < 2; i++)
 		len = rate_chunk(s->rates[i], len);
 	if ((n = netio_recv(&s->io, buf, len)) <= 0)
