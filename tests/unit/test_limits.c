@@ -190,14 +190,19 @@ START_TEST(quota_exact)
 	quota_release(&a);
 	ck_assert_int_eq(quota_grow(&b, 70), 0);
 	ck_assert_int_eq(quota_grow(&b, 71), -1);
-	quota_commit(&b, qdir, "new", 70);
-	write_file("new", 70);
+	write_file("new", 70);         /* as the store links it, before the commit */
+	quota_commit(&b, qdir, "new");
 	wait_usage(100, 2);
 	/* A collector removes a file: the watcher gives its bytes back. */
 	remove_file("old");
 	wait_usage(70, 1);
 	ck_assert_int_eq(quota_begin(q, &c, 30), 0);
 	quota_release(&c);
+	/* A file a collector took before its upload was counted is never counted. */
+	ck_assert_int_eq(quota_begin(q, &c, 5), 0);
+	quota_commit(&c, qdir, "taken-at-once");
+	ck_assert_ptr_null(c.q);
+	wait_usage(70, 1);
 	/* A file moved in counts, one moved out does not. */
 	write_file(".incoming", 10);
 	{
@@ -241,7 +246,8 @@ START_TEST(quota_reload_keeps_reservations)
 	wait_usage(60, 1);
 	ck_assert_int_eq(quota_grow(&a, 81), -1);
 	ck_assert_int_eq(quota_grow(&a, 80), 0);
-	quota_commit(&a, qdir, "f", 80);
+	write_file("f", 80);
+	quota_commit(&a, qdir, "f");
 	wait_usage(80, 1);
 }
 END_TEST

@@ -409,17 +409,16 @@ quota_find(const char *name)
 {
 	struct quota *q;
 
+	bool limited = false;
+
 	pthread_mutex_lock(&reg.lock);
-	q = find_locked(name);
-	if (q != NULL) {
+	if ((q = find_locked(name)) != NULL) {
 		pthread_mutex_lock(&q->lock);
-		if (q->max_bytes == 0 && q->max_files == 0)
-			q = (pthread_mutex_unlock(&q->lock), NULL);
-		else
-			pthread_mutex_unlock(&q->lock);
+		limited = q->max_bytes != 0 || q->max_files != 0;
+		pthread_mutex_unlock(&q->lock);
 	}
 	pthread_mutex_unlock(&reg.lock);
-	return q;
+	return limited ? q : NULL;
 }
 
 /* Whether bytes more and files more fit.  Called with q's lock held. */
@@ -481,7 +480,7 @@ give_back_locked(struct quota_hold *h)
 }
 
 void
-quota_commit(struct quota_hold *h, const char *dir, const char *name, uint64_t size)
+quota_commit(struct quota_hold *h, const char *dir, const char *name)
 {
 	struct quota *q = h->q;
 
@@ -490,9 +489,13 @@ quota_commit(struct quota_hold *h, const char *dir, const char *name, uint64_t s
 	pthread_mutex_lock(&q->lock);
 	give_back_locked(h);
 	for (struct qdir *d = q->dirs; d != NULL; d = d->next) {
-		/* One step with the release: the file is never counted twice, nor missed. */
-		if (strcmp(d->path, dir) == 0 && counted_name(name) && file_set(d, name, size) < 0)
-			log_warnx("quota: out of memory: a file is not counted");
+		/*
+		 * One step with the release: the file is never counted twice, nor
+		 * missed.  Looked up on the disk like an event's name: a collector
+		 * may have taken it already, and its event been read before now.
+		 */
+		if (strcmp(d->path, dir) == 0)
+			reconcile(d, name);
 	}
 	pthread_mutex_unlock(&q->lock);
 }

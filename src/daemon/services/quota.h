@@ -60,10 +60,11 @@ int quota_begin(struct quota *q, struct quota_hold *h, uint64_t bytes);
 /* Grows h's reservation to bytes (a raw upload as it arrives).  0, or -1: exceeded. */
 int quota_grow(struct quota_hold *h, uint64_t bytes);
 /*
- * The upload is stored as dir/name (dir as in quota_spec), size bytes: it
- * counts as a file of the directory from now on, and h holds nothing.
+ * The upload is stored as dir/name (dir as in quota_spec): it counts as a
+ * file of the directory from now on, with the size the disk gives it, and
+ * h holds nothing.
  */
-void quota_commit(struct quota_hold *h, const char *dir, const char *name, uint64_t size);
+void quota_commit(struct quota_hold *h, const char *dir, const char *name);
 /* The upload failed: h holds nothing any more. */
 void quota_release(struct quota_hold *h);
 /* Usage of the identity now: stored plus reserved.  False if it has no quota. */

@@ -659,7 +659,7 @@ commit_quota(struct session *c, struct upload_state *s)
 	if (s->quota.q == NULL)
 		return;
 	quota_dir(dir, sizeof(dir), c->lcfg->output_dir, c->identity->subdir);
-	quota_commit(&s->quota, dir, c->stored, s->data);
+	quota_commit(&s->quota, dir, c->stored);
 }
 
 /* Whether the SHA-256 of what arrived is the one a version 2 header declared. */
