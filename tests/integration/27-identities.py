@@ -362,7 +362,9 @@ def test_bad_token_burst():
     check_ok(d, upload(addr, framed(data, "after", BOB), "127.0.0.2"), data, "inbox/bob")
     d.wait_idle_resources()
     growth = rss_kib(d.proc.pid) - before
-    assert growth < 8 * 1024, "RSS grew by %d KiB over %d bad tokens" % (growth, n)
+    # A sanitizer's quarantine, or valgrind, keeps freed memory: only a plain build is flat.
+    if SANITIZER in ("", "none") and not LAUNCHER:
+        assert growth < 8 * 1024, "RSS grew by %d KiB over %d bad tokens" % (growth, n)
     assert all_files(os.path.join(d.dir, "inbox")) == ["alice", "alice/w0", "bob", "bob/after"]
     assert d.stop() == 0
 

@@ -329,8 +329,9 @@ def test_bad_token_flood():
     # memory after the whole flood is what it was after its first tenth.
     first = marks[4][1] - marks[0][1]
     second = marks[9][1] - marks[5][1]
-    assert second <= 2 * first + 0.5, marks
-    assert marks[9][2] - marks[0][2] < 4096, marks
+    if not stresslib.sanitized():      # a sanitizer's quarantine keeps freed memory
+        assert second <= 2 * first + 0.5, marks
+        assert marks[9][2] - marks[0][2] < 4096, marks
     assert d.stop() == 0
     FIGURES.append("bad-token flood: %d connections with wrong tokens from 2048 addresses, 32 at "
                    "a time: all ERR 401, nothing created; %d good uploads of 2 identities stored "
