@@ -553,9 +553,9 @@ identify(struct conn *c)
 	if (l->n_ids == 0)
 		return;
 	if ((id = identity_by_certificate(l, c->s.io.ssl)) != NULL)
-		session_identify(&c->s, id, "certificate");
+		session_identify(&c->s, id, IDENTITY_CERTIFICATE);
 	else if ((id = identity_by_address(l, &c->s.peer)) != NULL)
-		session_identify(&c->s, id, "address");
+		session_identify(&c->s, id, IDENTITY_ADDRESS);
 }
 
 static void *

@@ -49,12 +49,12 @@ session_send_err(struct session *s, int code, const char *reason)
 }
 
 void
-session_identify(struct session *s, const struct identity_cfg *id, const char *by)
+session_identify(struct session *s, const struct identity_cfg *id, enum identity_by by)
 {
 	const struct listener_cfg *l = s->lcfg;
 
 	s->identity = id;
-	s->identity_by = id != NULL ? by : NULL;
+	s->identity_by = id != NULL ? by : IDENTITY_NONE;
 	s->store = s->listener_store;
 	if (id == NULL || s->id_stores == NULL)
 		return;

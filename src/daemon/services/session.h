@@ -17,6 +17,9 @@
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
+/* What identified a client, in the order they are tried (tcpxd.conf(5)). */
+enum identity_by { IDENTITY_NONE, IDENTITY_CERTIFICATE, IDENTITY_TOKEN, IDENTITY_ADDRESS };
+
 struct session {
 	struct netio io;
 	const struct listener_cfg *lcfg;
@@ -31,7 +34,7 @@ struct session {
 	 * changes it while the connection lasts.
 	 */
 	const struct identity_cfg *identity;
-	const char *identity_by;        /* "certificate", "token" or "address"; NULL when anonymous */
+	enum identity_by identity_by;   /* what identified the client */
 	/*
 	 * The stores of the identities lcfg accepts, in the order of lcfg->ids:
 	 * NULL where the identity has no subdir (session_identify()).
@@ -68,7 +71,7 @@ void session_send_err(struct session *s, int code, const char *reason);
  * The client is id (NULL: anonymous), recognised by by: from here on its
  * files go to the identity's subdir, if it has one.
  */
-void session_identify(struct session *s, const struct identity_cfg *id, const char *by);
+void session_identify(struct session *s, const struct identity_cfg *id, enum identity_by by);
 /*
  * A missing, unknown, wrong or revoked credential: counts it against the
  * client's network (identity.h), logs it at most once per interval, waits
