@@ -8,11 +8,15 @@
  * frame_header_format() or frame_header_format2() writes it back
  * identical in meaning; that undoing a telnet client's encoding (nvt.h)
  * never grows the bytes of one read by more than a held CR, and does not
- * depend on how they were split; and that a sanitised name is the input's last component.
+ * depend on how they were split; that a sanitised name is the input's last
+ * component; and that an AUTH line (auth.h) that parses has a valid token
+ * inside the bytes given, is incomplete one byte earlier, and is written
+ * back the same by auth_line_format().
  */
 #include <string.h>
 
 #include "fuzz.h"
+#include "wire/auth.h"
 #include "wire/frame.h"
 #include "wire/nvt.h"
 
@@ -116,6 +120,36 @@ check_nvt(const uint8_t *data, size_t size)
 	free(split);
 }
 
+/* The bytes as what follows a signature: an AUTH line or not. */
+static void
+check_auth(const char *buf, size_t len)
+{
+	char again[AUTH_LINE_MAX + 1];
+	const char *token = NULL, *why = NULL, *t2;
+	size_t tlen = 0, llen = 0, t2len, l2len;
+
+	switch (auth_parse(buf, len, &token, &tlen, &llen, &why)) {
+	case AUTH_OK:
+		CHECK(llen <= len && llen <= AUTH_LINE_MAX && buf[llen - 1] == '\n');
+		CHECK(token == buf + 5 && tlen + 6 == llen && auth_token_valid(token, tlen));
+		CHECK(auth_parse(buf, llen - 1, &t2, &t2len, &l2len, &why) == AUTH_NEED_MORE);
+		CHECK(auth_line_format(again, sizeof(again), token, tlen) == llen);
+		CHECK(memcmp(again, buf, llen) == 0);
+		break;
+	case AUTH_BAD:
+		CHECK(len >= 6 && memcmp(buf, "AUTH ", 5) == 0 && why != NULL && *why != '\0');
+		break;
+	case AUTH_NEED_MORE:
+		CHECK(len < AUTH_LINE_MAX && memchr(buf, '\n', len) == NULL);
+		break;
+	case AUTH_NONE:
+		CHECK(len > 0 && memcmp(buf, "AUTH ", len < 5 ? len : 5) != 0);
+		break;
+	default:
+		CHECK(!"unknown auth_status");
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -150,6 +184,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(!"unknown frame_status");
 	}
 	check_sanitise(buf, size);
+	check_auth(buf, size);
 	check_nvt(data, size);
 	free(buf);
 	return 0;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <net/if.h>
+#include <openssl/crypto.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -730,18 +731,6 @@ identity_cfg_free(struct identity_cfg *id)
 	free(id->subdir);
 }
 
-static int
-hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* token_sha256 = "<64 hex>" or a list of them (several: a token being rotated). */
 static int
 get_token_digests(struct loader *ld, const config_setting_t *s, struct identity_cfg *id)
@@ -761,7 +750,8 @@ get_token_digests(struct loader *ld, const config_setting_t *s, struct identity_
 		bool ok = strlen(t) == 2 * IDENTITY_DIGEST_LEN;
 
 		for (size_t j = 0; ok && j < IDENTITY_DIGEST_LEN; j++) {
-			int hi = hex_digit(t[2 * j]), lo = hex_digit(t[2 * j + 1]);
+			int hi = OPENSSL_hexchar2int((unsigned char)t[2 * j]);
+			int lo = OPENSSL_hexchar2int((unsigned char)t[2 * j + 1]);
 
 			ok = hi >= 0 && lo >= 0;
 			d[i][j] = (unsigned char)(hi << 4 | lo);

@@ -577,13 +577,13 @@ identify(struct conn *c)
 {
 	const struct listener_cfg *l = c->s.lcfg;
 	const struct identity_cfg *id;
-	const char *by = "certificate";
+	enum identity_by by = IDENTITY_CERTIFICATE;
 
 	if (l->n_ids == 0)
 		return true;
 	if ((id = identity_by_certificate(l, c->s.io.ssl)) == NULL) {
 		id = identity_by_address(l, &c->s.peer);
-		by = "address";
+		by = IDENTITY_ADDRESS;
 	}
 	if (id == NULL || session_identify(&c->s, id, by) == 0)
 		return true;

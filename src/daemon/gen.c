@@ -48,7 +48,7 @@ gen_destroy(struct gen *g)
  * directory that cannot be made is a configuration error, not a refusal.
  */
 static int
-open_identity_stores(struct gen *g, size_t i, char *err, size_t errlen)
+open_identity_stores(struct gen *g, size_t i, unsigned flags, char *err, size_t errlen)
 {
 	const struct listener_cfg *l = &g->cfg->listeners[i];
 
@@ -65,7 +65,7 @@ open_identity_stores(struct gen *g, size_t i, char *err, size_t errlen)
 		if (id->subdir == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", l->output_dir, id->subdir);
-		if (store_open_sub(g->stores[i], id->subdir, path, 0, &g->id_stores[i][j], reason,
+		if (store_open_sub(g->stores[i], id->subdir, path, flags, &g->id_stores[i][j], reason,
 		    sizeof(reason)) < 0) {
 			snprintf(err, errlen, "%s:%d: client \"%s\" on listener \"%s\": %s", g->cfg->path,
 			    id->line, id->name, l->name, reason);
@@ -75,8 +75,8 @@ open_identity_stores(struct gen *g, size_t i, char *err, size_t errlen)
 	return 0;
 }
 
-struct gen *
-gen_create(struct config *cfg, char *err, size_t errlen)
+static struct gen *
+gen_build(struct config *cfg, unsigned flags, char *err, size_t errlen)
 {
 	struct gen *g;
 	size_t stack;
@@ -123,13 +123,25 @@ gen_create(struct config *cfg, char *err, size_t errlen)
 		}
 		store_keep_free(g->stores[i], l->min_free_space, l->min_free_inodes == CFG_INODES_AUTO ?
 		    STORE_INODES_AUTO : l->min_free_inodes, l->buffer_size);
-		if (open_identity_stores(g, i, err, errlen) < 0)
+		if (open_identity_stores(g, i, flags, err, errlen) < 0)
 			goto fail;
 	}
 	return g;
 fail:
 	gen_destroy(g);
 	return NULL;
+}
+
+struct gen *
+gen_create(struct config *cfg, char *err, size_t errlen)
+{
+	return gen_build(cfg, 0, err, errlen);
+}
+
+struct gen *
+gen_check(struct config *cfg, char *err, size_t errlen)
+{
+	return gen_build(cfg, STORE_NO_CREATE, err, errlen);
 }
 
 struct gen *

@@ -32,6 +32,11 @@ struct gen {
 
 /* Takes ownership of cfg.  On failure writes "FILE:LINE: reason" to err; cfg is freed. */
 struct gen *gen_create(struct config *cfg, char *err, size_t errlen);
+/*
+ * gen_create() for tcpxd -t: checks as much, but makes nothing: an
+ * identity's missing subdir is left to start-up (its parent was checked).
+ */
+struct gen *gen_check(struct config *cfg, char *err, size_t errlen);
 struct gen *gen_ref(struct gen *g);
 void gen_unref(struct gen *g);
 

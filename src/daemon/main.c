@@ -79,7 +79,7 @@ check_config(const char *path)
 		cfg_free(cfg);
 		return 1;
 	}
-	if ((g = gen_create(cfg, err, sizeof(err))) == NULL) {
+	if ((g = gen_check(cfg, err, sizeof(err))) == NULL) {
 		error_line("%s", err);
 		return 1;
 	}

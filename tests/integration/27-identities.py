@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
 """Client identities (issue 14).  tcpxd --hash-token prints the SHA-256
-line of a token read on stdin.  Two token identities store their files in
+line of a token read on stdin; tcpxd -t prints identities, makes no
+subdirectory and refuses one that is a symbolic link.  Two token identities store their files in
 their own subdirectories (tcpx --token-file and TCPX_TOKEN), and every log
 line of their connections names them (client=).  A wrong, missing or
 revoked token, a malformed AUTH line and a raw upload from an unknown
@@ -100,6 +101,8 @@ def test_check_config_prints_identities():
                    clients=two_clients())
     rc, out, err = run_tcpxd("-t", "-c", d.conf)
     assert rc == 0, err
+    # -t checks and makes nothing: the subdirs are made by the daemon that will write them.
+    assert os.listdir(os.path.join(d.dir, "inbox")) == []
     assert 'token_sha256 = [ "%s" ];' % digest(ALICE) in out, out
     assert 'subdir = "bob";' in out and 'clients = [ "bob" ];' in out, out
     assert "require_identity = true;" in out, out
@@ -108,6 +111,13 @@ def test_check_config_prints_identities():
         f.write(out)
     rc, again, err = run_tcpxd("-t", "-c", d.conf + ".printed")
     assert rc == 0 and again.splitlines()[1:] == out.splitlines()[1:], err
+    # A subdir is never reached through a symbolic link.
+    elsewhere = os.path.join(d.dir, "elsewhere")
+    os.mkdir(elsewhere)
+    os.symlink(elsewhere, os.path.join(d.dir, "inbox", "bob"))
+    rc, out, err = run_tcpxd("-t", "-c", d.conf)
+    assert rc == 1 and re.search(r'client "bob" on listener "inbox": "[^"]*/inbox/bob": is a '
+                                 r'symbolic link, not a directory', err), err
 
 
 def test_two_identities_own_directories():
@@ -362,7 +372,9 @@ def test_bad_token_burst():
     check_ok(d, upload(addr, framed(data, "after", BOB), "127.0.0.2"), data, "inbox/bob")
     d.wait_idle_resources()
     growth = rss_kib(d.proc.pid) - before
-    assert growth < 8 * 1024, "RSS grew by %d KiB over %d bad tokens" % (growth, n)
+    # A sanitizer's quarantine, or valgrind, keeps freed memory: only a plain build is flat.
+    if SANITIZER in ("", "none") and not LAUNCHER:
+        assert growth < 8 * 1024, "RSS grew by %d KiB over %d bad tokens" % (growth, n)
     assert all_files(os.path.join(d.dir, "inbox")) == ["alice", "alice/w0", "bob", "bob/after"]
     assert d.stop() == 0
 

@@ -32,8 +32,18 @@ PROXY headers, ROUNDS rounds of:
   - a real TLS echo and a TLS upload behind a PROXY header: byte-exact.
 
 Then the daemon serves, has no more threads or descriptors than after its
-first round, and exits 0."""
+first round, and exits 0.
 
+A third daemon requires client identities (issue 14) and takes BAD_TOKENS
+(10,000; 1,000 outside check-stress) connections with bad tokens from
+2,048 addresses, 32 at a time, while two identities keep uploading: every
+bad token gets ERR 401 and creates nothing, every good upload is stored in
+its identity's directory, and the daemon's memory (RSS) and CPU per
+connection are flat: the second half of the flood costs no more than the
+first."""
+
+import concurrent.futures
+import hashlib
 import os
 import random
 import re
@@ -267,4 +277,69 @@ def test_tls_and_proxy_garbage():
                    % (cases, alerts, len(acked), fds, threads, d.idle[1], d.idle[0], results))
 
 
-stresslib.run_and_report([test_garbage_never_crashes, test_tls_and_proxy_garbage], FIGURES)
+BAD_TOKENS = int(os.environ.get("TCPXD_STRESS_BAD_TOKENS", "10000" if stresslib.LONG else "1000"))
+GOOD = {"alice": b"alice-token-0123456789abcdef", "bob": b"bob-token-0123456789abcdefgh"}
+
+
+def bad_token(i):
+    """One attacker's connection: a framed upload with a wrong token, from one of 2,048
+    loopback addresses.  Its answer."""
+    src = "127.1.%d.%d" % (i // 256 % 8, i % 256)
+    payload = SIG + b"AUTH guess-%016d\n1 100 f%d\n" % (i, i) + b"x" * 100
+    with connect(("127.0.0.1", bad_token.port), source=src) as s:
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass        # refused and drained before all of it was sent
+        return read_all(s)
+
+
+def test_bad_token_flood():
+    d = Daemon([], workdir=stresslib.fast_dir("tcpxd-hostile-ident-"), start=False)
+    clients = [{"name": name, "token_sha256": hashlib.sha256(tok).hexdigest(), "subdir": name}
+               for name, tok in GOOD.items()]
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), "require_identity": True, "min_free_space": 0}],
+                   clients=clients, log_level="info")
+    d.start()
+    bad_token.port = d.addr("inbox")[1]
+    pid = stresslib.daemon_pid(d)
+    good = 0
+    answers = {}
+    marks = []          # (connections so far, CPU seconds, RSS KiB) at each tenth
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        step = BAD_TOKENS // 10
+        for tenth in range(10):
+            for a in pool.map(bad_token, range(tenth * step, (tenth + 1) * step)):
+                answers[a] = answers.get(a, 0) + 1
+            # The right clients are served all along.
+            for name, tok in GOOD.items():
+                data = os.urandom(2000)
+                r = upload(d.addr("inbox"), SIG + b"AUTH " + tok + b"\n1 %d g%d\n" %
+                           (len(data), good) + data)
+                check_ok(d, r, data, os.path.join("inbox", name))
+                good += 1
+            marks.append(((tenth + 1) * step, d.cpu_seconds(), stresslib.proc_counts(pid)[2]))
+    assert answers == {b"ERR 401 unauthorized\n": 10 * step}, answers
+    assert sorted(os.listdir(os.path.join(d.dir, "inbox"))) == ["alice", "bob"]
+    assert sum(len(os.listdir(os.path.join(d.dir, "inbox", n))) for n in GOOD) == good
+    d.wait_idle_resources()
+    # Flat: the second half costs no more CPU than the first (with room for noise), and
+    # memory after the whole flood is what it was after its first tenth.
+    first = marks[4][1] - marks[0][1]
+    second = marks[9][1] - marks[5][1]
+    if not stresslib.sanitized():      # a sanitizer's quarantine keeps freed memory
+        assert second <= 2 * first + 0.5, marks
+        assert marks[9][2] - marks[0][2] < 4096, marks
+    assert d.stop() == 0
+    FIGURES.append("bad-token flood: %d connections with wrong tokens from 2048 addresses, 32 at "
+                   "a time: all ERR 401, nothing created; %d good uploads of 2 identities stored "
+                   "in their directories meanwhile; daemon CPU %.2f s (%.0f us a connection; "
+                   "tenths 2-5 %.2f s, 6-9 %.2f s), RSS %d KiB after the first tenth, %d KiB "
+                   "at the end" % (10 * step, good, marks[9][1], 1e6 * marks[9][1] / (10 * step),
+                                   first, second, marks[0][2], marks[9][2]))
+
+
+stresslib.run_and_report([test_garbage_never_crashes, test_tls_and_proxy_garbage,
+                          test_bad_token_flood], FIGURES)

@@ -1211,6 +1211,139 @@ START_TEST(test_config_print_text)
 }
 END_TEST
 
+#define DIGEST_A "87cbebfeebc05f7c54ac9336c4b4bbec831227a641951a4bde7edd56020f8590"
+#define DIGEST_B "5E884898DA28047151D0E56F8DC6292773603D0D6AABBDD62A11EF721D1542D8"
+
+START_TEST(test_config_identities)
+{
+	struct config *cfg = load_text(
+	    "clients = (\n"
+	    "  { name = \"alice\"; token_sha256 = \"" DIGEST_A "\"; subdir = \"alice\"; },\n"
+	    "  { name = \"lab\"; token_sha256 = [ \"" DIGEST_B "\" ]; from = [ \"10.0.0.0/8\" ];\n"
+	    "    certificate = [ \"CN=lab1\", \"lab2.example.org\" ]; }\n"
+	    ");\n"
+	    "require_identity = true;\n"
+	    "listeners = (\n"
+	    "  { name = \"all\"; mode = \"receive\"; address = \"::1\"; port = 7008;\n"
+	    "    output_dir = \"/srv/in\"; },\n"
+	    "  { name = \"lab\"; mode = \"echo\"; address = \"::1\"; port = 7009;\n"
+	    "    clients = \"lab\"; },\n"
+	    "  { name = \"open\"; mode = \"echo\"; address = \"::1\"; port = 7010;\n"
+	    "    require_identity = false; }\n"
+	    ");\n");
+	const struct listener_cfg *all = find_listener(cfg, "all"), *lab = find_listener(cfg, "lab");
+	const struct identity_cfg *alice = cfg_identity(cfg, "alice"), *l = cfg_identity(cfg, "lab");
+
+	ck_assert_uint_eq(cfg->n_clients, 2);
+	ck_assert_ptr_nonnull(alice);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_null(cfg_identity(cfg, "bob"));
+	ck_assert_uint_eq(alice->n_tokens, 1);
+	ck_assert_uint_eq(alice->tokens[0][0], 0x87);
+	ck_assert_uint_eq(alice->tokens[0][31], 0x90);
+	ck_assert_str_eq(alice->subdir, "alice");
+	ck_assert_int_eq(alice->line, 2);
+	/* Upper-case hex reads the same. */
+	ck_assert_uint_eq(l->tokens[0][0], 0x5e);
+	ck_assert_uint_eq(l->n_certificates, 2);
+	ck_assert_str_eq(l->certificates[1], "lab2.example.org");
+	assert_cidrs(&l->from, "10.0.0.0/8");
+	ck_assert_ptr_null(l->subdir);
+	/* Every identity by default, in configuration order; a list (or one name) narrows it. */
+	ck_assert_uint_eq(all->n_ids, 2);
+	ck_assert_ptr_eq(all->ids[0], alice);
+	ck_assert_ptr_eq(all->ids[1], l);
+	ck_assert_ptr_null(all->clients);
+	ck_assert(all->require_identity);
+	ck_assert_uint_eq(lab->n_ids, 1);
+	ck_assert_ptr_eq(lab->ids[0], l);
+	ck_assert(!find_listener(cfg, "open")->require_identity);
+	/* The receive listener's output_dir and alice's subdir in it. */
+	ck_assert_uint_eq(cfg_output_dirs(cfg), 2);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_subdir_rule)
+{
+	ck_assert(cfg_subdir_valid("alice"));
+	ck_assert(cfg_subdir_valid("a.b_c-d"));
+	ck_assert(!cfg_subdir_valid(""));
+	ck_assert(!cfg_subdir_valid("."));
+	ck_assert(!cfg_subdir_valid(".."));
+	ck_assert(!cfg_subdir_valid(".hidden"));
+	ck_assert(!cfg_subdir_valid("a/b"));
+	ck_assert(!cfg_subdir_valid("../a"));
+	ck_assert(!cfg_subdir_valid("/abs"));
+	ck_assert(!cfg_subdir_valid("a b"));
+	ck_assert(!cfg_subdir_valid("\xc3\xa9"));
+	ck_assert(cfg_subdir_valid("x234567890123456789012345678901234567890123456789012345678901234"));
+	ck_assert(!cfg_subdir_valid("x2345678901234567890123456789012345678901234567890123456789012345"));
+}
+END_TEST
+
+/* Identities on lines 2-3, the listener on line 6 and its extra setting on line 7. */
+#define IDS(clients, extra) \
+	"clients = (\n" clients ");\n" \
+	"listeners = (\n" \
+	"  { name = \"r\"; mode = \"receive\"; address = \"::1\"; port = 7008; output_dir = \"/srv\";\n" \
+	extra "  }\n);\n"
+
+START_TEST(test_config_err_identities)
+{
+	EXPECT_ERR(IDS("  { token_sha256 = \"" DIGEST_A "\"; }\n\n", ""), 2, "client has no name");
+	EXPECT_ERR(IDS("  { name = \"a b\"; from = [ \"::1\" ]; }\n\n", ""), 2,
+	    "client name \"a b\" must be 1-64 characters of A-Z a-z 0-9 . _ -");
+	EXPECT_ERR(IDS("  { name = \"a\"; token_sha256 = \"abc\"; }\n\n", ""), 2,
+	    "token_sha256 \"abc\" is not 64 hex digits");
+	EXPECT_ERR(IDS("  { name = \"a\"; token_sha256 = [ \"" DIGEST_A "\",\n"
+	    "    \"" DIGEST_A "x\" ]; }\n", ""), 3, "token_sha256 \"" DIGEST_A "x\" is not 64 hex");
+	EXPECT_ERR(IDS("  { name = \"a\"; token_sha256 = [ ]; }\n\n", ""), 2,
+	    "token_sha256 must not be an empty list");
+	EXPECT_ERR(IDS("  { name = \"a\"; certificate = 7; }\n\n", ""), 2,
+	    "certificate must be a string or a list of strings");
+	EXPECT_ERR(IDS("  { name = \"a\"; certificate = \"\"; }\n\n", ""), 2,
+	    "certificate entries must not be empty");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"10.0.0.1/8\" ]; }\n\n", ""), 2,
+	    "from: \"10.0.0.1/8\" is not a valid address or CIDR");
+	EXPECT_ERR(IDS("  { name = \"a\"; subdir = \"x\"; }\n\n", ""), 2,
+	    "client \"a\" has nothing to be recognised by");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; subdir = \"..\"; }\n\n", ""), 2,
+	    "subdir \"..\" must be one directory name");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; subdir = \"a/b\"; }\n\n", ""), 2,
+	    "subdir \"a/b\" must be one directory name");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; tokens = 1; }\n\n", ""), 2,
+	    "unknown key \"tokens\" in a client (name, token_sha256, certificate, from, subdir, quota_bytes, "
+	    "quota_files, max_rate, max_connections)");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; },\n"
+	    "  { name = \"a\"; from = [ \"::2\" ]; }\n", ""), 3,
+	    "duplicate client name \"a\" (first defined on line 2)");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"10.0.0.0/8\" ]; },\n"
+	    "  { name = \"b\"; from = [ \"10.0.0.0/8\" ]; }\n", ""), 3,
+	    "client \"b\" shares a network in from with client \"a\" (line 2)");
+	EXPECT_ERR(IDS("  { name = \"a\"; certificate = \"CN=x\"; },\n"
+	    "  { name = \"b\"; certificate = [ \"CN=y\", \"CN=x\" ]; }\n", ""), 3,
+	    "client \"b\" shares a certificate name with client \"a\"");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; subdir = \"s\"; },\n"
+	    "  { name = \"b\"; from = [ \"::2\" ]; subdir = \"s\"; }\n", ""), 3,
+	    "client \"b\" shares its subdir with client \"a\"");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; }\n\n", "    clients = [ \"b\" ];\n"), 7,
+	    "listener \"r\": clients names \"b\", which is not defined in clients = ( ... )");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; }\n\n", "    clients = [ \"a\", \"a\" ];\n"),
+	    7, "listener \"r\": clients names \"a\" twice");
+	EXPECT_ERR(IDS("  { name = \"a\"; from = [ \"::1\" ]; }\n\n", "    clients = [ ];\n"), 7,
+	    "clients must not be an empty list");
+	EXPECT_ERR("clients = { name = \"a\"; };\n" LISTENERS_OK, 1,
+	    "clients must be a list ( { name = \"...\"; ... }, ... ), not a group");
+	EXPECT_ERR("require_identity = true;\n" LISTENERS_OK, 2,
+	    "listener \"e\": require_identity = true, but no client identity is defined");
+	EXPECT_ERR("clients = ( { name = \"a\"; token_sha256 = \"" DIGEST_A "\"; } );\n"
+	    L_ECHO("    require_identity = true;\n"), 3,
+	    "echo listener \"l\": require_identity = true, but none of its clients can be "
+	    "recognised without a token");
+}
+END_TEST
+
 /* A client (on line 1) with one more line of its own (on line 2). */
 #define CLIENT(extra) \
 	"clients = ( { name = \"c\"; from = [ \"10.0.0.0/8\" ]; subdir = \"c\";\n" extra " } );\n" \
@@ -1278,6 +1411,8 @@ config_suite(void)
 	tcase_add_test(ok, test_config_file_outlives_path);
 	tcase_add_test(ok, test_config_proxy_tls);
 	tcase_add_test(ok, test_config_limits);
+	tcase_add_test(ok, test_config_identities);
+	tcase_add_test(ok, test_config_subdir_rule);
 	suite_add_tcase(s, ok);
 
 	tcase_add_checked_fixture(bad, make_tmpdir, teardown);
@@ -1298,6 +1433,7 @@ config_suite(void)
 	tcase_add_test(bad, test_config_err_short_buffer);
 	tcase_add_test(bad, test_config_err_proxy_tls);
 	tcase_add_test(bad, test_config_err_limits);
+	tcase_add_test(bad, test_config_err_identities);
 	suite_add_tcase(s, bad);
 
 	tcase_add_checked_fixture(print, make_tmpdir, teardown);

@@ -268,17 +268,16 @@ auth_line(struct session *c, struct upload_state *s, size_t *have)
 	s->auth = true;
 	id = identity_by_token(c->lcfg, token, token_len);
 	/* The token goes from memory as soon as it has been looked at. */
-	OPENSSL_cleanse(s->buf + (token - s->buf), token_len);
+	OPENSSL_cleanse(s->buf + FRAME_SIGNATURE_LEN, line_len);
 	memmove(s->buf + FRAME_SIGNATURE_LEN, s->buf + FRAME_SIGNATURE_LEN + line_len,
 	    *have - FRAME_SIGNATURE_LEN - line_len);
 	*have -= line_len;
 	/* A certificate names the client first: a token must then be that identity's. */
-	if (id == NULL || (c->identity_by != NULL && strcmp(c->identity_by, "certificate") == 0 &&
-	    c->identity != id)) {
+	if (id == NULL || (c->identity_by == IDENTITY_CERTIFICATE && c->identity != id)) {
 		unauthorized(c);
 		return -1;
 	}
-	if (session_identify(c, id, "token") < 0) {
+	if (session_identify(c, id, IDENTITY_TOKEN) < 0) {
 		reply_error(c, 503, "busy: max_connections", "refused-busy");
 		return -1;
 	}
@@ -306,7 +305,6 @@ read_header(struct session *c, struct upload_state *s)
 	for (;;) {
 		enum frame_status st;
 		ssize_t n;
-
 		int auth = 0;
 
 		if (proto != PROTO_RAW && !s->nvt && telnet_detected(s, &have) && !s->nvt)

@@ -117,14 +117,14 @@ take_identity_limits(struct session *s, const struct identity_cfg *id)
 }
 
 int
-session_identify(struct session *s, const struct identity_cfg *id, const char *by)
+session_identify(struct session *s, const struct identity_cfg *id, enum identity_by by)
 {
 	const struct listener_cfg *l = s->lcfg;
 
 	if (take_identity_limits(s, id) < 0)
 		return -1;
 	s->identity = id;
-	s->identity_by = id != NULL ? by : NULL;
+	s->identity_by = id != NULL ? by : IDENTITY_NONE;
 	s->store = s->listener_store;
 	if (id == NULL || s->id_stores == NULL)
 		return 0;

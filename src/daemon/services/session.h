@@ -17,6 +17,9 @@
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
+/* What identified a client, in the order they are tried (tcpxd.conf(5)). */
+enum identity_by { IDENTITY_NONE, IDENTITY_CERTIFICATE, IDENTITY_TOKEN, IDENTITY_ADDRESS };
+
 struct session {
 	struct netio io;
 	const struct listener_cfg *lcfg;
@@ -38,7 +41,7 @@ struct session {
 	 */
 	struct rate *rates[2];
 	struct count *identity_slot;    /* one of the identity's max_connections (counts.h) */
-	const char *identity_by;        /* "certificate", "token" or "address"; NULL when anonymous */
+	enum identity_by identity_by;   /* what identified the client */
 	/*
 	 * The stores of the identities lcfg accepts, in the order of lcfg->ids:
 	 * NULL where the identity has no subdir (session_identify()).
@@ -84,7 +87,7 @@ ssize_t session_recv(struct session *s, void *buf, size_t len);
  * -1 when id has all its max_connections (logged; nothing changed): the
  * caller answers "ERR 503 busy: max_connections".
  */
-int session_identify(struct session *s, const struct identity_cfg *id, const char *by);
+int session_identify(struct session *s, const struct identity_cfg *id, enum identity_by by);
 /* Gives back what session_identify() took (conn.c, as the connection ends). */
 void session_end(struct session *s);
 /*

@@ -295,17 +295,29 @@ store_open_sub(struct store *parent, const char *subdir, const char *path, unsig
 	*out = NULL;
 	if ((st = store_new(parent->file_mode, err, errlen)) == NULL)
 		return -1;
-	if (mkdirat(parent->dirfd, subdir, mode) == 0)
+	if (flags & STORE_NO_CREATE) {
+		struct stat sb;
+
+		if (fstatat(parent->dirfd, subdir, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+			store_close(st);
+			return 0;
+		}
+	} else if (mkdirat(parent->dirfd, subdir, mode) == 0) {
 		made = true;
-	else if (errno != EEXIST) {
+	} else if (errno != EEXIST) {
 		snprintf(err, errlen, "cannot create \"%s\": %s", path, strerror(errno));
 		goto fail;
 	}
 	/* O_NOFOLLOW: a symbolic link planted in its place must not lead elsewhere. */
 	st->dirfd = openat(parent->dirfd, subdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st->dirfd < 0) {
-		snprintf(err, errlen, "\"%s\": %s", path, errno == ELOOP ?
-		    "is a symbolic link, not a directory" : strerror(errno));
+		struct stat sb;
+		int saved = errno;
+
+		/* Linux says ENOTDIR or ELOOP for a link: name what is there instead. */
+		snprintf(err, errlen, "\"%s\": %s", path, (saved == ENOTDIR || saved == ELOOP) &&
+		    fstatat(parent->dirfd, subdir, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(sb.st_mode) ? "is a symbolic link, not a directory" : strerror(saved));
 		goto fail;
 	}
 	/* Its name must be durable before the first receipt names a file inside. */

@@ -29,6 +29,8 @@ struct upload {
 
 /* store_open() flag: use hidden temporary names even where O_TMPFILE works. */
 #define STORE_NO_TMPFILE 1u
+/* store_open_sub() flag: make nothing (tcpxd -t); a missing subdir gives no store. */
+#define STORE_NO_CREATE 2u
 
 /*
  * Opens and checks an output directory: it exists, is a directory, and a
@@ -41,7 +43,8 @@ int store_open(const char *path, unsigned file_mode, unsigned flags, struct stor
  * if missing (mode: file_mode, with x where it has r) and then durable
  * (it and parent fsync'd) before this returns; never through a symbolic
  * link.  It shares parent's file mode and reserve; path names it in
- * messages.  0, or -1 with a reason.
+ * messages.  With STORE_NO_CREATE a missing subdir is left so: 0 with
+ * *out NULL.  0, or -1 with a reason.
  */
 int store_open_sub(struct store *parent, const char *subdir, const char *path, unsigned flags,
     struct store **out, char *err, size_t errlen);
