@@ -561,9 +561,10 @@ restore_quotas(void)
 
 /*
  * All or nothing: every step that can fail (the file, the generation's
- * directories and certificates, binding new sockets) comes before anything
- * in force changes, and none of them touches what is in force, so a failed
- * reload leaves the daemon exactly as it was.
+ * directories and certificates, the scans of directories new to a quota,
+ * binding new sockets) comes before anything else in force changes, and
+ * only the quotas' limits are touched by them, put back on failure, so a
+ * failed reload leaves the daemon exactly as it was.
  */
 static void
 reload(void)
@@ -583,20 +584,10 @@ reload(void)
 		notify_ready();
 		return;
 	}
-	/*
-	 * Usage is kept by identity name: only directories new to a quota are
-	 * scanned.  The old quotas are put back if the reload fails after.
-	 */
-	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0) {
-		log_errx("reload failed: %s; keeping the current configuration",
-		    log_text(text, sizeof(text), err));
-		restore_quotas();
-		gen_unref(g);
-		notify_ready();
-		return;
-	}
-	slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err, sizeof(err));
-	if (slots == NULL) {
+	/* Usage is kept by identity name: only directories new to a quota are scanned. */
+	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0 ||
+	    (slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err,
+	    sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
 		restore_quotas();

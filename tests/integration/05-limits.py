@@ -12,28 +12,8 @@ import os
 import socket
 import subprocess
 
-from tcpxdtest import (Daemon, check_ok, connect, have_tool, inbox, read_all, run, run_tcpxd,
-                       upload)
-
-
-def held_echo(addr, source=None):
-    """An echo connection proven to be admitted: a byte makes the round trip."""
-    s = connect(addr, source)
-    s.sendall(b"!")
-    assert s.recv(1) == b"!"
-    return s
-
-
-def refused_echo(addr, source=None):
-    """True if the echo listener closed the connection without serving it."""
-    s = connect(addr, source)
-    try:
-        s.sendall(b"?")
-        return read_all(s) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    finally:
-        s.close()
+from tcpxdtest import (Daemon, check_ok, have_tool, held_echo, inbox, refused_echo, run,
+                       run_tcpxd, upload)
 
 
 def test_max_connections():

@@ -26,8 +26,8 @@ import socket
 import threading
 import time
 
-from tcpxdtest import (Daemon, WAIT, check_ok, connect, fmt_value, inbox, inbox_daemon, make_config,
-                       parse_ok, read_all, read_line, run, upload)
+from tcpxdtest import (Daemon, WAIT, check_ok, connect, fmt_value, held_echo, inbox, inbox_daemon,
+                       make_config, parse_ok, read_all, read_line, refused_echo, run, upload)
 
 MiB = 1 << 20
 SIG = b"\x89TCPX\r\n\x1a"
@@ -61,24 +61,6 @@ def framed_upload(addr, data, name):
     with connect(addr) as s:
         s.sendall(framed_header(len(data), name) + data)
         return read_line(s)
-
-
-def held_echo(addr):
-    s = connect(addr)
-    s.sendall(b"!")
-    assert s.recv(1) == b"!"
-    return s
-
-
-def refused_echo(addr):
-    s = connect(addr)
-    try:
-        s.sendall(b"?")
-        return read_all(s) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    finally:
-        s.close()
 
 
 def test_client_max_rate():

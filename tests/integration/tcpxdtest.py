@@ -464,6 +464,26 @@ def read_line(s):
     return line.decode(errors="replace")
 
 
+def held_echo(addr, source=None):
+    """An echo connection proven to be admitted: a byte makes the round trip."""
+    s = connect(addr, source)
+    s.sendall(b"!")
+    assert s.recv(1) == b"!"
+    return s
+
+
+def refused_echo(addr, source=None):
+    """True if the echo listener closed the connection without serving it."""
+    s = connect(addr, source)
+    try:
+        s.sendall(b"?")
+        return read_all(s) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    finally:
+        s.close()
+
+
 def log_records(d, event):
     """The daemon's log records of one event ("conn", "upload"), as dicts; a
     connection's "state=started" line is not one."""
