@@ -8,7 +8,8 @@
   its data and a raw one as soon as it crosses; a file removed by a
   collector gives its room back.
 - 50 concurrent framed uploads with a SIGHUP in the middle: exactly as many
-  stored as fit, the rest refused, and the usage still exact afterwards.
+  stored as fit, the rest refused, and the usage still exact afterwards;
+  a reload that raises the quota lets exactly the difference in.
 - max_rate of a client identity: one token bucket for all its connections
   on every listener; 4 uploads together at 1 MiB/s take 10 s within 10 %,
   slowed and never cut (idle_timeout = 1 s).  A listener's max_rate holds
@@ -150,11 +151,16 @@ def test_listener_max_connections():
     assert d.stop() == 0
 
 
-def quota_daemon(**limits):
-    d = Daemon([], start=False)
+def quota_config(d, **limits):
+    """One receive listener; client "q" (127.0.0.1) with subdir "q" and limits."""
     write_config(d, [{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
                       "output_dir": inbox(d)}],
                  [{"name": "q", "from": ["127.0.0.1/32"], "subdir": "q", **limits}])
+
+
+def quota_daemon(**limits):
+    d = Daemon([], start=False)
+    quota_config(d, **limits)
     return d
 
 
@@ -226,6 +232,12 @@ def test_quota_concurrent_reload():
     d.wait_log(r"quota-update client=q file=%s files=44 bytes=44000" % name)
     assert framed_upload(addr, b"2" * 1001, b"over") == "ERR 507 quota exceeded\n"
     check_ok(d, framed_upload(addr, b"2" * 1000, b"again"), b"2" * 1000, subdir="inbox/q")
+    # A reload changes the limit, not the usage: 10 bytes more fit, exactly.
+    quota_config(d, quota_bytes=45010)
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: 1 listeners", count=2)
+    assert framed_upload(addr, b"3" * 11, b"eleven") == "ERR 507 quota exceeded\n"
+    check_ok(d, framed_upload(addr, b"3" * 10, b"ten"), b"3" * 10, subdir="inbox/q")
     assert d.stop() == 0
 
 
