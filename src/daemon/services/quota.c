@@ -240,7 +240,10 @@ dir_free(struct qdir *d)
 	free(d);
 }
 
-/* Opens (making it when missing), watches and scans path.  Called with reg.lock held. */
+/*
+ * Opens, watches and scans path, which the generation made (gen.c, with
+ * the identity's subdir).  Called with reg.lock held.
+ */
 static struct qdir *
 dir_open(const char *path, char *err, size_t errlen)
 {
@@ -253,10 +256,6 @@ dir_open(const char *path, char *err, size_t errlen)
 	}
 	d->n_buckets = 64;
 	d->fd = d->wd = -1;
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: cannot make the directory: %s", path, strerror(errno));
-		goto fail;
-	}
 	if ((d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;

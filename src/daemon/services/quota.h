@@ -22,7 +22,7 @@ struct quota_spec {
 	const char *name;
 	uint64_t max_bytes;         /* 0: not limited */
 	uint64_t max_files;         /* 0: not limited */
-	const char *const *dirs;    /* absolute paths; made (mode 0750) when missing */
+	const char *const *dirs;    /* absolute paths of existing directories */
 	size_t n_dirs;
 };
 
