@@ -81,12 +81,39 @@ static struct {
  * generation's, and the one connections still in flight from before a
  * reload hold); and FDS_FIXED.
  */
+/* Whether receive listener l stores the files of identity id (its quota counts them there). */
+static bool
+stores_for(const struct listener_cfg *l, const struct identity_cfg *id)
+{
+	for (size_t k = 0; l->mode == MODE_RECEIVE && k < l->n_ids; k++) {
+		if (l->ids[k] == id)
+			return true;
+	}
+	return false;
+}
+
+/* The directories quotas count: one descriptor each, and the watcher's two if any. */
+static rlim_t
+quota_fds(const struct config *cfg)
+{
+	rlim_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct identity_cfg *id = &cfg->clients[i];
+
+		for (size_t j = 0; (id->quota_bytes != 0 || id->quota_files != 0) &&
+		    j < cfg->n_listeners; j++)
+			n += stores_for(&cfg->listeners[j], id);
+	}
+	return n > 0 ? n + 2 : 0;
+}
+
 static rlim_t
 fds_base(const struct config *cfg, size_t n_sockets)
 {
 	rlim_t dirs = 2 * (rlim_t)cfg_output_dirs(cfg);
 
-	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs;
+	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs + quota_fds(cfg);
 }
 
 /*
@@ -367,12 +394,9 @@ quotas_in_force(const struct config *cfg, char *err, size_t errlen)
 		    .max_files = id->quota_files, .dirs = (const char *const *)&paths[n_paths] };
 		for (size_t j = 0; j < cfg->n_listeners; j++) {
 			const struct listener_cfg *l = &cfg->listeners[j];
-			bool accepts = false;
 			char dir[PATH_MAX];
 
-			for (size_t k = 0; k < l->n_ids; k++)
-				accepts |= l->ids[k] == id;
-			if (l->mode != MODE_RECEIVE || !accepts)
+			if (!stores_for(l, id))
 				continue;
 			quota_dir(dir, sizeof(dir), l->output_dir, id->subdir);
 			if ((paths[n_paths] = strdup(dir)) == NULL) {
