@@ -8,7 +8,8 @@ line of their connections names them (client=).  A wrong, missing or
 revoked token, a malformed AUTH line and a raw upload from an unknown
 address all get ERR 401 before any file or partial exists: the directory
 stays empty and, under strace, the daemon makes no openat, mkdirat or
-linkat call at all for those connections.  A wrong token is refused even
+linkat call at all for those connections, and each subdir was fsync'd
+with its parent after mkdirat at start-up.  A wrong token is refused even
 from an address that would identify the client.  Identities by a verified
 client certificate (subject and SAN) and by source network.  One identity
 can never resume another's upload.  SIGHUP: a connection in flight keeps
@@ -158,7 +159,7 @@ def strace_launcher(d):
         return None
     trace = os.path.join(d.dir, "strace.txt")
     return trace, ("strace", "-f", "-qq", "-o", trace,
-                   "-e", "trace=openat,open,creat,mkdirat,linkat,renameat2,unlinkat")
+                   "-e", "trace=openat,open,creat,mkdirat,linkat,renameat2,unlinkat,fsync")
 
 
 def test_refused_before_any_file():
@@ -191,10 +192,22 @@ def test_refused_before_any_file():
             os.kill(int(f.read().split()[0]), signal.SIGTERM)
         assert d.proc.wait(WAIT) == 0
         with open(st[0]) as f:
+            start = f.read(mark)
             f.seek(mark)
             calls = [line for line in f if re.search(r"\b(open|openat|creat|mkdirat|linkat|"
                                                      r"renameat2|unlinkat)\(", line)]
         assert calls == [], "file system calls for refused connections:\n" + "".join(calls)
+        # Each subdir was made durable at start-up: the new directory and its parent fsync'd.
+        made = 0
+        for parent, name in re.findall(r'mkdirat\((\d+), "(alice|bob)", 0750\)\s*= 0', start):
+            rest = start[start.index('mkdirat(%s, "%s"' % (parent, name)):]
+            m = re.search(r'openat\(%s, "%s", [^)]*O_NOFOLLOW[^)]*\)\s*= (\d+)' % (parent, name),
+                          rest)
+            after = rest[m.end():]
+            assert re.search(r"fsync\(%s\)\s*= 0" % m.group(1), after), (name, after[:500])
+            assert re.search(r"fsync\(%s\)\s*= 0" % parent, after), (name, after[:500])
+            made += 1
+        assert made == 4, start      # alice and bob, in each of the two listeners' output_dirs
     else:
         assert d.stop() == 0
 
