@@ -140,6 +140,16 @@ def test_two_identities_own_directories():
     rc, out, err = run_tcpx("send", "--name", "c.txt", "-", tcpx_target(d.addr("inbox")),
                             stdin=b"alice again", env=dict(os.environ, TCPX_TOKEN=ALICE.decode()))
     assert rc == 0, err
+    # Bad tokens stop tcpx before it connects: unreadable file 6, invalid token or --raw 2.
+    target = tcpx_target(d.addr("inbox"))
+    assert run_tcpx("send", "--token-file", os.path.join(d.dir, "none"), src, target)[0] == 6
+    with open(os.path.join(d.dir, "short"), "w") as f:
+        f.write("short\n")
+    rc, out, err = run_tcpx("send", "--token-file", os.path.join(d.dir, "short"), src, target)
+    assert rc == 2 and "16 to 256 characters" in err, err
+    rc, out, err = run_tcpx("send", "--raw", "--token-file", os.path.join(d.dir, "token"), src,
+                            target)
+    assert rc == 2 and "--raw sends none" in err, err
     assert sorted(os.listdir(os.path.join(root, "alice"))) == ["a.bin", "c.txt"]
     assert os.listdir(os.path.join(root, "bob")) == ["b.txt"]
     # Every record of these connections names its client.
