@@ -11,7 +11,8 @@ stays empty and, under strace, the daemon makes no openat, mkdirat or
 linkat call at all for those connections, and each subdir was fsync'd
 with its parent after mkdirat at start-up.  A wrong token is refused even
 from an address that would identify the client.  Identities by a verified
-client certificate (subject and SAN) and by source network.  One identity
+client certificate (subject and SAN) and by source network, also the one
+a PROXY header names.  One identity
 can never resume another's upload.  SIGHUP: a connection in flight keeps
 the identity it was admitted with; the revoked token's new connections are
 refused.  An echo listener with require_identity closes unidentified
@@ -313,6 +314,20 @@ def test_network_identities():
     assert d.stop() == 0
 
 
+def test_network_identity_behind_proxy():
+    """Behind a balancer, from matches the client the PROXY header names, not the balancer."""
+    clients = [{"name": "branch", "from": ["10.0.0.0/8"], "subdir": "branch"},
+               {"name": "balancer", "from": ["127.0.0.1/32"], "subdir": "balancer"}]
+    d = daemon(clients, lambda d: [listener(d, require_identity=True, proxy_protocol=True,
+                                            proxy_from=["127.0.0.1/32"])])
+    header = b"PROXY TCP4 10.1.2.3 192.0.2.1 40000 7008\r\n"
+    check_ok(d, upload(d.addr("inbox"), header + b"via haproxy"), b"via haproxy", "inbox/branch")
+    refused(d.addr("inbox"), b"PROXY TCP4 192.0.2.9 192.0.2.1 40000 7008\r\n" + b"unknown")
+    assert os.listdir(os.path.join(d.dir, "inbox", "balancer")) == []
+    d.wait_log(r"conn listener=inbox peer=10\.1\.2\.3 port=40000 client=branch via=127\.0\.0\.1 ")
+    assert d.stop() == 0
+
+
 def test_partials_keyed_by_identity():
     clients = [{"name": "alice", "token_sha256": digest(ALICE)},
                {"name": "bob", "token_sha256": digest(BOB)}]
@@ -405,5 +420,6 @@ def test_bad_token_burst():
 if __name__ == "__main__":
     run([test_hash_token, test_check_config_prints_identities, test_two_identities_own_directories,
          test_refused_before_any_file, test_revoked_token_and_reload_in_flight,
-         test_certificate_identities, test_network_identities, test_partials_keyed_by_identity,
+         test_certificate_identities, test_network_identities, test_network_identity_behind_proxy,
+         test_partials_keyed_by_identity,
          test_failures_delayed_and_logged_once, test_bad_token_burst])
