@@ -239,9 +239,9 @@ load_token(void)
 	} else {
 		return EXIT_OK;
 	}
-	/* One line: its newline (a file's last) is not part of the token. */
-	if (len > 0 && token[len - 1] == '\n')
-		len--;
+	/* The first line: its newline is not part of the token. */
+	if (memchr(token, '\n', len) != NULL)
+		len = (size_t)((char *)memchr(token, '\n', len) - token);
 	if (len > 0 && token[len - 1] == '\r')
 		len--;
 	if (!auth_token_valid(token, len))

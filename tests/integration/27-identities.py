@@ -8,9 +8,11 @@ line of their connections names them (client=).  A wrong, missing or
 revoked token, a malformed AUTH line and a raw upload from an unknown
 address all get ERR 401 before any file or partial exists: the directory
 stays empty and, under strace, the daemon makes no openat, mkdirat or
-linkat call at all for those connections.  A wrong token is refused even
+linkat call at all for those connections, and each subdir was fsync'd
+with its parent after mkdirat at start-up.  A wrong token is refused even
 from an address that would identify the client.  Identities by a verified
-client certificate (subject and SAN) and by source network.  One identity
+client certificate (subject and SAN) and by source network, also the one
+a PROXY header names.  One identity
 can never resume another's upload.  SIGHUP: a connection in flight keeps
 the identity it was admitted with; the revoked token's new connections are
 refused.  An echo listener with require_identity closes unidentified
@@ -139,6 +141,16 @@ def test_two_identities_own_directories():
     rc, out, err = run_tcpx("send", "--name", "c.txt", "-", tcpx_target(d.addr("inbox")),
                             stdin=b"alice again", env=dict(os.environ, TCPX_TOKEN=ALICE.decode()))
     assert rc == 0, err
+    # Bad tokens stop tcpx before it connects: unreadable file 6, invalid token or --raw 2.
+    target = tcpx_target(d.addr("inbox"))
+    assert run_tcpx("send", "--token-file", os.path.join(d.dir, "none"), src, target)[0] == 6
+    with open(os.path.join(d.dir, "short"), "w") as f:
+        f.write("short\n")
+    rc, out, err = run_tcpx("send", "--token-file", os.path.join(d.dir, "short"), src, target)
+    assert rc == 2 and "16 to 256 characters" in err, err
+    rc, out, err = run_tcpx("send", "--raw", "--token-file", os.path.join(d.dir, "token"), src,
+                            target)
+    assert rc == 2 and "--raw sends none" in err, err
     assert sorted(os.listdir(os.path.join(root, "alice"))) == ["a.bin", "c.txt"]
     assert os.listdir(os.path.join(root, "bob")) == ["b.txt"]
     # Every record of these connections names its client.
@@ -158,7 +170,7 @@ def strace_launcher(d):
         return None
     trace = os.path.join(d.dir, "strace.txt")
     return trace, ("strace", "-f", "-qq", "-o", trace,
-                   "-e", "trace=openat,open,creat,mkdirat,linkat,renameat2,unlinkat")
+                   "-e", "trace=openat,open,creat,mkdirat,linkat,renameat2,unlinkat,fsync")
 
 
 def test_refused_before_any_file():
@@ -191,10 +203,22 @@ def test_refused_before_any_file():
             os.kill(int(f.read().split()[0]), signal.SIGTERM)
         assert d.proc.wait(WAIT) == 0
         with open(st[0]) as f:
+            start = f.read(mark)
             f.seek(mark)
             calls = [line for line in f if re.search(r"\b(open|openat|creat|mkdirat|linkat|"
                                                      r"renameat2|unlinkat)\(", line)]
         assert calls == [], "file system calls for refused connections:\n" + "".join(calls)
+        # Each subdir was made durable at start-up: the new directory and its parent fsync'd.
+        made = 0
+        for parent, name in re.findall(r'mkdirat\((\d+), "(alice|bob)", 0750\)\s*= 0', start):
+            rest = start[start.index('mkdirat(%s, "%s"' % (parent, name)):]
+            m = re.search(r'openat\(%s, "%s", [^)]*O_NOFOLLOW[^)]*\)\s*= (\d+)' % (parent, name),
+                          rest)
+            after = rest[m.end():]
+            assert re.search(r"fsync\(%s\)\s*= 0" % m.group(1), after), (name, after[:500])
+            assert re.search(r"fsync\(%s\)\s*= 0" % parent, after), (name, after[:500])
+            made += 1
+        assert made == 4, start      # alice and bob, in each of the two listeners' output_dirs
     else:
         assert d.stop() == 0
 
@@ -290,6 +314,20 @@ def test_network_identities():
     assert d.stop() == 0
 
 
+def test_network_identity_behind_proxy():
+    """Behind a balancer, from matches the client the PROXY header names, not the balancer."""
+    clients = [{"name": "branch", "from": ["10.0.0.0/8"], "subdir": "branch"},
+               {"name": "balancer", "from": ["127.0.0.1/32"], "subdir": "balancer"}]
+    d = daemon(clients, lambda d: [listener(d, require_identity=True, proxy_protocol=True,
+                                            proxy_from=["127.0.0.1/32"])])
+    header = b"PROXY TCP4 10.1.2.3 192.0.2.1 40000 7008\r\n"
+    check_ok(d, upload(d.addr("inbox"), header + b"via haproxy"), b"via haproxy", "inbox/branch")
+    refused(d.addr("inbox"), b"PROXY TCP4 192.0.2.9 192.0.2.1 40000 7008\r\n" + b"unknown")
+    assert os.listdir(os.path.join(d.dir, "inbox", "balancer")) == []
+    d.wait_log(r"conn listener=inbox peer=10\.1\.2\.3 port=40000 client=branch via=127\.0\.0\.1 ")
+    assert d.stop() == 0
+
+
 def test_partials_keyed_by_identity():
     clients = [{"name": "alice", "token_sha256": digest(ALICE)},
                {"name": "bob", "token_sha256": digest(BOB)}]
@@ -382,5 +420,6 @@ def test_bad_token_burst():
 if __name__ == "__main__":
     run([test_hash_token, test_check_config_prints_identities, test_two_identities_own_directories,
          test_refused_before_any_file, test_revoked_token_and_reload_in_flight,
-         test_certificate_identities, test_network_identities, test_partials_keyed_by_identity,
+         test_certificate_identities, test_network_identities, test_network_identity_behind_proxy,
+         test_partials_keyed_by_identity,
          test_failures_delayed_and_logged_once, test_bad_token_burst])

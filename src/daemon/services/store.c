@@ -322,7 +322,12 @@ store_open_sub(struct store *parent, const char *subdir, const char *path, unsig
 	}
 	/* Its name must be durable before the first receipt names a file inside. */
 	if (made && (fsync(st->dirfd) < 0 || fsync(parent->dirfd) < 0)) {
+		/*
+		 * Never trusted to a later fsync: taken away, so the next attempt
+		 * makes it again and starts the sequence afresh.
+		 */
 		snprintf(err, errlen, "cannot make \"%s\" durable: %s", path, strerror(errno));
+		unlinkat(parent->dirfd, subdir, AT_REMOVEDIR);
 		goto fail;
 	}
 	if (store_probe(st, path, flags, err, errlen) < 0)
