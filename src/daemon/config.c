@@ -75,6 +75,7 @@ static const struct key_def keys[] = {
 	{ "per_ip_prefix4",    T_UINT,     S_BOTH,     L(per_ip_prefix4),    1, 32, false },
 	{ "per_ip_prefix6",    T_UINT,     S_BOTH,     L(per_ip_prefix6),    1, 128, false },
 	{ "idle_timeout",      T_UINT,     S_BOTH,     L(idle_timeout),      1, 86400, false },
+	{ "park_after",        T_UINT,     S_BOTH,     L(park_after),        0, 3600000, false },
 	/* Inside a listener: that listener's own, below the global total of the same name. */
 	{ "max_connections",   T_UINT,     S_LISTENER, L(max_connections),   1, 1000000, false },
 	{ "max_rate",          T_SIZE,     S_LISTENER, L(max_rate),          1, LIMIT_BYTES, false },
@@ -981,6 +982,7 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 	d->per_ip_prefix4 = 32;
 	d->per_ip_prefix6 = 64;         /* one IPv6 host normally holds a /64 */
 	d->idle_timeout = 60;
+	d->park_after = 250;
 	d->resume_ttl = 86400;
 	d->max_partials = 100;
 }
@@ -1360,6 +1362,7 @@ cfg_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "    per_ip_prefix4 = %u;\n", l->per_ip_prefix4);
 		fprintf(fp, "    per_ip_prefix6 = %u;\n", l->per_ip_prefix6);
 		fprintf(fp, "    idle_timeout = %u;\n", l->idle_timeout);
+		fprintf(fp, "    park_after = %u;%s\n", l->park_after, l->park_after == 0 ? "  # never" : "");
 		if (l->max_connections != 0)
 			fprintf(fp, "    max_connections = %u;       # this listener's own\n",
 			    l->max_connections);

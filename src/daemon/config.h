@@ -81,6 +81,7 @@ struct listener_cfg {
 	unsigned per_ip_prefix4;    /* max_per_ip counts per prefix of this length (bits) */
 	unsigned per_ip_prefix6;
 	unsigned idle_timeout;
+	unsigned park_after;        /* ms idle at a message boundary before it parks (park.h); 0 = never */
 	uint64_t max_rate;          /* bytes/s of all its connections together; 0 = not limited */
 	unsigned max_connections;   /* its own connections at once; 0 = only the global limit */
 	struct cidr_list allow;

@@ -24,6 +24,7 @@
 #include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/park.h"
 #include "daemon/proxy_read.h"
 #include "daemon/ratelimit.h"
 #include "daemon/services/echo.h"
@@ -592,38 +593,41 @@ identify(struct conn *c)
 	return false;
 }
 
-static void *
-conn_main(void *arg)
+/* "conn listener=... peer=... port=... state=WHAT" at debug level. */
+static void
+log_state(const struct conn *c, const char *what)
 {
-	struct conn *c = arg;
+	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
 
-	if (log_enabled(LOG_LVL_DEBUG)) {
-		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
+	addr_format(&c->s.peer, peer, sizeof(peer));
+	log_debug("conn listener=%s peer=%s port=%u state=%s", log_value(name, sizeof(name),
+	    c->s.lcfg->name), peer, c->s.peer_port, what);
+}
 
-		addr_format(&c->s.peer, peer, sizeof(peer));
-		log_debug("conn listener=%s peer=%s port=%u state=started", log_value(name, sizeof(name),
-		    c->s.lcfg->name), peer, c->s.peer_port);
-	}
+/* The listener's service, from the start or, resumed, from where it parked. */
+static enum service_end
+conn_serve(struct conn *c)
+{
+	if (c->s.lcfg->mode == MODE_RECEIVE)
+		return receive_serve(&c->s);
+	if (c->s.identity != NULL || !c->s.lcfg->require_identity)
+		return echo_serve(&c->s);
+	if (c->s.proxy_local)
+		session_ended_silent(&c->s);    /* a balancer's health check is not a client */
+	else
+		session_unauthorized(&c->s);    /* echo has no header: nothing else can come */
+	return SERVICE_DONE;
+}
 
-	/*
-	 * The generation that admitted the connection sets its socket options
-	 * and idle timeout: what the listening socket passed on at the TCP
-	 * handshake may be another generation's.
-	 */
-	c->s.io.timeout_ms = (int)c->s.lcfg->idle_timeout * 1000;
-	if (listener_configure_conn(c->s.io.fd, c->s.lcfg) < 0) {
-		set_detail(c, strerror(errno));
-		c->s.result = "aborted-io-error";
-	} else if (conn_prepare(c) && identify(c)) {
-		if (c->s.lcfg->mode == MODE_RECEIVE)
-			receive_serve(&c->s);
-		else if (c->s.identity != NULL || !c->s.lcfg->require_identity)
-			echo_serve(&c->s);
-		else if (c->s.proxy_local)
-			session_ended_silent(&c->s);    /* a balancer's health check is not a client */
-		else
-			session_unauthorized(&c->s);    /* echo has no header: nothing else can come */
-	}
+/*
+ * The end of every connection, exactly once, on its thread or the waiting
+ * room's: the log line, the counters, the slots and the generation.
+ */
+static void
+conn_end(struct conn *c, bool own_thread)
+{
 	stats_add(&stats.bytes_in, c->s.bytes_in);
 	if (c->s.identity != NULL)
 		stats_identity_add(c->s.identity->name, c->s.bytes_in);
@@ -646,9 +650,105 @@ conn_main(void *arg)
 	 * thread is still alive: a sanitizer run then reports anything shared
 	 * that is touched after unregister().
 	 */
-	if (reg.last_to_leave)
+	if (reg.last_to_leave && own_thread)
 		usleep(200 * 1000);
 	free(c);
+}
+
+static bool conn_wake(struct park_entry *e, enum park_wake why);
+
+/*
+ * Hands the idle connection to the waiting room; its thread then exits.
+ * Everything stays as it was (the registry, its slots, its generation, its
+ * TLS state): a parked connection is still open.  0, or -1 when it could
+ * not park (it then keeps its thread, and never parks again).
+ */
+static int
+conn_park(struct conn *c)
+{
+	c->park.fd = c->s.io.fd;
+	c->park.idle_at = c->s.idle_since + c->s.io.timeout_ms;
+	c->park.wake = conn_wake;
+	log_state(c, "parked");
+	/* This thread is about to end: OpenSSL's state of it would never be freed. */
+	OPENSSL_thread_stop();
+	if (park_add(&c->park) == 0)
+		return 0;
+	log_warn("listener %s: cannot park a connection", c->s.lcfg->name);
+	c->s.park_ms = 0;
+	return -1;
+}
+
+/*
+ * Serves c until it ends, or parks (then c is no longer ours).  own_thread:
+ * on c's thread, not the waiting room's.
+ */
+static void
+conn_run(struct conn *c, bool own_thread)
+{
+	while (conn_serve(c) == SERVICE_PARK) {
+		if (conn_park(c) == 0)
+			return;
+		c->s.resumed = true;
+	}
+	conn_end(c, own_thread);
+}
+
+/* A parked connection's new thread. */
+static void *
+conn_resumed(void *arg)
+{
+	struct conn *c = arg;
+
+	log_state(c, "resumed");
+	conn_run(c, true);
+	return NULL;
+}
+
+/*
+ * The waiting room hands c back.  At a stop it ends here, on the waiting
+ * room's thread: its socket is shut, so its service only reads that and
+ * logs as it would have on a thread of its own - no thread is started for
+ * each of thousands of parked connections.
+ */
+static bool
+conn_wake(struct park_entry *e, enum park_wake why)
+{
+	struct conn *c = (struct conn *)(void *)((char *)e - offsetof(struct conn, park));
+	pthread_t tid;
+
+	c->s.resumed = true;
+	c->s.woke_idle = why == PARK_IDLE;
+	if (session_aborting(&c->s)) {
+		log_state(c, "resumed");
+		c->s.park_ms = 0;
+		conn_run(c, false);
+		return true;
+	}
+	return pthread_create(&tid, &c->gen->thread_attr, conn_resumed, c) == 0;
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+
+	log_state(c, "started");
+	/*
+	 * The generation that admitted the connection sets its socket options
+	 * and idle timeout: what the listening socket passed on at the TCP
+	 * handshake may be another generation's.
+	 */
+	c->s.io.timeout_ms = (int)c->s.lcfg->idle_timeout * 1000;
+	c->s.park_ms = (int)c->s.lcfg->park_after;
+	if (listener_configure_conn(c->s.io.fd, c->s.lcfg) < 0) {
+		set_detail(c, strerror(errno));
+		c->s.result = "aborted-io-error";
+	} else if (conn_prepare(c) && identify(c)) {
+		conn_run(c, true);
+		return NULL;
+	}
+	conn_end(c, true);
 	return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include "daemon/config.h"
 #include "daemon/counts.h"
 #include "daemon/gen.h"
+#include "daemon/park.h"
 #include "daemon/services/session.h"
 #include "daemon/services/store.h"
 #include "io/netio.h"
@@ -32,6 +33,7 @@ struct conn {
 	long long start_ms;
 	char detail[128];               /* why a PROXY header or handshake failed, for the log */
 	char subject[256];              /* the client certificate's, even if the handshake failed */
+	struct park_entry park;         /* while idle without a thread (park.h) */
 	struct conn *prev, *next;
 };
 /*

@@ -11,6 +11,7 @@
 
 #include "daemon/config.h"
 #include "daemon/notify.h"
+#include "daemon/park.h"
 #include "daemon/services/quota.h"
 #include "daemon/stats.h"
 
@@ -50,10 +51,15 @@ notify_status(unsigned active)
 	unsigned percent = 0;
 	int len;
 
+	char parked[32] = "";
+
+	/* Parked connections are active ones without a thread (park.h). */
+	if (park_count() > 0)
+		snprintf(parked, sizeof(parked), " (%u parked)", park_count());
 	len = snprintf(line, sizeof(line),
-	    "STATUS=%u active, %llu accepted, %llu refused; uploads %llu stored, %llu failed, "
+	    "STATUS=%u active%s, %llu accepted, %llu refused; uploads %llu stored, %llu failed, "
 	    "%llu empty; %llu bytes in, %llu bytes out",
-	    active, stats_get(&stats.accepted), stats_get(&stats.refused),
+	    active, parked, stats_get(&stats.accepted), stats_get(&stats.refused),
 	    stats_get(&stats.uploads_stored), stats_get(&stats.uploads_failed),
 	    stats_get(&stats.connections_empty),
 	    stats_get(&stats.bytes_in), stats_get(&stats.bytes_out));

@@ -31,6 +31,7 @@
 #include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/park.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
 #include "daemon/services/partial.h"
@@ -542,6 +543,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the drain thread: %s", strerror(errno));
 		return -1;
 	}
+	if (park_init() < 0) {
+		snprintf(err, errlen, "cannot start the waiting room: %s", strerror(errno));
+		return -1;
+	}
 	if (receive_init() < 0) {
 		snprintf(err, errlen, "OpenSSL has no SHA-256 implementation");
 		return -1;
@@ -787,6 +792,7 @@ graceful_stop(int sig)
 	}
 	log_info("stopped");
 	conn_want_wakeup(false);
+	park_fini();
 	drain_stop();
 	gen_unref(srv.gen);
 	srv.gen = NULL;

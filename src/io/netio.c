@@ -76,8 +76,19 @@ more_records(struct netio *io, char *buf, size_t len)
 ssize_t
 netio_recv(struct netio *io, void *buf, size_t len)
 {
+	return netio_recv_parkable(io, buf, len, 0);
+}
+
+ssize_t
+netio_recv_parkable(struct netio *io, void *buf, size_t len, int park_ms)
+{
 	if (io->ssl == NULL && io->timeout_ms > 0 && io->deadline_ms == 0)
-		return sys_recv_sliced(io->fd, buf, len, io->timeout_ms, &io->rcvtimeo_ms);
+		return sys_recv_sliced(io->fd, buf, len, io->timeout_ms, park_ms, &io->rcvtimeo_ms);
+	/* TLS: what OpenSSL holds already is not idle; else one poll() before the read. */
+	if (park_ms > 0 && io->timeout_ms > 0 && !netio_buffered(io) && sys_idle_for(io->fd, park_ms)) {
+		errno = ETIME;
+		return -1;
+	}
 	if (io->ssl == NULL)
 		return sys_recv_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);
 	for (;;) {

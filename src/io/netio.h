@@ -35,6 +35,12 @@ struct netio {
  * be a forged FIN truncating the data: never an orderly end).
  */
 ssize_t netio_recv(struct netio *io, void *buf, size_t len);
+/*
+ * netio_recv() at a message boundary of the daemon's: park_ms > 0 fails
+ * with ETIME once nothing arrived for park_ms and nothing we sent waits
+ * to be acknowledged (park.h); 0 is netio_recv().
+ */
+ssize_t netio_recv_parkable(struct netio *io, void *buf, size_t len, int park_ms);
 /* Sends all of buf: 0, or -1 with errno (EAGAIN = timed out, EPIPE, EPROTO). */
 int netio_send_all(struct netio *io, const void *buf, size_t len);
 /* Ends our direction (close_notify first on TLS; TCP half-close).  0, or -1 with errno. */

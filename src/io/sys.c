@@ -70,16 +70,18 @@ set_rcvtimeo_ms(int fd, int ms)
 }
 
 ssize_t
-sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms)
+sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int park_ms, int *rcvtimeo_ms)
 {
 	long long moved = sys_now_ms();
+	/* park_after below a slice: the first slice ends then (the default is one slice). */
+	int first = park_ms > 0 && park_ms < SLICE_MS ? park_ms : SLICE_MS;
 	int out = -1;
 
 	/* A long timeout left by an earlier idle spell would miss bytes we sent since moving. */
-	if (*rcvtimeo_ms != SLICE_MS) {
-		if (set_rcvtimeo_ms(fd, SLICE_MS) < 0)
+	if (*rcvtimeo_ms != first) {
+		if (set_rcvtimeo_ms(fd, first) < 0)
 			return -1;
-		*rcvtimeo_ms = SLICE_MS;
+		*rcvtimeo_ms = first;
 	}
 	for (;;) {
 		ssize_t n = recv(fd, buf, len, 0);
@@ -99,14 +101,33 @@ sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms)
 			errno = EAGAIN;
 			return -1;
 		}
+		/* Idle for park_ms with nothing of ours in flight: the caller may give up its thread. */
+		if (park_ms > 0 && out == 0 && now - moved >= park_ms) {
+			errno = ETIME;
+			return -1;
+		}
 		/* Nothing of ours queued: nothing can move until the peer sends, so wait it out. */
 		want = out != 0 && left > SLICE_MS ? SLICE_MS : (int)left;
+		if (park_ms > 0 && out == 0 && moved + park_ms - now < want)
+			want = (int)(moved + park_ms - now);
 		if (want != *rcvtimeo_ms) {
 			if (set_rcvtimeo_ms(fd, want) < 0)
 				return -1;
 			*rcvtimeo_ms = want;
 		}
 	}
+}
+
+bool
+sys_idle_for(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&pfd, 1, ms);
+	while (n < 0 && errno == EINTR);
+	return n == 0 && unacked(fd) == 0;
 }
 
 int

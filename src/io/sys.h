@@ -19,10 +19,17 @@ ssize_t sys_recv_idle(int fd, void *buf, size_t len, int idle_ms, long long dead
  * flows: SO_RCVTIMEO wakes it every quarter second, or once at the end of
  * idle_ms when none of our bytes wait to be acknowledged, to see whether
  * what we sent moved.  -1 with EAGAIN once no byte moved for idle_ms.
+ * park_ms > 0: -1 with ETIME once nothing moved for park_ms and nothing of
+ * ours waits to be acknowledged (the connection may park: park.h).
  * *rcvtimeo_ms is the SO_RCVTIMEO the socket has now, 0 if not known
  * (updated here).
  */
-ssize_t sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int *rcvtimeo_ms);
+ssize_t sys_recv_sliced(int fd, void *buf, size_t len, int idle_ms, int park_ms, int *rcvtimeo_ms);
+/*
+ * Waits up to ms for fd to be readable: true when nothing came and
+ * nothing we sent waits to be acknowledged (the connection may park).
+ */
+bool sys_idle_for(int fd, int ms);
 /* Sends all of buf with MSG_NOSIGNAL: 0, or -1 with errno (EAGAIN = SO_SNDTIMEO expired). */
 int sys_send_all(int fd, const void *buf, size_t len);
 /* sys_send_all() that waits in sys_await() as sys_recv_idle() does. */

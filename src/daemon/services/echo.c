@@ -33,14 +33,21 @@ io_failure(const struct session *c, int err, const char *idle_reason)
 /* Echo starts with this much on the thread's stack; most probes never need more. */
 #define SMALL_BUFFER 2048
 
-void
+enum service_end
 echo_serve(struct session *c)
 {
 	size_t big = (size_t)c->lcfg->buffer_size, size = SMALL_BUFFER;
 	char small[SMALL_BUFFER], *heap = NULL, *buf = small;
 
+	/* Every read comes with nothing left to echo: each is a message boundary, where it may park. */
 	for (;;) {
-		ssize_t n = session_recv(c, buf, size);
+		ssize_t n = session_recv_boundary(c, buf, size);
+
+		if (n < 0 && errno == ETIME) {
+			/* Everything it needs to go on is in the session: a resumed echo starts small again. */
+			free(heap);
+			return SERVICE_PARK;
+		}
 
 		if ((n == 0 || (n < 0 && errno == ECONNRESET)) && c->bytes_in == 0) {
 			session_ended_silent(c);   /* a probe or a health check: nothing to echo */
@@ -72,4 +79,5 @@ echo_serve(struct session *c)
 		}
 	}
 	free(heap);
+	return SERVICE_DONE;
 }

@@ -3,9 +3,12 @@
 #ifndef TCPXD_ECHO_H
 #define TCPXD_ECHO_H
 
-struct session;
+#include "daemon/services/session.h"
 
-/* Echoes until the client half-closes, then flushes; sets c->result. */
-void echo_serve(struct session *c);
+/*
+ * Echoes until the client half-closes, then flushes; sets c->result.  Or
+ * parks, idle with nothing left to echo (session.h): run again, it goes on.
+ */
+enum service_end echo_serve(struct session *c);
 
 #endif

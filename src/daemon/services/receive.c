@@ -69,6 +69,7 @@ struct upload_state {
 	bool nvt;               /* a telnet client: every byte is decoded (nvt.h) */
 	struct nvt nvt_state;
 	bool next;              /* reading a version 2 header after an answered file */
+	bool park;              /* ... or the first header, and idle there for park_after */
 	bool ended;             /* ... and the client half-closed or went idle instead */
 	bool empty;             /* the client closed before sending a byte */
 	bool reset;             /* ... and by a reset, not an orderly close */
@@ -162,16 +163,25 @@ receive_failed(struct session *c, int err, int timeout_code, const char *timeout
 		c->result = err == ECONNRESET ? "aborted-reset" : "aborted-io-error";
 }
 
+/* What a parked connection keeps of its upload_state (session.h park_state). */
+#define PARKED_BETWEEN_FILES 1u /* version 2, after an answered file */
+#define PARKED_AUTH 2u
+#define PARKED_NVT 4u
+
 /*
  * session_recv(), counted, and decoded when the client is a telnet client.
  * Returns 0 only at the client's EOF (negotiation alone is read past).
+ * boundary: nothing of a header has arrived, so the connection may park
+ * there (-1 with ETIME, session.h).
  */
 static ssize_t
-recv_data(struct session *c, struct upload_state *s, char *buf, size_t len)
+recv_data(struct session *c, struct upload_state *s, char *buf, size_t len, bool boundary)
 {
 	for (;;) {
 		/* A CR held from the last read may come out before these bytes (nvt.h). */
-		ssize_t n = session_recv(c, buf + s->nvt, len - s->nvt);
+		ssize_t n = boundary && (!s->nvt || s->nvt_state.state == NVT_DATA)
+		    ? session_recv_boundary(c, buf + s->nvt, len - s->nvt)
+		    : session_recv(c, buf + s->nvt, len - s->nvt);
 
 		if (n <= 0)
 			return n;
@@ -353,7 +363,11 @@ read_header(struct session *c, struct upload_state *s)
 				return -1;
 			}
 		}
-		n = recv_data(c, s, s->buf + have, s->size - have);
+		n = recv_data(c, s, s->buf + have, s->size - have, have == 0);
+		if (n < 0 && errno == ETIME) {
+			s->park = true;
+			return 0;
+		}
 		if (n == 0 && session_aborting(c)) {
 			/* shutdown(SHUT_RDWR) at a stop looks like EOF: not the client's. */
 			aborted_shutdown(c);
@@ -527,7 +541,7 @@ receive_body(struct session *c, struct upload_state *s)
 		return -1;
 	s->pending = 0;
 	for (;;) {
-		ssize_t n = recv_data(c, s, s->buf, s->size);
+		ssize_t n = recv_data(c, s, s->buf, s->size, false);
 
 		if (n == 0)
 			break;
@@ -593,7 +607,7 @@ receive_body_sized(struct session *c, struct upload_state *s)
 	if (store_sized(c, s, s->pending) < 0)
 		return -1;
 	while (s->data < s->hdr.size) {
-		ssize_t n = recv_data(c, s, s->buf, s->size);
+		ssize_t n = recv_data(c, s, s->buf, s->size, false);
 
 		if (n == 0)
 			return body_ended(c, s);
@@ -957,8 +971,11 @@ receive_one(struct session *c, struct upload_state *s)
 	return -1;
 }
 
-/* Version 2: the files after the first, until the client half-closes or goes idle. */
-static void
+/*
+ * Version 2: the files after the first, until the client half-closes or
+ * goes idle.  True when it parks between two files instead.
+ */
+static bool
 receive_more(struct session *c, struct upload_state *s)
 {
 	for (;;) {
@@ -972,14 +989,16 @@ receive_more(struct session *c, struct upload_state *s)
 		if (read_header(c, s) < 0) {
 			c->io.deadline_ms = 0;
 			log_file(c, s);
-			return;
+			return false;
 		}
 		c->io.deadline_ms = 0;
+		if (s->park)
+			return true;
 		if (s->ended)
-			return;
+			return false;
 		if (receive_one(c, s) < 0) {
 			log_file(c, s);
-			return;
+			return false;
 		}
 		log_file(c, s);
 		s->files++;
@@ -987,11 +1006,53 @@ receive_more(struct session *c, struct upload_state *s)
 	}
 }
 
-void
+/*
+ * The connection's first upload.  0 when more files may follow on it
+ * (version 2), -1 when it ended, 1 when it parked before its first byte.
+ */
+static int
+receive_first(struct session *c, struct upload_state *s)
+{
+	const struct listener_cfg *l = c->lcfg;
+	int rc = read_header(c, s);
+
+	c->io.deadline_ms = 0;
+	if (rc < 0)
+		return -1;
+	if (s->park)
+		return 1;
+	/*
+	 * A health check, or not even a framed header: nothing asked to be
+	 * stored, so nothing is answered.  store_empty keeps an orderly close
+	 * on a raw-capable listener as a 0-byte upload.
+	 */
+	if (s->empty && (c->proxy_local || !l->store_empty || s->reset || l->protocol == PROTO_FRAMED)) {
+		session_ended_silent(c);
+		return -1;
+	}
+	/* Checked before anything is created: a raw upload's first bytes only wait in memory. */
+	if (l->require_identity && c->identity == NULL) {
+		unauthorized(c);
+		return -1;
+	}
+	if (!s->framed || s->hdr.version == 1) {
+		(void)receive_file(c, s);
+		return -1;
+	}
+	rc = receive_one(c, s);
+	log_file(c, s);
+	if (rc < 0)
+		return -1;
+	c->files = ++s->files;
+	return 0;
+}
+
+enum service_end
 receive_serve(struct session *c)
 {
 	const struct listener_cfg *l = c->lcfg;
 	struct upload_state s = { .up = { .fd = -1 }, .size = (size_t)l->buffer_size };
+	enum service_end end = SERVICE_DONE;
 	int rc;
 
 	s.file_start_ms = sys_now_ms();
@@ -1000,36 +1061,27 @@ receive_serve(struct session *c)
 		reply_error(c, 500, "internal error", "refused-internal-error");
 		goto out;
 	}
-	rc = read_header(c, &s);
-	c->io.deadline_ms = 0;
-	if (rc < 0)
-		goto out;
-	/*
-	 * A health check, or not even a framed header: nothing asked to be
-	 * stored, so nothing is answered.  store_empty keeps an orderly close
-	 * on a raw-capable listener as a 0-byte upload.
-	 */
-	if (s.empty && (c->proxy_local || !l->store_empty || s.reset || l->protocol == PROTO_FRAMED)) {
-		session_ended_silent(c);
-		goto out;
+	if (c->resumed && (c->park_state & PARKED_BETWEEN_FILES)) {
+		/* Parked between two files: go on where receive_more() left. */
+		s.auth = (c->park_state & PARKED_AUTH) != 0;
+		s.nvt = (c->park_state & PARKED_NVT) != 0;
+		s.files = c->files;
+		rc = 0;
+	} else {
+		rc = receive_first(c, &s);
 	}
-	/* Checked before anything is created: a raw upload's first bytes only wait in memory. */
-	if (l->require_identity && c->identity == NULL) {
-		unauthorized(c);
+	if (rc == 0 && receive_more(c, &s))
+		rc = 1;
+	if (rc == 1) {
+		/* Nothing of a header has arrived: what goes on is in the session (session.h). */
+		c->park_state = (s.next ? PARKED_BETWEEN_FILES : 0) | (s.auth ? PARKED_AUTH : 0) |
+		    (s.nvt ? PARKED_NVT : 0);
+		end = SERVICE_PARK;
 		goto out;
-	}
-	if (!s.framed || s.hdr.version == 1) {
-		(void)receive_file(c, &s);
-		goto out;
-	}
-	rc = receive_one(c, &s);
-	log_file(c, &s);
-	if (rc == 0) {
-		c->files = ++s.files;
-		receive_more(c, &s);
 	}
 	/* Each file had its own line: the connection's names none. */
-	c->stored[0] = '\0';
+	if (s.next || (s.framed && s.hdr.version == 2))
+		c->stored[0] = '\0';
 out:
 	quota_release(&s.quota);
 	hash_cancel(&s);        /* before its file is closed */
@@ -1037,4 +1089,5 @@ out:
 		store_abort(&s.up);
 	EVP_MD_CTX_free(s.md);
 	free(s.buf);
+	return end;
 }

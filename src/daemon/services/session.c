@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* session.c - what services may do to their connection (session.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -50,8 +51,9 @@ session_send_err(struct session *s, int code, const char *reason)
 	s->linger = netio_shutdown_wr(&s->io) == 0;
 }
 
-ssize_t
-session_recv(struct session *s, void *buf, size_t len)
+/* session_recv(), parking after park_ms (0: never) as netio_recv_parkable() does. */
+static ssize_t
+recv_rated(struct session *s, void *buf, size_t len, int park_ms)
 {
 	long long until = 0, now;
 	ssize_t n;
@@ -61,10 +63,10 @@ session_recv(struct session *s, void *buf, size_t len)
 		return 0;
 	/* Unlimited, the common case: two atomic loads, no clock. */
 	if (rate_of(s->rates[0]) == 0 && rate_of(s->rates[1]) == 0)
-		return netio_recv(&s->io, buf, len);
+		return netio_recv_parkable(&s->io, buf, len, park_ms);
 	for (size_t i = 0; i < 2; i++)
 		len = rate_chunk(s->rates[i], len);
-	if ((n = netio_recv(&s->io, buf, len)) <= 0)
+	if ((n = netio_recv_parkable(&s->io, buf, len, park_ms)) <= 0)
 		return n;
 	now = rate_now_ns();
 	for (size_t i = 0; i < 2; i++) {
@@ -80,6 +82,35 @@ session_recv(struct session *s, void *buf, size_t len)
 	 */
 	if (until > now)
 		rate_wait(s->io.fd, until);
+	return n;
+}
+
+ssize_t
+session_recv(struct session *s, void *buf, size_t len)
+{
+	return recv_rated(s, buf, len, 0);
+}
+
+ssize_t
+session_recv_boundary(struct session *s, void *buf, size_t len)
+{
+	int park_ms = s->park_ms;
+	ssize_t n;
+
+	if (s->woke_idle) {
+		s->woke_idle = false;
+		errno = EAGAIN;
+		return -1;
+	}
+	/* Parking only saves a thread it would keep for longer than park_after. */
+	if (park_ms >= s->io.timeout_ms || s->io.deadline_ms != 0)
+		park_ms = 0;
+	n = recv_rated(s, buf, len, park_ms);
+	if (n < 0 && errno == ETIME) {
+		if (session_aborting(s))
+			return 0;       /* a stop is no time to park: the read says so */
+		s->idle_since = sys_now_ms() - park_ms;
+	}
 	return n;
 }
 

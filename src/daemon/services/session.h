@@ -55,7 +55,22 @@ struct session {
 	char stored[STORE_NAME_MAX];
 	bool linger;                    /* an ERR was sent: drain before closing (drain.h) */
 	atomic_bool aborting;           /* set before the daemon shuts the socket at a stop */
+	/*
+	 * Parking (park.h): a connection idle at a message boundary for
+	 * park_ms (0: never) gives up its thread, and its service runs again
+	 * on a new one (resumed) at its first byte, or at its idle timeout
+	 * (woke_idle: the boundary read then times out at once).  park_state
+	 * is the service's own, to find its place again.
+	 */
+	int park_ms;
+	long long idle_since;           /* when the parked connection last moved a byte */
+	unsigned park_state;
+	bool resumed;
+	bool woke_idle;
 };
+
+/* How a service returns: its connection ended, or parks at a message boundary. */
+enum service_end { SERVICE_DONE, SERVICE_PARK };
 
 /*
  * Whether the daemon is stopping and shut the socket: what then looks like
@@ -80,6 +95,14 @@ void session_send_err(struct session *s, int code, const char *reason);
  * read (never counted as idle; a stop or a reset ends the wait).
  */
 ssize_t session_recv(struct session *s, void *buf, size_t len);
+/*
+ * session_recv() where a message may begin (nothing left to answer): -1
+ * with ETIME when the connection idled there for park_ms, nothing of ours
+ * in flight; the service then keeps its place in park_state, frees what it
+ * holds and returns SERVICE_PARK.  Resumed by the idle timeout, it fails
+ * at once with EAGAIN, as an idle read does.
+ */
+ssize_t session_recv_boundary(struct session *s, void *buf, size_t len);
 /*
  * The client is id (NULL: anonymous), recognised by by: from here on its
  * files go to the identity's subdir, if it has one, it holds one of id's
