@@ -82,26 +82,45 @@ netio_recv(struct netio *io, void *buf, size_t len)
 ssize_t
 netio_recv_parkable(struct netio *io, void *buf, size_t len, int park_ms)
 {
+	if (io->timeout_ms == 0)
+		park_ms = 0;    /* tcpx's blocking socket */
 	if (io->ssl == NULL && io->timeout_ms > 0 && io->deadline_ms == 0)
 		return sys_recv_sliced(io->fd, buf, len, io->timeout_ms, park_ms, &io->rcvtimeo_ms);
-	/* TLS: what OpenSSL holds already is not idle; else one poll() before the read. */
-	if (park_ms > 0 && io->timeout_ms > 0 && !netio_buffered(io) && sys_idle_for(io->fd, park_ms)) {
-		errno = ETIME;
-		return -1;
-	}
-	if (io->ssl == NULL)
+	if (io->ssl == NULL) {
+		if (park_ms > 0 && sys_idle_for(io->fd, park_ms)) {
+			errno = ETIME;
+			return -1;
+		}
 		return sys_recv_idle(io->fd, buf, len, io->timeout_ms, io->deadline_ms);
+	}
 	for (;;) {
-		int rc;
+		int rc, err;
 
 		ERR_clear_error();
 		errno = 0;
 		rc = SSL_read(io->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+		err = errno;
 		if (rc > 0)
 			return (ssize_t)rc + more_records(io, (char *)buf + rc, len - (size_t)rc);
 		if (SSL_get_error(io->ssl, rc) == SSL_ERROR_ZERO_RETURN)
 			return 0;
-		if (tls_retry(io, rc, errno) < 0)
+		/*
+		 * Only once OpenSSL asks for more from the socket: with read-ahead
+		 * it may hold the client's next record already (read with the last
+		 * one, or with the handshake), which no poll() would see.  One look
+		 * only: after it, the idle clock runs as always.
+		 */
+		if (park_ms > 0 && SSL_get_error(io->ssl, rc) == SSL_ERROR_WANT_READ) {
+			bool idle = sys_idle_for(io->fd, park_ms);
+
+			park_ms = 0;
+			if (idle) {
+				ERR_clear_error();
+				errno = ETIME;
+				return -1;
+			}
+		}
+		if (tls_retry(io, rc, err) < 0)
 			return -1;
 	}
 }

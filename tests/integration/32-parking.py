@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 
 from tcpxdtest import (WAIT, Daemon, check_ok, connect, have_tool, inbox, log_records,
@@ -166,8 +167,8 @@ def test_tls_parks_and_resumes():
     certs_dir = tempfile.mkdtemp(prefix="tcpxd-park-certs-")
     try:
         certs = make_certs(certs_dir)
-        d = daemon([echo_l(tls={"certificate": certs.pem("server"),
-                                "key": certs.key("server")})])
+        tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
+        d = daemon([echo_l(tls=tls), echo_l("socat", tls=tls, park_after=2000)])
         ctx = ssl.create_default_context(cafile=certs.pem("ca"))
         c = TLSConn(d.addr("echo"), ctx)
         c.send(b"before")
@@ -182,6 +183,34 @@ def test_tls_parks_and_resumes():
         c.sock.shutdown(socket.SHUT_WR)
         d.wait_log(r"conn listener=echo .* tls=TLSv1\.[23] .*result=ok$")
         c.sock.close()
+        # A record sent with the handshake's last flight is read ahead with it: OpenSSL
+        # holds it where no poll() sees it, and it must be echoed, never parked on.
+        c = TLSConn.__new__(TLSConn)
+        c.sock = connect(d.addr("echo"))
+        c.inc, c.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        c.obj = ctx.wrap_bio(c.inc, c.out, server_hostname="127.0.0.1")
+        while True:
+            try:
+                c.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                c._flush()
+                c.inc.write(c.sock.recv(1 << 16))
+        c.obj.write(b"same flight")
+        c._flush()          # Finished and the data in one write
+        assert c.recv_exactly(11) == b"same flight"
+        c.sock.close()
+        d.wait_log(r"conn listener=echo .* in=11 out=11 .*result=aborted-tls-error$")
+        # socat sends its line and close_notify at once: both read ahead, neither may
+        # be parked on (socat would wait its -t 30 for an answer that never comes).
+        if have_tool("socat", "the read-ahead case with socat"):
+            for i in range(5):
+                p = subprocess.run(["socat", "-t", "30", "-", "OPENSSL:localhost:%d,cafile=%s"
+                                    % (d.addr("socat")[1], certs.pem("ca"))],
+                                   input=b"hello\n", capture_output=True, timeout=WAIT * 2)
+                assert p.stdout == b"hello\n", p
+            d.wait_log(r"conn listener=socat .* in=6 out=6 .*result=ok$", 5)
+            assert not re.search(PARKED % "socat", d.log(), re.M)
         assert d.stop() == 0
     finally:
         shutil.rmtree(certs_dir, ignore_errors=True)
