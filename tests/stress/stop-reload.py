@@ -9,6 +9,12 @@ may get OK and none may leave anything.  STOPPING=1 must be sent, a new
 connection right after it must be refused at once, and the daemon must
 exit 0 within shutdown_timeout + 1 s of the signal.
 
+SIGTERM with 5,000 parked connections (park_after, shutdown_timeout = 0):
+echo connections idle past park_after hold no thread; the stop must still
+reach every one (the waiting room ends them), each with its
+result=aborted-shutdown line and its client's EOF, and the daemon must exit
+0 promptly.
+
 SIGHUP storm: 100 SIGHUPs, alternating a good configuration (a different
 max_file_size and idle_timeout each time) and a bad one (a type error), one
 every ~100 ms (each waits for the daemon's READY=1 that ends the reload),
@@ -126,6 +132,44 @@ def test_sigterm_during_50_uploads():
     assert t_exit <= SHUTDOWN_TIMEOUT + 1, "exit took %.2f s" % t_exit
 
 
+def test_sigterm_with_5000_parked():
+    n = 5000
+    stresslib.raise_nofile(n + 200)
+    d = Daemon([], workdir=stresslib.fast_dir("tcpxd-park-"), start=False)
+    d.write_config([{"name": "echo", "mode": "echo", "address": "127.0.0.1", "port": 0,
+                     "park_after": 100}], shutdown_timeout=0, max_connections=n + 100,
+                   max_per_ip=n + 100, log_level="info")
+    d.start()
+    socks = []
+    for _ in range(n):
+        s = connect(d.addr("echo"))
+        s.sendall(b"!")
+        assert s.recv(1) == b"!"
+        socks.append(s)
+    d.wait_status("(%d parked)" % n)
+    _, threads, rss = stresslib.proc_counts(stresslib.daemon_pid(d))
+    t_sig = time.monotonic()
+    d.send_signal(signal.SIGTERM)
+    rc = d.proc.wait(WAIT)
+    t_exit = time.monotonic() - t_sig
+    assert rc == 0, rc
+    d.check_sanitizer()
+    assert "stopped with" not in d.log(), "connections left unwinding"
+    results = stresslib.conn_results(d)
+    assert len(results) == n and set(results) == {"aborted-shutdown"}, stresslib.results_text(d)
+    for s in socks:
+        s.settimeout(WAIT)
+        try:
+            assert s.recv(1) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
+    FIGURES.append("SIGTERM with %d parked connections (%d daemon threads, RSS %d KiB): "
+                   "%d result=aborted-shutdown lines, every client saw its end, exit %d "
+                   "after %.2f s" % (n, threads, rss, len(results), rc, t_exit))
+    assert t_exit <= 10, "exit took %.2f s" % t_exit
+
+
 def test_sighup_storm_under_traffic():
     d = Daemon([], workdir=stresslib.fast_dir("tcpxd-hup-"), start=False)
     d.write_config(listeners(d), max_per_ip=200, log_level="info")
@@ -233,4 +277,5 @@ def test_sighup_storm_under_traffic():
     assert d.stop() == 0
 
 
-stresslib.run_and_report([test_sigterm_during_50_uploads, test_sighup_storm_under_traffic], FIGURES)
+stresslib.run_and_report([test_sigterm_during_50_uploads, test_sigterm_with_5000_parked,
+                          test_sighup_storm_under_traffic], FIGURES)
