@@ -7,6 +7,9 @@
  *   churn     W workers: connect, 64-byte echo, half-close, wait for close
  *   hold      open N connections paced, verify an echo on each while all
  *             are open, report memory per connection
+ *   hold-idle open N connections paced, leave them idle for --settle
+ *             (past tcpxd's park_after), report memory per connection
+ *             then, and only then send one message on each and verify it
  *   upload    raw upload (send, half-close, read until EOF), check receipt
  *   upload8   upload with 8 concurrent connections
  *   smallfiles  C clients each uploading F small files, every receipt
@@ -1093,7 +1096,8 @@ static void hold_read(long i, int fd, SSL *ssl, const unsigned char *pat, size_t
 	}
 }
 
-static int run_hold(void)
+/* idle: hold-idle, memory sampled before the echo, while every connection is idle. */
+static int run_hold(int idle)
 {
 	if (!opt_conns)
 		opt_conns = 10000;
@@ -1143,6 +1147,15 @@ static int run_hold(void)
 		pthread_attr_destroy(&attr);
 	}
 	double t_open = now() - h.t0;
+	long avail1 = 0, kern1 = 0, self1 = 0, pss1 = -1;
+	if (idle) {
+		if (opt_settle > 0)
+			usleep((useconds_t)(opt_settle * 1e6));
+		avail1 = meminfo_kib("MemAvailable");
+		kern1 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
+		self1 = file_field_kib("/proc/self/status", "VmRSS");
+		pss1 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks1) : -1;
+	}
 	/* every connection sends its own message; then collect all echoes */
 	for (long i = 0; i < opt_conns; i++) {
 		const unsigned char *msg = pat + ((uint64_t)i * 4099u) % PAT_LEN;
@@ -1179,12 +1192,14 @@ static int run_hold(void)
 		pending = keep;
 	}
 	double t_echo = now() - h.t0;
-	if (opt_settle > 0)
-		usleep((useconds_t)(opt_settle * 1e6));
-	long avail1 = meminfo_kib("MemAvailable");
-	long kern1 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
-	long self1 = file_field_kib("/proc/self/status", "VmRSS");
-	long pss1 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks1) : -1;
+	if (!idle) {
+		if (opt_settle > 0)
+			usleep((useconds_t)(opt_settle * 1e6));
+		avail1 = meminfo_kib("MemAvailable");
+		kern1 = meminfo_kib("Slab") + meminfo_kib("KernelStack") + meminfo_kib("PageTables");
+		self1 = file_field_kib("/proc/self/status", "VmRSS");
+		pss1 = opt_server_pid ? tree_pss_kib(opt_server_pid, &tasks1) : -1;
+	}
 	/* TLS: our close_notify, best effort (one small record on a
 	 * non-blocking socket), not waiting for the server's; then free */
 	for (long i = 0; i < opt_conns; i++) {
@@ -1197,7 +1212,7 @@ static int run_hold(void)
 		close(fds[i]);
 	}
 	double n = (double)opt_conns;
-	printf("hold conns=%ld open_secs=%.2f echo_secs=%.2f sys_kib_per_conn=%.1f", opt_conns, t_open, t_echo,
+	printf("%s conns=%ld open_secs=%.2f echo_secs=%.2f sys_kib_per_conn=%.1f", idle ? "hold-idle" : "hold", opt_conns, t_open, t_echo,
 	       (double)(avail0 - avail1) / n);
 	if (pss0 >= 0 && pss1 >= 0)
 		printf(" pss_kib_per_conn=%.1f server_pss_kib=%ld server_tasks=%ld", (double)(pss1 - pss0) / n, pss1, tasks1);
@@ -1803,7 +1818,7 @@ static int run_resume(void)
 static void usage(void)
 {
 	puts("usage: tcpx-load SCENARIO --port PORT [options]\n"
-	     "scenarios: stream pingpong churn hold upload upload8 smallfiles resume gen\n"
+	     "scenarios: stream pingpong churn hold hold-idle upload upload8 smallfiles resume gen\n"
 	     "  --host ADDR         numeric loopback address (default 127.0.0.1; others refused)\n"
 	     "  --port PORT         server port\n"
 	     "  --bytes SIZE        stream: bytes echoed (1G); upload: bytes per connection\n"
@@ -1912,7 +1927,9 @@ int main(int argc, char **argv)
 	if (!strcmp(scen, "churn"))
 		return run_churn();
 	if (!strcmp(scen, "hold"))
-		return run_hold();
+		return run_hold(0);
+	if (!strcmp(scen, "hold-idle"))
+		return run_hold(1);
 	if (!strcmp(scen, "upload"))
 		return run_upload(1, 1ULL << 30);
 	if (!strcmp(scen, "upload8"))
