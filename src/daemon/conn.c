@@ -393,6 +393,22 @@ prefix_field(char *buf, size_t len, const struct cidr *net)
 	snprintf(buf, len, " prefix=%s", text);
 }
 
+/*
+ * The identity a record about c names: the session's once identify() ran
+ * (session_client_field()); before, the one the client's address names (a
+ * certificate or token that would come later may name another), but
+ * behind a PROXY header only once the header named the client.
+ */
+static const struct identity_cfg *
+logged_identity(const struct conn *c)
+{
+	if (c->identify_ran || c->s.identity != NULL || c->s.busy_identity != NULL)
+		return c->s.busy_identity != NULL ? c->s.busy_identity : c->s.identity;
+	if (c->s.lcfg->proxy_protocol && !c->proxied)
+		return NULL;
+	return identity_by_address(c->s.lcfg, &c->s.peer);
+}
+
 static void
 log_finished(const struct conn *c)
 {
@@ -408,7 +424,7 @@ log_finished(const struct conn *c)
 	bool health_check = c->s.result != NULL && (strcmp(c->s.result, "ok-health-check") == 0 ||
 	    strcmp(c->s.result, "empty") == 0);
 	enum log_level level = health_check || c->s.quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-	char client[SESSION_CLIENT_FIELD_MAX];
+	char client[IDENTITY_CLIENT_FIELD_MAX];
 
 	if (!log_enabled(level))
 		return;
@@ -426,7 +442,7 @@ log_finished(const struct conn *c)
 		prefix_field(prefix, sizeof(prefix), &c->ip_key);
 	if (c->s.files > 0)
 		snprintf(files, sizeof(files), " files=%u", c->s.files);
-	session_client_field(&c->s, client, sizeof(client));
+	identity_client_field(logged_identity(c), client, sizeof(client));
 	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
 	    log_value(name, sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, client, via, tls, subject,
 	    (unsigned long long)c->s.bytes_in, (unsigned long long)c->s.bytes_out,
@@ -579,6 +595,7 @@ identify(struct conn *c)
 	const struct identity_cfg *id;
 	enum identity_by by = IDENTITY_CERTIFICATE;
 
+	c->identify_ran = true;
 	if (l->n_ids == 0)
 		return true;
 	if ((id = identity_by_certificate(l, c->s.io.ssl)) == NULL) {
@@ -599,10 +616,12 @@ conn_main(void *arg)
 
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+		char client[IDENTITY_CLIENT_FIELD_MAX];
 
 		addr_format(&c->s.peer, peer, sizeof(peer));
-		log_debug("conn listener=%s peer=%s port=%u state=started", log_value(name, sizeof(name),
-		    c->s.lcfg->name), peer, c->s.peer_port);
+		identity_client_field(logged_identity(c), client, sizeof(client));
+		log_debug("conn listener=%s peer=%s port=%u%s state=started", log_value(name,
+		    sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, client);
 	}
 
 	/*
@@ -678,7 +697,7 @@ log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct li
 {
 	struct refusal_log *rl = refusal_log_of(l->name);
 	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], text[ADDR_TEXT_MAX];
-	char prefix[ADDR_TEXT_MAX + 16] = "", more[32] = "";
+	char prefix[ADDR_TEXT_MAX + 16] = "", more[32] = "", client[IDENTITY_CLIENT_FIELD_MAX];
 	long long now = sys_now_ms();
 
 	if (rl != NULL && now - rl->window_ms[why] < 1000) {
@@ -686,12 +705,18 @@ log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct li
 		return;
 	}
 	addr_format(peer, text, sizeof(text));
+	/*
+	 * Only a logged refusal pays for the lookup, a walk over l's networks.
+	 * Behind a balancer the peer is the balancer: no client's address yet.
+	 */
+	identity_client_field(l->proxy_protocol ? NULL : identity_by_address(l, peer), client,
+	    sizeof(client));
 	if (net != NULL)
 		prefix_field(prefix, sizeof(prefix), net);
 	if (rl != NULL && rl->suppressed[why] > 0)
 		snprintf(more, sizeof(more), " suppressed=%u", rl->suppressed[why]);
-	log_warnx("refused listener=%s peer=%s%s reason=%s%s", log_value(name, sizeof(name), l->name),
-	    text, prefix, refusals[why].reason, more);
+	log_warnx("refused listener=%s peer=%s%s%s reason=%s%s", log_value(name, sizeof(name),
+	    l->name), text, client, prefix, refusals[why].reason, more);
 	if (rl != NULL) {
 		rl->window_ms[why] = now;
 		rl->suppressed[why] = 0;
