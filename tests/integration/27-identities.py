@@ -4,7 +4,11 @@
 line of a token read on stdin; tcpxd -t prints identities, makes no
 subdirectory and refuses one that is a symbolic link.  Two token identities store their files in
 their own subdirectories (tcpx --token-file and TCPX_TOKEN), and every log
-line of their connections names them (client=).  A wrong, missing or
+line of their connections names them (client=); so does every record that
+names a client's address that an identity holds: the debug line of a
+connection as it starts, a failed token, a storage error, the identity's
+max_connections, a refusal at accept (max_per_ip) and one by deny behind a
+PROXY header.  A wrong, missing or
 revoked token, a malformed AUTH line and a raw upload from an unknown
 address all get ERR 401 before any file or partial exists: the directory
 stays empty and, under strace, the daemon makes no openat, mkdirat or
@@ -321,12 +325,18 @@ def test_network_identity_behind_proxy():
     clients = [{"name": "branch", "from": ["10.0.0.0/8"], "subdir": "branch"},
                {"name": "balancer", "from": ["127.0.0.1/32"], "subdir": "balancer"}]
     d = daemon(clients, lambda d: [listener(d, require_identity=True, proxy_protocol=True,
-                                            proxy_from=["127.0.0.1/32"])])
+                                            proxy_from=["127.0.0.1/32"], deny=["10.9.0.0/16"])])
     header = b"PROXY TCP4 10.1.2.3 192.0.2.1 40000 7008\r\n"
     check_ok(d, upload(d.addr("inbox"), header + b"via haproxy"), b"via haproxy", "inbox/branch")
     refused(d.addr("inbox"), b"PROXY TCP4 192.0.2.9 192.0.2.1 40000 7008\r\n" + b"unknown")
     assert os.listdir(os.path.join(d.dir, "inbox", "balancer")) == []
     d.wait_log(r"conn listener=inbox peer=10\.1\.2\.3 port=40000 client=branch via=127\.0\.0\.1 ")
+    # Refused before it is identified, by the deny the header's address meets: the log
+    # still names the client that address is.
+    answer = upload(d.addr("inbox"), b"PROXY TCP4 10.9.1.1 192.0.2.1 40001 7008\r\nx")
+    assert answer == "ERR 403 forbidden\n", answer
+    d.wait_log(r"conn listener=inbox peer=10\.9\.1\.1 port=40001 client=branch via=127\.0\.0\.1 "
+               r".*result=refused-denied")
     assert d.stop() == 0
 
 
@@ -368,18 +378,21 @@ def test_every_record_names_the_client():
     d.wait_log(r"conn listener=other peer=127\.0\.0\.2 .*result=")
     assert d.stop() == 0
     named = {lan: "lan", lab: "lab"}
-    seen = set()
+    seen, wrong = set(), []
     for line in d.log().splitlines():
         event, fields = parse_log_line(line)
         f = dict(fields)
         if event is None or f.get("peer") not in named:
             continue
-        assert f.get("client") == named[f["peer"]], line
+        if f.get("client") != named[f["peer"]]:
+            wrong.append(line)
         seen.add((event, f.get("state") or f.get("reason") or ""))
-    for want in (("conn", "started"), ("conn", ""), ("upload", ""), ("hash", ""),
-                 ("unauthorized", ""), ("store-error", ""), ("refused", "client-max_connections"),
-                 ("refused", "max_per_ip")):
-        assert want in seen, (want, sorted(seen))
+    assert not wrong, "\n".join(wrong)
+    missing = [w for w in (("conn", "started"), ("conn", ""), ("upload", ""), ("hash", ""),
+                           ("unauthorized", ""), ("store-error", ""),
+                           ("refused", "client-max_connections"), ("refused", "max_per_ip"))
+               if w not in seen]
+    assert not missing, (missing, sorted(seen))
 
 
 def test_partials_keyed_by_identity():
