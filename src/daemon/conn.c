@@ -66,7 +66,8 @@ struct gen_use {
 static struct {
 	pthread_mutex_t lock;
 	struct conn *head;
-	unsigned active;
+	unsigned active;            /* registered: threads the daemon waits for at a stop */
+	unsigned limited;           /* of those, holding one of max_connections (release_limits) */
 	struct ip_count *buckets[IP_BUCKETS];
 	unsigned long long fd_cap;  /* descriptors admitted connections may use (conn_set_fd_cap) */
 	struct gen_use *gens;       /* the generations connections hold, and their directories */
@@ -266,7 +267,7 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 	enum refusal verdict = REFUSE_COUNT;
 
 	pthread_mutex_lock(&reg.lock);
-	if (reg.active >= max_connections) {
+	if (reg.limited >= max_connections) {
 		verdict = REFUSE_BUSY;
 		goto out;
 	}
@@ -296,6 +297,8 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 	}
 	gen_use_add(c->gen);
 	reg.active++;
+	reg.limited++;
+	c->limited = true;
 	c->prev = NULL;
 	c->next = reg.head;
 	if (reg.head != NULL)
@@ -317,6 +320,34 @@ ip_acquire(struct conn *c)
 	return verdict;
 }
 
+/* What c holds against max_connections and max_per_ip.  Called with the lock held. */
+static void
+release_limits_locked(struct conn *c)
+{
+	if (c->ip_counted)
+		ip_release(&c->ip_key);
+	c->ip_counted = false;
+	count_put(c->listener_slot);
+	c->listener_slot = NULL;
+	session_end(&c->s);
+	if (c->limited)
+		reg.limited--;
+	c->limited = false;
+}
+
+/*
+ * Before the connection's line is logged, so that a client (or a test)
+ * that sees the line finds its places free; the thread itself is waited
+ * for until unregister().
+ */
+static void
+release_limits(struct conn *c)
+{
+	pthread_mutex_lock(&reg.lock);
+	release_limits_locked(c);
+	pthread_mutex_unlock(&reg.lock);
+}
+
 /* Undoes admit() but for the generation (gen_release).  Called with the lock held. */
 static void
 unlink_locked(struct conn *c)
@@ -327,11 +358,7 @@ unlink_locked(struct conn *c)
 		reg.head = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->ip_counted)
-		ip_release(&c->ip_key);
-	count_put(c->listener_slot);
-	c->listener_slot = NULL;
-	session_end(&c->s);
+	release_limits_locked(c);
 	reg.active--;
 }
 
@@ -647,6 +674,7 @@ conn_main(void *arg)
 	if (c->s.identity != NULL)
 		stats_identity_add(c->s.identity->name, c->s.bytes_in);
 	stats_add(&stats.bytes_out, c->s.bytes_out);
+	release_limits(c);
 	log_finished(c);
 	netio_tls_end(&c->s.io);
 	/*
@@ -833,7 +861,7 @@ conn_fd_room(const struct gen *current)
 	for (size_t i = 0; i < reg.n_gens; i++)
 		old += reg.gens[i].gen != current ? reg.gens[i].dirs : 0;
 	/* One that max_connections refuses needs a descriptor only for a moment. */
-	room = reg.active >= current->cfg->max_connections ||
+	room = reg.limited >= current->cfg->max_connections ||
 	    2ull * (reg.active + 1) + (old > budgeted ? old - budgeted : 0) <= reg.fd_cap;
 	pthread_mutex_unlock(&reg.lock);
 	return room;
