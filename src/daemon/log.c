@@ -32,6 +32,8 @@
 static atomic_int current_level = LOG_LVL_INFO;
 static atomic_int current_format = LOG_FMT_LOGFMT;
 static int to_journal;
+/* The journal's native socket exists: lines go there with their fields. */
+static int to_journal_fields;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 static const char *const format_names[] = { "logfmt", "json" };
@@ -45,12 +47,15 @@ log_init(void)
 	unsigned long long dev, ino;
 	struct stat st;
 
-	to_journal = 0;
+	to_journal = to_journal_fields = 0;
 	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
 		return;
 	if (fstat(STDERR_FILENO, &st) == 0 && st.st_dev == (dev_t)dev &&
 	    st.st_ino == (ino_t)ino)
 		to_journal = 1;
+	/* sd_journal_sendv() reports success when the socket is missing: look first. */
+	if (to_journal && stat("/run/systemd/journal/socket", &st) == 0 && S_ISSOCK(st.st_mode))
+		to_journal_fields = 1;
 }
 
 void
@@ -237,7 +242,7 @@ log_structured(enum log_level level, const char *body, size_t len)
 	struct logrec r;
 
 	logrec_parse(&r, body, len);
-	if (to_journal) {
+	if (to_journal_fields) {
 		struct iovec iov[LOGREC_IOV_MAX];
 		size_t n = logrec_journal(iov, out.journal, sizeof(out.journal), &r,
 		    level_prio[level]);
@@ -295,8 +300,9 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	}
-	if ((to_journal || atomic_load_explicit(&current_format, memory_order_relaxed) ==
-	    LOG_FMT_JSON) && log_structured(level, line + prefix, len - prefix) == 0)
+	if ((to_journal_fields || (!to_journal && atomic_load_explicit(&current_format,
+	    memory_order_relaxed) == LOG_FMT_JSON)) &&
+	    log_structured(level, line + prefix, len - prefix) == 0)
 		return;
 	line[len++] = '\n';
 	write_stderr(line, len);
