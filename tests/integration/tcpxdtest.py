@@ -242,6 +242,7 @@ class Daemon:
         self.log_checked = 0        # bytes of the log check_log() has parsed
         self.json_seen = (0, [])    # bytes of the log log() has turned into logfmt, and those
         self.journal = False        # logfmt with <N> even in JSON mode (JOURNAL_STREAM)
+        self.json = False           # its configuration says log_format = "json"
         self.write_config(listeners, **globals_)
         if start:
             self.start()
@@ -270,6 +271,8 @@ class Daemon:
         self.notify_reader.start()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
         self.journal = "JOURNAL_STREAM" in env
+        with open(self.conf) as f:       # a test may write its own configuration
+            self.json = re.search(r'^\s*log_format\s*=\s*"json"', f.read(), re.M) is not None
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen([*launcher, *LAUNCHER, TCPXD, "-c", self.conf],
@@ -361,7 +364,7 @@ class Daemon:
             time.sleep(0.05)
 
     def json_mode(self):
-        return LOG_FORMAT == "json" and not self.journal
+        return self.json and not self.journal
 
     def log(self):
         """The log as text; in JSON mode each JSON line as the logfmt line it stands
