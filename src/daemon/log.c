@@ -255,8 +255,11 @@ log_structured(enum log_level level, const char *body, size_t len)
 		char ts[40];
 		size_t n;
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		gmtime_r(&now.tv_sec, &tm);
+		/* Neither fails for a clock that exists; the epoch stands in if one does. */
+		if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+			now = (struct timespec){ 0, 0 };
+		if (gmtime_r(&now.tv_sec, &tm) == NULL)
+			tm = (struct tm){ .tm_mday = 1, .tm_year = 70 };
 		n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(ts + n, sizeof(ts) - n, ".%06ldZ", now.tv_nsec / 1000);
 		n = logrec_json(out.json, sizeof(out.json), &r, ts, level_names[level]);
