@@ -1008,14 +1008,18 @@ receive_one(struct session *c, struct upload_state *s)
 
 /*
  * Version 2: the files after the first, until the client half-closes or
- * goes idle.  True when it parks between two files instead.
+ * goes idle.  True when it parks between two files instead.  from_park:
+ * it parked there before, and s->file_start_ms is when the wait began.
  */
 static bool
-receive_more(struct session *c, struct upload_state *s)
+receive_more(struct session *c, struct upload_state *s, bool from_park)
 {
 	for (;;) {
+		/* A file's ms= counts from the end of the last one: its wait while parked too. */
+		if (!from_park)
+			s->file_start_ms = sys_now_ms();
+		from_park = false;
 		s->next = true;
-		s->file_start_ms = sys_now_ms();
 		/* A header refused here names no file: its line must not repeat the last one's. */
 		s->data = 0;
 		s->hdr.name[0] = '\0';
@@ -1088,6 +1092,7 @@ receive_serve(struct session *c)
 	const struct listener_cfg *l = c->lcfg;
 	struct upload_state s = { .up = { .fd = -1 }, .size = (size_t)l->buffer_size };
 	enum service_end end = SERVICE_DONE;
+	bool from_park = false;
 	int rc;
 
 	s.file_start_ms = sys_now_ms();
@@ -1101,11 +1106,13 @@ receive_serve(struct session *c)
 		s.auth = (c->park_state & PARKED_AUTH) != 0;
 		s.nvt = (c->park_state & PARKED_NVT) != 0;
 		s.files = c->files;
+		s.file_start_ms = c->idle_since;
+		from_park = true;
 		rc = 0;
 	} else {
 		rc = receive_first(c, &s);
 	}
-	if (rc == 0 && receive_more(c, &s))
+	if (rc == 0 && receive_more(c, &s, from_park))
 		rc = 1;
 	if (rc == 1) {
 		/* Nothing of a header has arrived: what goes on is in the session (session.h). */
