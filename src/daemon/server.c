@@ -30,6 +30,8 @@
 #include "daemon/gen.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_http.h"
 #include "daemon/notify.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
@@ -520,6 +522,11 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if (quotas_in_force(cfg, err, errlen) < 0)
 		return -1;
+	/* Signals are blocked already: the endpoint's thread inherits that. */
+	metrics_configure(cfg);
+	if (metrics_http_prepare(cfg, err, errlen) < 0)
+		return -1;
+	metrics_http_commit();
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -605,15 +612,23 @@ reload(void)
 	    (g = gen_create(cfg, err, sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
+		metrics_reload(false);
 		notify_ready();
 		return;
 	}
-	/* Usage is kept by identity name: only directories new to a quota are scanned. */
+	/*
+	 * Usage is kept by identity name: only directories new to a quota are
+	 * scanned.  The metrics endpoint before the listeners: open_slots()
+	 * hands kept sockets over, so nothing may fail after it.
+	 */
 	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0 ||
+	    metrics_http_prepare(g->cfg, err, sizeof(err)) < 0 ||
 	    (slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err,
 	    sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
+		metrics_http_abort();
+		metrics_reload(false);
 		restore_quotas();
 		gen_unref(g);
 		notify_ready();
@@ -633,6 +648,9 @@ reload(void)
 	if (rates_in_force(g->cfg) < 0)
 		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
+	metrics_http_commit();
+	metrics_configure(g->cfg);
+	metrics_reload(true);
 	check_rlimits(g->cfg, srv.n_slots);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();
@@ -787,6 +805,7 @@ graceful_stop(int sig)
 	}
 	log_info("stopped");
 	conn_want_wakeup(false);
+	metrics_http_stop();
 	drain_stop();
 	gen_unref(srv.gen);
 	srv.gen = NULL;
@@ -795,6 +814,7 @@ graceful_stop(int sig)
 	count_fini();
 	rate_fini();
 	receive_fini();
+	metrics_fini();
 	sys_close(srv.sig_fd);
 	sys_close(srv.wake_fd);
 	return 0;

@@ -17,5 +17,6 @@ Suite *log_suite(void);
 Suite *nvt_suite(void);
 Suite *limits_suite(void);
 Suite *auth_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "daemon/config.h"
+#include "daemon/metrics.h"
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
@@ -50,6 +51,7 @@ struct session {
 	struct store *listener_store;   /* the listener's own: of anonymous clients */
 	bool quiet;                     /* a repeated refusal: its end is logged at debug only */
 	uint64_t bytes_in, bytes_out;
+	struct metrics_listener *metrics;       /* the listener's counters (metrics.h), or NULL */
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
