@@ -33,6 +33,7 @@ struct endpoint {
 	struct MHD_Daemon *mhd;
 	struct listener_cfg lc;         /* address and port, as listener.c takes them */
 	int fd;
+	bool activated;                 /* passed by the service manager: kept by every reload */
 };
 
 static struct {
@@ -162,8 +163,9 @@ endpoint_free(struct endpoint *e)
 	free(e);
 }
 
+/* passed_fd: the service manager's socket (taken over), or -1: bind m's address. */
 static struct endpoint *
-endpoint_start(const struct metrics_cfg *m, char *err, size_t errlen)
+endpoint_start(const struct metrics_cfg *m, int passed_fd, char *err, size_t errlen)
 {
 	struct endpoint *e = calloc(1, sizeof(*e));
 	struct listener_cfg l;
@@ -172,9 +174,11 @@ endpoint_start(const struct metrics_cfg *m, char *err, size_t errlen)
 	as_listener(m, &l);
 	if (e == NULL) {
 		snprintf(err, errlen, "%s:%d: metrics: out of memory", m->file, m->line);
+		sys_close(passed_fd);
 		return NULL;
 	}
-	e->fd = -1;
+	e->fd = passed_fd;
+	e->activated = passed_fd >= 0;
 	e->lc = l;
 	/* Its own copies: the configuration that asked for it goes at the next reload. */
 	e->lc.address = e->lc.file = NULL;
@@ -182,7 +186,7 @@ endpoint_start(const struct metrics_cfg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: metrics: out of memory", m->file, m->line);
 		goto fail;
 	}
-	if ((e->fd = listener_open(&l, reason, sizeof(reason))) < 0) {
+	if (!e->activated && (e->fd = listener_open(&l, reason, sizeof(reason))) < 0) {
 		snprintf(err, errlen, "%s:%d: metrics: %s", m->file, m->line, reason);
 		goto fail;
 	}
@@ -204,7 +208,7 @@ fail:
 }
 
 int
-metrics_http_prepare(const struct config *cfg, char *err, size_t errlen)
+metrics_http_prepare(const struct config *cfg, int passed_fd, char *err, size_t errlen)
 {
 	const struct metrics_cfg *m = &cfg->metrics;
 	struct listener_cfg l;
@@ -213,14 +217,22 @@ metrics_http_prepare(const struct config *cfg, char *err, size_t errlen)
 
 	metrics_http_abort();
 	ep.prepared = true;
-	if (m->address == NULL)
+	if (m->address == NULL) {
+		sys_close(passed_fd);
 		return 0;               /* commit stops the endpoint in force, if any */
+	}
 	if (cidr_list_copy(&ep.next_allow, &m->allow) < 0) {
 		snprintf(err, errlen, "%s:%d: metrics: out of memory", m->file, m->line);
+		sys_close(passed_fd);
 		goto fail;
 	}
 	as_listener(m, &l);
-	if (ep.cur != NULL &&
+	if (passed_fd < 0 && ep.cur != NULL && ep.cur->activated) {
+		/* As for listeners: the service manager's socket is matched by name, not address. */
+		ep.keep = true;
+		return 0;
+	}
+	if (passed_fd < 0 && ep.cur != NULL &&
 	    (same = listener_same_socket(&ep.cur->lc, ep.cur->fd, &l, reason, sizeof(reason))) < 0) {
 		snprintf(err, errlen, "%s:%d: metrics: %s", m->file, m->line, reason);
 		goto fail;
@@ -229,7 +241,7 @@ metrics_http_prepare(const struct config *cfg, char *err, size_t errlen)
 		ep.keep = true;
 		return 0;
 	}
-	if ((ep.next = endpoint_start(m, err, errlen)) == NULL)
+	if ((ep.next = endpoint_start(m, passed_fd, err, errlen)) == NULL)
 		goto fail;
 	return 0;
 fail:
@@ -266,7 +278,8 @@ metrics_http_commit(void)
 			char where[INET6_ADDRSTRLEN + 16];
 
 			listener_describe(ep.cur->fd, where, sizeof(where));
-			log_info("metrics endpoint listening on %s", where);
+			log_info("metrics endpoint listening on %s%s", where,
+			    ep.cur->activated ? ", passed by the service manager" : "");
 		}
 	}
 	ep.prepared = ep.keep = false;

@@ -13,11 +13,13 @@
 
 /*
  * Gets the endpoint cfg asks for ready without putting it in force: keeps
- * the one running when its address and port did not change, else binds
- * and starts a new one.  0, or -1 with "FILE:LINE: reason" in err (then
- * nothing changed).
+ * the one running when its address and port did not change (or its socket
+ * was passed by the service manager), else binds and starts a new one.
+ * passed_fd: a listening socket the service manager passed for it (taken
+ * over, closed on failure too), or -1.  0, or -1 with "FILE:LINE: reason"
+ * in err (then nothing changed).
  */
-int metrics_http_prepare(const struct config *cfg, char *err, size_t errlen);
+int metrics_http_prepare(const struct config *cfg, int passed_fd, char *err, size_t errlen);
 /* Puts what prepare made in force: the new allow list, or the new endpoint (the old one stops). */
 void metrics_http_commit(void);
 /* Drops what prepare made: the endpoint in force stays as it was. */

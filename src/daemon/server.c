@@ -451,7 +451,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 {
 	struct slot *passed;
 	sigset_t handled;
-	int n_passed;
+	int n_passed, metrics_fd = -1;
 	size_t n_slots = 0;
 
 	log_set_level(cfg->log_level);
@@ -490,6 +490,14 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
+	/* FileDescriptorName=metrics: the metrics endpoint's, unless a listener has that name. */
+	for (int j = 0; cfg->metrics.address != NULL && j < n_passed; j++) {
+		if (strcmp(passed[j].name, "metrics") == 0 && !listener_configured("metrics", cfg)) {
+			metrics_fd = passed[j].fd;
+			passed[j] = passed[--n_passed];
+			break;
+		}
+	}
 	/* Checked before binding anything, so the message names the real mistake. */
 	for (int j = 0; j < n_passed; j++) {
 		bool claimed = false;
@@ -501,14 +509,21 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			    "listener (FileDescriptorName= must be a listener name)", cfg->path,
 			    passed[j].name);
 			close_slots(passed, (size_t)n_passed);
+			sys_close(metrics_fd);
 			return -1;
 		}
 	}
 	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, &n_slots, err, errlen);
 	close_slots(passed, (size_t)n_passed);
-	if (srv.slots == NULL)
+	if (srv.slots == NULL) {
+		sys_close(metrics_fd);
 		return -1;
+	}
 	srv.n_slots = n_slots;
+	/* Bound, or taken over, with the listeners: before anything runs. */
+	if (metrics_http_prepare(cfg, metrics_fd, err, errlen) < 0)
+		return -1;
+	metrics_fd = -1;
 	log_fresh_slots();
 	for (size_t i = 0; i < srv.n_slots; i++) {
 		if (srv.slots[i].activated)
@@ -524,8 +539,6 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	/* Signals are blocked already: the endpoint's thread inherits that. */
 	metrics_configure(cfg);
-	if (metrics_http_prepare(cfg, err, errlen) < 0)
-		return -1;
 	metrics_http_commit();
 
 	sigemptyset(&handled);
@@ -622,7 +635,7 @@ reload(void)
 	 * hands kept sockets over, so nothing may fail after it.
 	 */
 	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0 ||
-	    metrics_http_prepare(g->cfg, err, sizeof(err)) < 0 ||
+	    metrics_http_prepare(g->cfg, -1, err, sizeof(err)) < 0 ||
 	    (slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err,
 	    sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",

@@ -18,6 +18,8 @@ prometheus server.
 - Reloads are counted by result, tcpxd_last_reload_success follows them, a
   reload that keeps the address keeps the endpoint and one that moves it
   serves on the new port only.
+- A socket passed by the service manager as FileDescriptorName=metrics is
+  the endpoint's, and a reload keeps it.
 
 Skipped (77) without /usr/bin/prometheus, except under CI, where it fails.
 """
@@ -331,6 +333,39 @@ def test_reload():
     d.stop()
 
 
+# Socket activation as 12-socket-activation.py does it: the socket on fd 3, LISTEN_PID the
+# pid that then execs tcpxd.
+ACTIVATE = ("import os, sys\n"
+            "os.dup2(int(sys.argv[1]), 3)\n"
+            "os.environ['LISTEN_PID'] = str(os.getpid())\n"
+            "os.execvp(sys.argv[2], sys.argv[2:])\n")
+
+
+def test_socket_activation():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    d = Daemon([], start=False)
+    listeners = [{"name": "in", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                  "output_dir": inbox(d, "in")}]
+    # The configured port is not bound: the passed socket is used instead.
+    d.write_config(listeners, metrics=metrics_cfg(free_port()))
+    d.start(env={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "metrics"},
+            launcher=(sys.executable, "-c", ACTIVATE, str(sock.fileno())),
+            pass_fds=(sock.fileno(),))
+    sock.close()
+    d.wait_log(r"metrics endpoint listening on 127\.0\.0\.1:%d, passed by the service manager$"
+               % port)
+    parse_ok(upload(d.addr("in"), b"activated"))
+    status, text = http_get(("127.0.0.1", port))
+    assert status == 200 and 'tcpxd_uploads_total{listener="in",result="ok"} 1\n' in text
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"reloaded: ")
+    assert http_get(("127.0.0.1", port))[0] == 200
+    assert d.stop() == 0
+
+
 if __name__ == "__main__":
     run([test_prometheus_scrape, test_promtool_check, test_not_allowed, test_slowloris,
-         test_reload])
+         test_reload, test_socket_activation])
