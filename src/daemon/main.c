@@ -17,6 +17,7 @@
 #include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/metrics_http.h"
 #include "daemon/server.h"
 #include "wire/auth.h"
 
@@ -74,7 +75,8 @@ check_config(const char *path)
 			return 1;
 		}
 	}
-	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
+	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0 ||
+	    metrics_http_check(cfg, err, sizeof(err)) < 0) {
 		error_line("%s", err);
 		cfg_free(cfg);
 		return 1;

@@ -18,6 +18,7 @@ Suite *logrec_suite(void);
 Suite *nvt_suite(void);
 Suite *limits_suite(void);
 Suite *auth_suite(void);
+Suite *metrics_suite(void);
 Suite *park_suite(void);
 
 #endif
