@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "daemon/metrics.h"
+#include "daemon/park.h"
 #include "daemon/services/quota.h"
 
 /* Series of one family, each with up to METRICS_LABELS_MAX label values. */
@@ -854,6 +855,9 @@ render_process(FILE *fp)
 	fputs("\"} 1\n", fp);
 	metrics_family(fp, "tcpxd_start_time_seconds", "gauge", "When tcpxd started (Unix time).");
 	sample_time(fp, "tcpxd_start_time_seconds", NULL, NULL, atomic_load(&reg.start_ms));
+	metrics_family(fp, "tcpxd_connections_parked", "gauge",
+	    "Open connections idle without a thread (park_after), of all listeners.");
+	fprintf(fp, "tcpxd_connections_parked %u\n", park_count());
 	metrics_family(fp, "tcpxd_reloads_total", "counter",
 	    "Configuration reloads (SIGHUP), by result: success or failure.");
 	for (unsigned i = 0; i < n; i++)

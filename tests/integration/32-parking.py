@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 from tcpxdtest import (WAIT, Daemon, check_ok, connect, have_tool, inbox, log_records,
                        read_all, read_line, refused_echo, run)
@@ -79,13 +80,22 @@ def conn_lines(d, listener):
     return [r for r in log_records(d, "conn") if r["listener"] == listener]
 
 
+def parked_metric(d):
+    """tcpxd_connections_parked of the metrics endpoint."""
+    port = d.wait_log(r"metrics endpoint listening on 127\.0\.0\.1:(\d+)$")[0]
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=WAIT) as r:
+        text = r.read().decode()
+    return int(re.search(r"^tcpxd_connections_parked (\d+)$", text, re.M).group(1))
+
+
 def test_echo_parks_and_resumes():
-    d = daemon([echo_l()], max_per_ip=100)
+    d = daemon([echo_l()], max_per_ip=100, metrics={"address": "127.0.0.1", "port": 0})
     conns = [connect(d.addr("echo")) for _ in range(20)]
     for s in conns:
         round_trip(s, b"first")
     wait_parked(d, 20)
     assert "(20 parked)" in d.wait_status("20 parked")
+    assert parked_metric(d) == 20
     # Back on a thread each, exactly where they left: every byte, in order, a large
     # message too (echo's big buffer is freed when it parks and taken again).
     big = os.urandom(3 << 20)
