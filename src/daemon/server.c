@@ -630,6 +630,7 @@ reload(void)
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
+	log_set_format(g->cfg->log_format);
 	if (rates_in_force(g->cfg) < 0)
 		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
