@@ -33,9 +33,12 @@
 #include "daemon/notify.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
+#include "daemon/services/hook.h"
 #include "daemon/services/partial.h"
 #include "daemon/services/quota.h"
 #include "daemon/services/receive.h"
+#include "daemon/services/retention.h"
+#include "daemon/services/store.h"
 #include "io/sys.h"
 
 #define ACCEPT_BURST 64
@@ -546,6 +549,15 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "OpenSSL has no SHA-256 implementation");
 		return -1;
 	}
+	/* Test-only: hook marks as record files, as where the file system has no user xattrs. */
+	store_no_xattr(getenv("TCPXD_TEST_NO_XATTR") != NULL);
+	if (hook_start() < 0 || retention_start() < 0) {
+		snprintf(err, errlen, "cannot start the hook and retention threads: %s", strerror(errno));
+		return -1;
+	}
+	/* Files whose hook had not finished when the last run ended are queued again. */
+	hook_configure(cfg);
+	retention_configure(cfg);
 	srv.watchdog_ms = notify_watchdog_interval_ms();
 	return 0;
 }
@@ -630,6 +642,8 @@ reload(void)
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
+	hook_configure(g->cfg);
+	retention_configure(g->cfg);
 	if (rates_in_force(g->cfg) < 0)
 		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
@@ -762,6 +776,7 @@ static int
 graceful_stop(int sig)
 {
 	unsigned timeout = srv.gen->cfg->shutdown_timeout;
+	long long deadline = sys_now_ms() + (long long)timeout * 1000;
 	unsigned active;
 
 	notify_stopping();
@@ -772,8 +787,10 @@ graceful_stop(int sig)
 	log_info("%s: stopping; %u connections in flight, waiting up to %u s", strsignal(sig),
 	    active, timeout);
 	conn_want_wakeup(true);
-	if (!wait_idle(sys_now_ms() + (long long)timeout * 1000))
+	if (!wait_idle(deadline)) {
 		log_info("second signal: not waiting any longer");
+		deadline = 0;
+	}
 	if ((active = conn_active()) > 0) {
 		log_warnx("aborting %u unfinished connections", active);
 		conn_abort_all();
@@ -785,6 +802,9 @@ graceful_stop(int sig)
 		log_warnx("stopped with %u connections still unwinding", active);
 		_exit(0);
 	}
+	/* Hooks get what is left of shutdown_timeout; the unfinished run after the next start. */
+	hook_stop(deadline);
+	retention_stop();
 	log_info("stopped");
 	conn_want_wakeup(false);
 	drain_stop();
