@@ -340,6 +340,9 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 			R.m.removed_max_total++;
 		pthread_mutex_unlock(&R.lock);
 	}
+	if (!dry_run)
+		log_debug("retention-pass listener=%s files=%zu bytes=%llu removed=%d", l->name, n,
+		    (unsigned long long)total, removed);
 	for (size_t i = 0; i < n; i++)
 		free(es[i].name);
 	free(es);
