@@ -393,7 +393,8 @@ def test_recipe_clamdscan():
         print("clamdscan is not installed: virus scan recipe skipped")
         return
     d = Daemon([], start=False)
-    d.write_config([listener(d, ["/usr/bin/clamdscan", "--no-summary", "--fdpass", "--remove"])])
+    scan = 'exec clamdscan --no-summary --fdpass --remove "$TCPXD_FILE"'     # tcpxd(8) HOOKS
+    d.write_config([listener(d, ["/bin/sh", "-c", conf_string(scan)], hook={"retries": 0})])
     d.start()
     data = b"a harmless file\n"
     check_ok(d, upload(d.addr("inbox"), data), data)
