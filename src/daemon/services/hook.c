@@ -758,6 +758,7 @@ supervise(void *arg)
 	for (;;) {
 		struct pollfd pfd[1 + 2 * 2048];
 		struct job *who[1 + 2 * 2048];
+		bool is_exit[1 + 2 * 2048];     /* a pidfd entry (else its stderr) */
 		long long now = sys_now_ms(), next = 0;
 		bool stopping, want_rescan;
 		size_t n = 1;
@@ -785,9 +786,11 @@ supervise(void *arg)
 			long long at = j->kill_ms != 0 ? j->kill_ms : j->deadline_ms;
 
 			pfd[n] = (struct pollfd){ .fd = j->pidfd, .events = POLLIN };
+			is_exit[n] = true;
 			who[n++] = j;
 			if (j->errfd >= 0) {
 				pfd[n] = (struct pollfd){ .fd = j->errfd, .events = POLLIN };
+				is_exit[n] = false;
 				who[n++] = j;
 			}
 			if (next == 0 || at < next)
@@ -807,13 +810,17 @@ supervise(void *arg)
 			if (read(H.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				log_warn("hook: eventfd");
 		}
-		/* Stderr first, so a finished run's log line has all of it. */
+		/*
+		 * Stderr first, so a finished run's log line has all of it; then
+		 * the exits, each of which may free its job (so nothing of a job
+		 * is looked at after its own pidfd entry).
+		 */
 		for (size_t i = 1; i < n; i++) {
-			if (pfd[i].fd == who[i]->errfd && (pfd[i].revents & (POLLIN | POLLHUP)))
+			if (!is_exit[i] && (pfd[i].revents & (POLLIN | POLLHUP)))
 				read_stderr(who[i]);
 		}
 		for (size_t i = 1; i < n; i++) {
-			if (pfd[i].fd == who[i]->pidfd && (pfd[i].revents & (POLLIN | POLLHUP)))
+			if (is_exit[i] && (pfd[i].revents & (POLLIN | POLLHUP)))
 				reap(who[i]);
 		}
 	}
