@@ -89,6 +89,18 @@ def conf_string(text):
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+# Waits for DIR/go, then appends "TAG NAME" to DIR/tagged.
+GATE_HOOK = r"""
+import os, sys, time
+with open(os.path.join(sys.argv[1], "pids"), "a") as f:
+    f.write("%d\n" % os.getpid())
+while sys.argv[2] == "old" and not os.path.exists(os.path.join(sys.argv[1], "go")):
+    time.sleep(0.05)
+with open(os.path.join(sys.argv[1], "tagged"), "a") as f:
+    f.write("%s %s\n" % (sys.argv[2], os.environ["TCPXD_NAME"]))
+"""
+
+
 def script(d, name, text):
     path = os.path.join(d.dir, name + ".py")
     with open(path, "w") as f:
@@ -182,7 +194,10 @@ def test_environment_exact():
 
 def test_200_uploads_each_once():
     d = Daemon([], start=False)
-    d.write_config([listener(d, py_hook(d, "record", RECORD_HOOK), hook={"max_running": 2})],
+    # A shell hook: 200 runs two at a time must not wait on 200 Python start-ups.
+    append = 'echo "$TCPXD_NAME" >> "$0"'
+    d.write_config([listener(d, ["/bin/sh", "-c", conf_string(append),
+                                 os.path.join(out_dir(d), "ran")], hook={"max_running": 2})],
                    max_per_ip=256)
     d.start()
     payloads = [os.urandom(100 + i) for i in range(200)]
@@ -313,6 +328,29 @@ def test_stop_waits_then_unfinished_run_after_restart():
     d.stop()
 
 
+def test_reload_keeps_running_hook():
+    d = Daemon([], start=False)
+    gate = py_hook(d, "gate", GATE_HOOK)
+    d.write_config([listener(d, gate + ["old"])])
+    d.start()
+    first = check_ok(d, upload(d.addr("inbox"), b"first"), b"first")
+    pids = os.path.join(out_dir(d), "pids")
+    deadline = time.monotonic() + WAIT
+    while not os.path.exists(pids):
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.05)    # the hook's own file is the only sign it started
+    d.write_config([listener(d, gate + ["new"])])
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"^tcpxd: info: reloaded")
+    second = check_ok(d, upload(d.addr("inbox"), b"second"), b"second")
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % second)
+    open(os.path.join(out_dir(d), "go"), "w").close()
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % first)
+    with open(os.path.join(out_dir(d), "tagged")) as f:
+        assert sorted(f.read().splitlines()) == sorted(["old " + first, "new " + second])
+    d.stop()
+
+
 def test_recipe_per_day_directories():
     d = Daemon([], start=False)
     archive = os.path.join(d.dir, "archive")
@@ -407,5 +445,6 @@ def test_recipe_clamdscan():
 
 run([test_environment_exact, test_200_uploads_each_once, test_kill9_after_receipts_then_restart,
      test_kill9_record_files, test_fails_twice_then_succeeds, test_timeout_killed_and_logged,
-     test_stop_waits_then_unfinished_run_after_restart, test_recipe_per_day_directories,
+     test_stop_waits_then_unfinished_run_after_restart, test_reload_keeps_running_hook,
+     test_recipe_per_day_directories,
      test_recipe_curl_webhook, test_recipe_clamdscan])
