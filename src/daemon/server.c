@@ -111,12 +111,35 @@ quota_fds(const struct config *cfg)
 	return n > 0 ? n + 2 : 0;
 }
 
+/*
+ * The hook supervisor (its eventfd; a running hook's pidfd, stderr pipe,
+ * file and directory) and the pruner (a listener's directories during a
+ * pass, and a file at a time).
+ */
+static rlim_t
+hook_retention_fds(const struct config *cfg)
+{
+	rlim_t n = 1, prune = 0;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+		rlim_t dirs = 1 + (rlim_t)l->n_ids;
+
+		if (l->on_stored.command != NULL)
+			n += 4 * (rlim_t)l->on_stored.max_running;
+		if (l->retention.enabled && dirs + 2 > prune)
+			prune = dirs + 2;
+	}
+	return n + prune;
+}
+
 static rlim_t
 fds_base(const struct config *cfg, size_t n_sockets)
 {
 	rlim_t dirs = 2 * (rlim_t)cfg_output_dirs(cfg);
 
-	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs + quota_fds(cfg);
+	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs + quota_fds(cfg) +
+	    hook_retention_fds(cfg);
 }
 
 /*

@@ -82,7 +82,7 @@ static struct {
 	size_t n_ls;
 	struct hook_metrics m;
 	char path_env[4096];
-	/* The supervisor's own: */
+	/* Written by the supervisor alone, under the lock; it reads it without. */
 	struct job *running;
 } H = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
 
@@ -223,6 +223,9 @@ add(const char *dir, const char *name, const struct mark_facts *f, const char *r
 	struct job *j;
 
 	if (H.queued >= QUEUE_MAX) {
+		if (!H.overflowed)
+			log_warnx("hook: %d files wait already; further files stay marked until the "
+			    "queue has room", QUEUE_MAX);
 		H.overflowed = true;
 		H.m.not_queued++;
 		return -1;
@@ -245,8 +248,8 @@ void
 hook_stored(const char *dir, const char *name, const struct mark_facts *f, const char *record)
 {
 	pthread_mutex_lock(&H.lock);
-	/* Stopping: the mark stays, and the next start runs it. */
-	if (H.started && !H.stopping)
+	/* Stopping: the mark stays, and the next start runs it.  A rescan may have found it first. */
+	if (H.started && !H.stopping && !known(dir, name))
 		(void)add(dir, name, f, record);
 	pthread_mutex_unlock(&H.lock);
 	wake();
@@ -436,16 +439,17 @@ finish(struct job *j, bool ok, const char *status)
 	pthread_mutex_unlock(&H.lock);
 }
 
+/* The running list changes under the lock: hook_stored() reads it (known()). */
 static void
 unlink_running(struct job *j)
 {
+	pthread_mutex_lock(&H.lock);
 	for (struct job **pp = &H.running; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == j) {
 			*pp = j->next;
 			break;
 		}
 	}
-	pthread_mutex_lock(&H.lock);
 	H.m.running--;
 	pthread_mutex_unlock(&H.lock);
 }
@@ -575,9 +579,9 @@ spawn(struct job *j, const struct hook_listener *l)
 	}
 	j->deadline_ms = j->started_ms + (long long)l->timeout * 1000;
 	j->kill_ms = 0;
+	pthread_mutex_lock(&H.lock);
 	j->next = H.running;
 	H.running = j;
-	pthread_mutex_lock(&H.lock);
 	H.m.running++;
 	pthread_mutex_unlock(&H.lock);
 }
