@@ -988,7 +988,8 @@ receive_file(struct session *c, struct upload_state *s)
 		store_dir_path(c, dir, sizeof(dir));
 		hook_stored(dir, c->stored, &facts, s->up.record);
 	}
-	if (c->lcfg->retention.enabled)
+	/* Only a total can be exceeded by an upload; ages wait for the minute's pass. */
+	if (c->lcfg->retention.max_total != 0)
 		retention_poke();
 	return rc;
 }

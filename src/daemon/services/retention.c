@@ -26,7 +26,7 @@
 
 #define PASS_INTERVAL_S 60
 /* After uploads, at most a pass this often. */
-#define POKE_INTERVAL_MS 1000
+#define POKE_INTERVAL_MS 5000
 
 /* What a pass needs of a listener: a copy, as a reload may free the configuration. */
 struct prune_listener {
@@ -284,7 +284,8 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 	}
 	for (size_t i = 0; i < n; i++)
 		total += es[i].bytes;
-	qsort(es, n, sizeof(*es), by_age);
+	if (n > 0)
+		qsort(es, n, sizeof(*es), by_age);
 	for (size_t i = 0; i < n; i++) {
 		const struct entry *e = &es[i];
 		long long age = (long long)(now - e->mtime);

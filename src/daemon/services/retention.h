@@ -4,7 +4,7 @@
  * retention = { ... } beyond max_age and max_total: never a temporary,
  * a partial, a file younger than min_keep or a file whose hook has not
  * finished (mark.h).  One pruner thread for all listeners, woken every
- * minute and after uploads; tcpxd --prune runs one pass.
+ * minute and after uploads (max_total); tcpxd --prune runs one pass.
  */
 #ifndef TCPXD_RETENTION_H
 #define TCPXD_RETENTION_H
