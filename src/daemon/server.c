@@ -112,14 +112,14 @@ quota_fds(const struct config *cfg)
 }
 
 /*
- * The hook supervisor (its eventfd; a running hook's pidfd, stderr pipe,
- * file and directory) and the pruner (a listener's directories during a
- * pass, and a file at a time).
+ * A running hook's pidfd, stderr pipe, file and directory (the
+ * supervisor's eventfd is among FDS_FIXED's), and the pruner's (a
+ * listener's directories during a pass, and a file at a time).
  */
 static rlim_t
 hook_retention_fds(const struct config *cfg)
 {
-	rlim_t n = 1, prune = 0;
+	rlim_t n = 0, prune = 0;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		const struct listener_cfg *l = &cfg->listeners[i];

@@ -411,7 +411,9 @@ finish(struct job *j, bool ok, const char *status)
 	}
 	pthread_mutex_unlock(&H.lock);
 
-	log_run(j, ok ? LOG_LVL_INFO : next[6] == 'r' ? LOG_LVL_WARNING : LOG_LVL_ERROR, status, next);
+	/* Only a file given up is an error: a retry, or a run after the restart, still comes. */
+	log_run(j, ok ? LOG_LVL_INFO : strcmp(next, " next=given-up") == 0 ? LOG_LVL_ERROR :
+	    LOG_LVL_WARNING, status, next);
 	if (ok || strcmp(next, " next=given-up") == 0) {
 		if (mark_clear(j->fd, j->dirfd, j->record) < 0) {
 			char file[LOG_VALUE_MAX(PATH_MAX)], path[PATH_MAX], e[LOG_VALUE_MAX(64)];
