@@ -6,7 +6,7 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev check
       libssl-dev openssl python3 valgrind strace netcat-openbsd ncat socat haproxy groff-base mandoc
-      util-linux telnet curl"
+      util-linux telnet curl prometheus"
 if [ "${1:-}" = --systemd ]; then
   pkgs="$pkgs systemd systemd-container mmdebstrap debhelper dpkg-dev fakeroot lintian"
 fi

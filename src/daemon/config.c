@@ -25,8 +25,8 @@
 #include "daemon/services/store.h"
 #include "wire/size.h"
 
-enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_MODE, T_PROTO, T_FILEMODE,
-	T_CIDRS, T_TLS, T_ADDRESS, T_INODES, T_NAMES, T_HOOK, T_RETENTION };
+enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_LOGFMT, T_MODE, T_PROTO,
+	T_FILEMODE, T_CIDRS, T_TLS, T_ADDRESS, T_INODES, T_NAMES, T_HOOK, T_RETENTION };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -51,6 +51,7 @@ static const struct key_def keys[] = {
 	{ "max_connections",   T_UINT,     S_GLOBAL,   G(max_connections),   1, 1000000, false },
 	{ "shutdown_timeout",  T_UINT,     S_GLOBAL,   G(shutdown_timeout),  0, 3600, false },
 	{ "log_level",         T_LEVEL,    S_GLOBAL,   G(log_level),         0, 0, false },
+	{ "log_format",        T_LOGFMT,   S_GLOBAL,   G(log_format),        0, 0, false },
 	{ "thread_stack_size", T_SIZE,     S_GLOBAL,   G(thread_stack_size), KB(64), MB(64), false },
 	{ "name",              T_STRING,   S_LISTENER, L(name),              0, 0, false },
 	{ "mode",              T_MODE,     S_LISTENER, L(mode),              0, 0, false },
@@ -655,6 +656,12 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 			return fail_at(ld, s, "log_level \"%s\" is not one of error, warning, info, debug",
 			    text);
 		return 0;
+	case T_LOGFMT:
+		if (get_string(ld, s, k->name, &text) < 0)
+			return -1;
+		if (log_format_parse(text, field) < 0)
+			return fail_at(ld, s, "log_format \"%s\" is not one of logfmt, json", text);
+		return 0;
 	case T_MODE:
 		if (get_string(ld, s, k->name, &text) < 0)
 			return -1;
@@ -1121,6 +1128,7 @@ set_defaults(struct config *cfg, struct listener_cfg *d)
 	cfg->max_connections = 4096;
 	cfg->shutdown_timeout = 30;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->log_format = LOG_FMT_LOGFMT;
 	cfg->thread_stack_size = KB(128);
 
 	memset(d, 0, sizeof(*d));
@@ -1512,6 +1520,7 @@ cfg_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "max_connections = %u;\n", cfg->max_connections);
 	fprintf(fp, "shutdown_timeout = %u;\n", cfg->shutdown_timeout);
 	fprintf(fp, "log_level = \"%s\";\n", log_level_name(cfg->log_level));
+	fprintf(fp, "log_format = \"%s\";\n", log_format_name(cfg->log_format));
 	size_format(cfg->thread_stack_size, size, sizeof(size));
 	fprintf(fp, "thread_stack_size = \"%s\";\n", size);
 	print_identities(cfg, fp);

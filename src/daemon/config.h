@@ -127,6 +127,7 @@ struct config {
 	unsigned max_connections;
 	unsigned shutdown_timeout;
 	enum log_level log_level;
+	enum log_format log_format;
 	uint64_t thread_stack_size;
 	struct listener_cfg *listeners;
 	size_t n_listeners;

@@ -66,7 +66,8 @@ struct gen_use {
 static struct {
 	pthread_mutex_t lock;
 	struct conn *head;
-	unsigned active;
+	unsigned active;            /* registered: threads the daemon waits for at a stop */
+	unsigned limited;           /* of those, holding one of max_connections (release_limits) */
 	struct ip_count *buckets[IP_BUCKETS];
 	unsigned long long fd_cap;  /* descriptors admitted connections may use (conn_set_fd_cap) */
 	struct gen_use *gens;       /* the generations connections hold, and their directories */
@@ -266,7 +267,7 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 	enum refusal verdict = REFUSE_COUNT;
 
 	pthread_mutex_lock(&reg.lock);
-	if (reg.active >= max_connections) {
+	if (reg.limited >= max_connections) {
 		verdict = REFUSE_BUSY;
 		goto out;
 	}
@@ -296,6 +297,8 @@ admit(struct conn *c, unsigned max_connections, bool count_ip)
 	}
 	gen_use_add(c->gen);
 	reg.active++;
+	reg.limited++;
+	c->limited = true;
 	c->prev = NULL;
 	c->next = reg.head;
 	if (reg.head != NULL)
@@ -317,6 +320,34 @@ ip_acquire(struct conn *c)
 	return verdict;
 }
 
+/* What c holds against max_connections and max_per_ip.  Called with the lock held. */
+static void
+release_limits_locked(struct conn *c)
+{
+	if (c->ip_counted)
+		ip_release(&c->ip_key);
+	c->ip_counted = false;
+	count_put(c->listener_slot);
+	c->listener_slot = NULL;
+	session_end(&c->s);
+	if (c->limited)
+		reg.limited--;
+	c->limited = false;
+}
+
+/*
+ * Before the connection's line is logged, so that a client (or a test)
+ * that sees the line finds its places free; the thread itself is waited
+ * for until unregister().
+ */
+static void
+release_limits(struct conn *c)
+{
+	pthread_mutex_lock(&reg.lock);
+	release_limits_locked(c);
+	pthread_mutex_unlock(&reg.lock);
+}
+
 /* Undoes admit() but for the generation (gen_release).  Called with the lock held. */
 static void
 unlink_locked(struct conn *c)
@@ -327,11 +358,7 @@ unlink_locked(struct conn *c)
 		reg.head = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->ip_counted)
-		ip_release(&c->ip_key);
-	count_put(c->listener_slot);
-	c->listener_slot = NULL;
-	session_end(&c->s);
+	release_limits_locked(c);
 	reg.active--;
 }
 
@@ -393,6 +420,22 @@ prefix_field(char *buf, size_t len, const struct cidr *net)
 	snprintf(buf, len, " prefix=%s", text);
 }
 
+/*
+ * The identity a record about c names: the session's once identify() ran
+ * (session_client_field()); before, the one the client's address names (a
+ * certificate or token that would come later may name another), but
+ * behind a PROXY header only once the header named the client.
+ */
+static const struct identity_cfg *
+logged_identity(const struct conn *c)
+{
+	if (c->identify_ran || c->s.identity != NULL || c->s.busy_identity != NULL)
+		return c->s.busy_identity != NULL ? c->s.busy_identity : c->s.identity;
+	if (c->s.lcfg->proxy_protocol && !c->proxied)
+		return NULL;
+	return identity_by_address(c->s.lcfg, &c->s.peer);
+}
+
 static void
 log_finished(const struct conn *c)
 {
@@ -408,7 +451,7 @@ log_finished(const struct conn *c)
 	bool health_check = c->s.result != NULL && (strcmp(c->s.result, "ok-health-check") == 0 ||
 	    strcmp(c->s.result, "empty") == 0);
 	enum log_level level = health_check || c->s.quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-	char client[SESSION_CLIENT_FIELD_MAX];
+	char client[IDENTITY_CLIENT_FIELD_MAX];
 
 	if (!log_enabled(level))
 		return;
@@ -426,7 +469,7 @@ log_finished(const struct conn *c)
 		prefix_field(prefix, sizeof(prefix), &c->ip_key);
 	if (c->s.files > 0)
 		snprintf(files, sizeof(files), " files=%u", c->s.files);
-	session_client_field(&c->s, client, sizeof(client));
+	identity_client_field(logged_identity(c), client, sizeof(client));
 	log_at(level, "conn listener=%s peer=%s port=%u%s%s%s%s in=%llu out=%llu ms=%lld%s result=%s%s%s%s",
 	    log_value(name, sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, client, via, tls, subject,
 	    (unsigned long long)c->s.bytes_in, (unsigned long long)c->s.bytes_out,
@@ -579,6 +622,7 @@ identify(struct conn *c)
 	const struct identity_cfg *id;
 	enum identity_by by = IDENTITY_CERTIFICATE;
 
+	c->identify_ran = true;
 	if (l->n_ids == 0)
 		return true;
 	if ((id = identity_by_certificate(l, c->s.io.ssl)) == NULL) {
@@ -599,10 +643,12 @@ conn_main(void *arg)
 
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+		char client[IDENTITY_CLIENT_FIELD_MAX];
 
 		addr_format(&c->s.peer, peer, sizeof(peer));
-		log_debug("conn listener=%s peer=%s port=%u state=started", log_value(name, sizeof(name),
-		    c->s.lcfg->name), peer, c->s.peer_port);
+		identity_client_field(logged_identity(c), client, sizeof(client));
+		log_debug("conn listener=%s peer=%s port=%u%s state=started", log_value(name,
+		    sizeof(name), c->s.lcfg->name), peer, c->s.peer_port, client);
 	}
 
 	/*
@@ -628,6 +674,7 @@ conn_main(void *arg)
 	if (c->s.identity != NULL)
 		stats_identity_add(c->s.identity->name, c->s.bytes_in);
 	stats_add(&stats.bytes_out, c->s.bytes_out);
+	release_limits(c);
 	log_finished(c);
 	netio_tls_end(&c->s.io);
 	/*
@@ -678,7 +725,7 @@ log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct li
 {
 	struct refusal_log *rl = refusal_log_of(l->name);
 	char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], text[ADDR_TEXT_MAX];
-	char prefix[ADDR_TEXT_MAX + 16] = "", more[32] = "";
+	char prefix[ADDR_TEXT_MAX + 16] = "", more[32] = "", client[IDENTITY_CLIENT_FIELD_MAX];
 	long long now = sys_now_ms();
 
 	if (rl != NULL && now - rl->window_ms[why] < 1000) {
@@ -686,12 +733,18 @@ log_refusal(const struct in6_addr *peer, const struct cidr *net, const struct li
 		return;
 	}
 	addr_format(peer, text, sizeof(text));
+	/*
+	 * Only a logged refusal pays for the lookup, a walk over l's networks.
+	 * Behind a balancer the peer is the balancer: no client's address yet.
+	 */
+	identity_client_field(l->proxy_protocol ? NULL : identity_by_address(l, peer), client,
+	    sizeof(client));
 	if (net != NULL)
 		prefix_field(prefix, sizeof(prefix), net);
 	if (rl != NULL && rl->suppressed[why] > 0)
 		snprintf(more, sizeof(more), " suppressed=%u", rl->suppressed[why]);
-	log_warnx("refused listener=%s peer=%s%s reason=%s%s", log_value(name, sizeof(name), l->name),
-	    text, prefix, refusals[why].reason, more);
+	log_warnx("refused listener=%s peer=%s%s%s reason=%s%s", log_value(name, sizeof(name),
+	    l->name), text, client, prefix, refusals[why].reason, more);
 	if (rl != NULL) {
 		rl->window_ms[why] = now;
 		rl->suppressed[why] = 0;
@@ -808,7 +861,7 @@ conn_fd_room(const struct gen *current)
 	for (size_t i = 0; i < reg.n_gens; i++)
 		old += reg.gens[i].gen != current ? reg.gens[i].dirs : 0;
 	/* One that max_connections refuses needs a descriptor only for a moment. */
-	room = reg.active >= current->cfg->max_connections ||
+	room = reg.limited >= current->cfg->max_connections ||
 	    2ull * (reg.active + 1) + (old > budgeted ? old - budgeted : 0) <= reg.fd_cap;
 	pthread_mutex_unlock(&reg.lock);
 	return room;

@@ -24,7 +24,9 @@ struct conn {
 	struct session s;               /* what the service sees (session.h) */
 	struct in6_addr via;            /* the balancer that sent the PROXY header */
 	bool proxied;
+	bool identify_ran;              /* identify() ran: s.identity is who the client is */
 	bool ip_counted;                /* peer holds one of its max_per_ip slots */
+	bool limited;                   /* holds one of the daemon's max_connections */
 	struct cidr ip_key;             /* the network that slot counts against */
 	struct count *listener_slot;    /* one of its listener's max_connections (counts.h) */
 	struct gen *gen;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon/identity.h"
+#include "daemon/log.h"
 #include "io/sys.h"
 #include "io/tls.h"
 
@@ -66,6 +67,17 @@ identity_by_address(const struct listener_cfg *l, const struct in6_addr *a)
 		}
 	}
 	return best;
+}
+
+void
+identity_client_field(const struct identity_cfg *id, char *buf, size_t len)
+{
+	char v[LOG_VALUE_MAX(IDENTITY_NAME_MAX)];
+
+	if (id == NULL)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, " client=%s", log_value(v, sizeof(v), id->name));
 }
 
 int

@@ -30,6 +30,12 @@ const struct identity_cfg *identity_by_address(const struct listener_cfg *l,
  */
 const struct identity_cfg *identity_by_token(const struct listener_cfg *l, const char *token,
     size_t len);
+/*
+ * " client=NAME" of id for a log record (tcpxd(8), LOGGING), "" for NULL:
+ * an anonymous client.
+ */
+void identity_client_field(const struct identity_cfg *id, char *buf, size_t len);
+#define IDENTITY_CLIENT_FIELD_MAX (IDENTITY_NAME_MAX + 16)
 /* The SHA-256 of token, as token_sha256 holds it.  0, or -1. */
 int identity_token_digest(const char *token, size_t len, unsigned char out[IDENTITY_DIGEST_LEN]);
 

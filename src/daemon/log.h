@@ -14,6 +14,12 @@ int log_level_parse(const char *text, enum log_level *out);
 const char *log_level_name(enum log_level level);
 int log_enabled(enum log_level level);
 
+/* How a line is written when stderr is not the journal (log_format). */
+enum log_format { LOG_FMT_LOGFMT = 0, LOG_FMT_JSON };
+void log_set_format(enum log_format format);
+int log_format_parse(const char *text, enum log_format *out);
+const char *log_format_name(enum log_format format);
+
 /*
  * Room log_value() needs for a value of n bytes: every byte may become a
  * four-byte \xHH escape, plus two quotes and the NUL.

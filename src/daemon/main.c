@@ -236,6 +236,8 @@ main(int argc, char **argv)
 		log_errx("%s", log_text(text, sizeof(text), err));
 		return 1;
 	}
+	/* From here on every line is in the configured form. */
+	log_set_format(cfg->log_format);
 	/* Host names resolved: two listeners that cannot both bind fail before either does. */
 	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
 		log_errx("%s", log_text(text, sizeof(text), err));

@@ -665,6 +665,7 @@ reload(void)
 	srv.gen = g;
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
+	log_set_format(g->cfg->log_format);
 	hook_configure(g->cfg);
 	retention_configure(g->cfg);
 	if (rates_in_force(g->cfg) < 0)

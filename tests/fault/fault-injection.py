@@ -177,7 +177,8 @@ def test_failed_dir_fsync_removes_only_its_own_file():
     name = upload_held_at_dir_fsync(d, hold, b"not durable either", collect_and_replace)
     with open(os.path.join(box, name), "rb") as f:
         assert f.read() == other, "another upload's file was removed"
-    d.wait_log(r"store-unremoved name=\S+ why=directory-fsync-failed "
+    d.wait_log(r"store-unremoved listener=inbox peer=\S+ port=\d+ name=\S+ "
+               r"why=directory-fsync-failed "
                r"error=\"the name is no longer this upload's file\"")
     faults_on(d, False)
     data = os.urandom(1000)

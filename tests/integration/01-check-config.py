@@ -10,7 +10,8 @@ import re
 import socket
 import subprocess
 
-from tcpxdtest import Daemon, echo, free_port, have_tool, inbox, make_config, run, run_tcpxd
+from tcpxdtest import (LOG_FORMAT, Daemon, echo, free_port, have_tool, inbox, make_config, run,
+                       run_tcpxd)
 
 TCPX = os.path.join(os.path.dirname(os.environ.get("TCPXD", "tcpxd")), "tcpx")
 
@@ -299,6 +300,8 @@ def test_readme_tour_against_shipped_config():
 
     ports = {name: free_port_on(addr) for name, (addr, _) in listeners.items()}
     text = shipped.replace('"/var/lib/tcpxd/inbox"', '"%s"' % inbox(d))
+    if LOG_FORMAT == "json":
+        text = text.replace('log_format = "logfmt";', 'log_format = "json";')
     for name, (_, port) in listeners.items():
         text = re.sub(r"(\bport = )%d;" % port, r"\g<1>%d;" % ports[name], text)
     write(d, text)

@@ -6,14 +6,18 @@ with "ERR 403 forbidden", deny winning over allow; IPv4 peers reaching an
 IPv6 dual-stack listener are matched by IPv4 rules.  max_per_ip counts per
 network: per_ip_prefix4 / per_ip_prefix6 (default one IPv6 /64), global or
 per listener, the refusal naming the limit ("ERR 503 busy: max_per_ip") and
-logging the network; each listener's refusals are logged on their own."""
+logging the network; each listener's refusals are logged on their own.
+A connection's places are free once its line is logged: with every write
+the daemon makes slowed (strace), a client that sees the line is served."""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 
-from tcpxdtest import (Daemon, check_ok, have_tool, held_echo, inbox, refused_echo, run,
-                       run_tcpxd, upload)
+from tcpxdtest import (LAUNCHER, SANITIZER, WAIT, Daemon, check_ok, connect, have_tool,
+                       held_echo, inbox, read_line, refused_echo, run, run_tcpxd, upload)
 
 
 def test_max_connections():
@@ -35,6 +39,37 @@ def test_max_connections():
     for s in held:
         s.close()
     assert d.stop() == 0
+
+
+def test_places_free_when_the_line_is_written():
+    """max_connections and max_per_ip places are given back before the conn line: strace
+    holds every write(2) of the daemon, its log lines' too, for 300 ms after it is made,
+    so a place given back after the line would still be taken when the next client comes.
+    The client reads its receipt, not the end of the stream: the socket is closed last."""
+    if shutil.which("strace") is None or LAUNCHER or SANITIZER not in ("", "none"):
+        print("no strace, or not a plain build: skipped")
+        return
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d), "max_per_ip": 1}], max_connections=1)
+    d.start(launcher=("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=write",
+                      "-e", "inject=write:delay_exit=300000"))
+    try:
+        with connect(d.addr("inbox")) as held:
+            held.sendall(b"held")
+            d.wait_log(r"conn listener=inbox .*state=started")
+            assert upload(d.addr("inbox"), b"data") == "ERR 503 busy: max_connections\n"
+            held.shutdown(socket.SHUT_WR)
+            check_ok(d, read_line(held), b"held")
+            d.wait_log(r"conn listener=inbox .*result=ok")
+            check_ok(d, upload(d.addr("inbox"), b"at once"), b"at once")
+    finally:
+        # A stop, each of its writes held, takes too long: the daemon is killed, and
+        # strace, whose child it is, then ends (killing strace would leave it running).
+        with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+            for pid in f.read().split():
+                os.kill(int(pid), signal.SIGKILL)
+        d.proc.wait(WAIT)
 
 
 def test_max_per_ip():
@@ -170,6 +205,6 @@ def test_allow_list_excludes_others():
     assert d.stop() == 0
 
 
-run([test_max_connections, test_max_per_ip, test_v4_mapped_counts_as_v4,
-     test_ipv4_prefix_and_per_listener_logs, test_ipv6_counts_a_64, test_allow_and_deny,
+run([test_max_connections, test_places_free_when_the_line_is_written, test_max_per_ip,
+     test_v4_mapped_counts_as_v4, test_ipv4_prefix_and_per_listener_logs, test_ipv6_counts_a_64, test_allow_and_deny,
      test_allow_list_excludes_others])

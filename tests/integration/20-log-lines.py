@@ -6,13 +6,17 @@ comes out as one escaped value of a line that parses as key=value pairs
 harness parses every line of every daemon of the suite the same way
 (tcpxdtest.Daemon.check_log); here its parser is shown to reject the
 forgeries it exists to catch.  A reload that moves a listener says from
-where to where; one that removes it says closed."""
+where to where; one that removes it says closed.  With log_format = "json"
+every line is one strict JSON object carrying the same fields (counts as
+numbers, hostile names escaped), and a reload switches the form."""
 
+import json
+import os
 import signal
 import socket
 
-from tcpxdtest import (Daemon, connect, free_port, inbox, log_value_bytes, parse_log_line,
-                       read_all, run)
+from tcpxdtest import (Daemon, connect, free_port, inbox, log_value_bytes, parse_json_line,
+                       parse_log_line, read_all, run)
 
 SIG = b"\x89TCPX\r\n\x1a"
 
@@ -82,5 +86,69 @@ def test_reload_says_a_listener_moved():
     assert d.stop() == 0
 
 
+def strict_json(raw):
+    def pairs(kv):
+        keys = [k for k, _ in kv]
+        assert len(set(keys)) == len(keys), raw
+        return dict(kv)
+
+    def constant(name):
+        raise AssertionError("%s in %r" % (name, raw))
+    return json.loads(raw.decode("utf-8"), object_pairs_hook=pairs, parse_constant=constant)
+
+
+def test_json_lines():
+    d = Daemon([], start=False)
+    listeners = [{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                  "output_dir": inbox(d), "protocol": "framed"}]
+    d.write_config(listeners, log_format="json")
+    d.start()
+    names = [b"x result=ok peer=10.0.0.1", b'q" result=ok x="', b"back\\slash",
+             "caf\u00e9 \U0001f600".encode()]
+    for name in names:
+        assert framed(d.addr("inbox"), name, b"data").startswith("OK 4 "), name
+    d.wait_log(r"^tcpxd: info: conn listener=inbox .*result=ok ", count=len(names))
+    with open(d.logpath, "rb") as f:
+        raw = f.read().splitlines()
+    objs = [strict_json(line) for line in raw]
+    conns = [o for o in objs if o.get("event") == "conn" and "state" not in o]
+    assert sorted(o["stored"].encode() for o in conns) == sorted(names), conns
+    for o in conns:
+        assert list(o)[:3] == ["ts", "level", "event"] and o["level"] == "info", o
+        assert o["in"] > 4 and isinstance(o["out"], int) and isinstance(o["port"], int), o
+        assert o["listener"] == "inbox" and o["peer"] == "127.0.0.1" and o["result"] == "ok", o
+    assert any(o.get("msg", "").startswith("ready: 1 listeners") for o in objs), objs
+    # What the harness sees is the logfmt those objects stand for.
+    assert 'stored="caf\\xc3\\xa9 \\xf0\\x9f\\x98\\x80"' in d.log(), d.log()
+    # A byte that is not UTF-8 stays valid JSON, as the text \xHH.
+    assert parse_json_line(b'{"ts":"2026-12-03T03:10:54.894884Z","level":"info","event":"x",'
+                           b'"name":"a\\\\xff\\u0001"}') == 'tcpxd: info: x name="a\\xff\\x01"'
+    for bad in (b'{"ts":"2026-12-03T03:10:54.894884Z","level":"info","msg":"a","msg":"b"}',
+                b'{"ts":"2026-12-03T03:10:54.894884Z","level":"info","event":"x","ms":NaN}',
+                b'{"ts":"2026-12-03T03:10:54.894884Z","level":"info","event":"x","peer":1}',
+                b'tcpxd: info: stopped'):
+        try:
+            parse_json_line(bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted: %r" % bad)
+    # A reload to logfmt applies from its own "reloaded" line on.
+    d.check_log()
+    d.write_config(listeners, log_format="logfmt")
+    d.send_signal(signal.SIGHUP)
+    d.json = False
+    d.wait_notify("READY=1")    # after its "reloaded" line
+    with open(d.logpath, "rb") as f:
+        f.seek(d.log_checked)
+        tail = f.read().splitlines()
+    cut = tail.index(b"tcpxd: info: reloaded: 1 listeners")
+    for line in tail[:cut]:
+        strict_json(line)
+    d.log_checked += sum(len(line) + 1 for line in tail[:cut])
+    assert framed(d.addr("inbox"), b"after", b"data").startswith("OK 4 ")
+    d.wait_log(r"^tcpxd: info: conn listener=inbox .* stored=after$")
+    assert d.stop() == 0
+
+
 run([test_stored_names_cannot_forge_fields, test_parser_rejects_forgeries,
-     test_reload_says_a_listener_moved])
+     test_reload_says_a_listener_moved, test_json_lines])

@@ -4,7 +4,11 @@
 line of a token read on stdin; tcpxd -t prints identities, makes no
 subdirectory and refuses one that is a symbolic link.  Two token identities store their files in
 their own subdirectories (tcpx --token-file and TCPX_TOKEN), and every log
-line of their connections names them (client=).  A wrong, missing or
+line of their connections names them (client=); so does every record that
+names a client's address that an identity holds: the debug line of a
+connection as it starts, a failed token, a storage error, the identity's
+max_connections, a refusal at accept (max_per_ip) and one by deny behind a
+PROXY header.  A wrong, missing or
 revoked token, a malformed AUTH line and a raw upload from an unknown
 address all get ERR 401 before any file or partial exists: the directory
 stays empty and, under strace, the daemon makes no openat, mkdirat or
@@ -30,7 +34,7 @@ import subprocess
 import time
 
 from tcpxdtest import (LAUNCHER, SANITIZER, WAIT, Daemon, check_ok, connect, have_tool, inbox,
-                       log_records, read_all, read_line, run, run_tcpx, run_tcpxd, tcpx_target,
+                       log_records, parse_log_line, read_all, read_line, run, run_tcpx, run_tcpxd, tcpx_target,
                        upload)
 
 SIG = b"\x89TCPX\r\n\x1a"
@@ -321,13 +325,74 @@ def test_network_identity_behind_proxy():
     clients = [{"name": "branch", "from": ["10.0.0.0/8"], "subdir": "branch"},
                {"name": "balancer", "from": ["127.0.0.1/32"], "subdir": "balancer"}]
     d = daemon(clients, lambda d: [listener(d, require_identity=True, proxy_protocol=True,
-                                            proxy_from=["127.0.0.1/32"])])
+                                            proxy_from=["127.0.0.1/32"], deny=["10.9.0.0/16"])])
     header = b"PROXY TCP4 10.1.2.3 192.0.2.1 40000 7008\r\n"
     check_ok(d, upload(d.addr("inbox"), header + b"via haproxy"), b"via haproxy", "inbox/branch")
     refused(d.addr("inbox"), b"PROXY TCP4 192.0.2.9 192.0.2.1 40000 7008\r\n" + b"unknown")
     assert os.listdir(os.path.join(d.dir, "inbox", "balancer")) == []
     d.wait_log(r"conn listener=inbox peer=10\.1\.2\.3 port=40000 client=branch via=127\.0\.0\.1 ")
+    # Refused before it is identified, by the deny the header's address meets: the log
+    # still names the client that address is.
+    answer = upload(d.addr("inbox"), b"PROXY TCP4 10.9.1.1 192.0.2.1 40001 7008\r\nx")
+    assert answer == "ERR 403 forbidden\n", answer
+    d.wait_log(r"conn listener=inbox peer=10\.9\.1\.1 port=40001 client=branch via=127\.0\.0\.1 "
+               r".*result=refused-denied")
     assert d.stop() == 0
+
+
+def test_every_record_names_the_client():
+    """Every record that names an identified client's address carries its client=: the
+    debug line of a connection as it starts, upload and hash records, a failed token, a
+    storage error (the store reports it, the service logs it), the identity's
+    max_connections, and refusals at accept (max_per_ip) of a client its network names."""
+    clients = [{"name": "lan", "from": ["127.0.0.2/32"], "subdir": "lan", "max_connections": 1},
+               {"name": "lab", "from": ["127.0.0.3/32"], "subdir": "lab"},
+               {"name": "alice", "token_sha256": digest(ALICE)}]
+    d = daemon(clients, lambda d: [listener(d), listener(d, "other", output_dir=inbox(d, "other")),
+                                   listener(d, "limited", output_dir=inbox(d, "limited"),
+                                            max_per_ip=1, per_ip_prefix4=32)])
+    addr, lan, lab = d.addr("inbox"), "127.0.0.2", "127.0.0.3"
+    check_ok(d, upload(addr, b"raw", lan), b"raw", "inbox/lan")
+    big = os.urandom(5 << 20)       # hashed on a second thread: a hash record
+    check_ok(d, upload(addr, framed(big, "big.bin", version=2), lan), big, "inbox/lan")
+    refused(addr, framed(b"w", "w.bin", b"wrong-token-0123456789"), lan)
+    # A storage error: the partial directory is a file.
+    with open(os.path.join(d.dir, "inbox", "lan", ".tcpxd-partial"), "w"):
+        pass
+    answer = upload(addr, framed(b"resumable", "r.bin", version=2, upload_id="r1"), lan)
+    assert answer == "ERR 500 storage error\n", answer
+    # lan's one connection, held on the other listener until it is answered ...
+    held = connect(d.addr("other"), lan)
+    held.sendall(framed(b"0123456789", "held.bin", version=2, upload_id="h1")[:-5])
+    assert read_line(held) == "CONTINUE 0\n"
+    # ... so one more is refused once it is identified,
+    answer = upload(addr, b"one too many", lan)
+    assert answer == "ERR 503 busy: max_connections\n", answer
+    held.close()
+    # and lab's second connection is refused at accept, by max_per_ip.
+    with connect(d.addr("limited"), lab):
+        d.wait_log(r"conn listener=limited peer=127\.0\.0\.3 .*state=started")
+        answer = upload(d.addr("limited"), b"over max_per_ip", lab)
+        assert answer == "ERR 503 busy: max_per_ip\n", answer
+    d.wait_log(r"conn listener=limited peer=127\.0\.0\.3 .*result=empty")
+    d.wait_log(r"conn listener=other peer=127\.0\.0\.2 .*result=")
+    assert d.stop() == 0
+    named = {lan: "lan", lab: "lab"}
+    seen, wrong = set(), []
+    for line in d.log().splitlines():
+        event, fields = parse_log_line(line)
+        f = dict(fields)
+        if event is None or f.get("peer") not in named:
+            continue
+        if f.get("client") != named[f["peer"]]:
+            wrong.append(line)
+        seen.add((event, f.get("state") or f.get("reason") or ""))
+    assert not wrong, "\n".join(wrong)
+    missing = [w for w in (("conn", "started"), ("conn", ""), ("upload", ""), ("hash", ""),
+                           ("unauthorized", ""), ("store-error", ""),
+                           ("refused", "client-max_connections"), ("refused", "max_per_ip"))
+               if w not in seen]
+    assert not missing, (missing, sorted(seen))
 
 
 def test_partials_keyed_by_identity():
@@ -423,5 +488,5 @@ if __name__ == "__main__":
     run([test_hash_token, test_check_config_prints_identities, test_two_identities_own_directories,
          test_refused_before_any_file, test_revoked_token_and_reload_in_flight,
          test_certificate_identities, test_network_identities, test_network_identity_behind_proxy,
-         test_partials_keyed_by_identity,
+         test_every_record_names_the_client, test_partials_keyed_by_identity,
          test_failures_delayed_and_logged_once, test_bad_token_burst])

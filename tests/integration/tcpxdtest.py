@@ -5,6 +5,7 @@ READY=1 on a NOTIFY_SOCKET the test binds, and talks to it over real
 sockets.  Every daemon started here is killed when the test ends."""
 
 import hashlib
+import json
 import os
 import queue
 import re
@@ -36,6 +37,14 @@ SANITIZER_ENV = {
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
                    "runtime error:", "UndefinedBehaviorSanitizer", "definitely lost in",
                    "Invalid read", "Invalid write", "uninitialised value", "Syscall param")
+
+# "json": every daemon started here logs with log_format = "json"; each line of its
+# stderr must then be a JSON object (parse_json_line), and log() shows the lines as
+# the logfmt they stand for, so that every wait and assertion on the log holds in
+# both forms.
+LOG_FORMAT = os.environ.get("TCPXD_TEST_LOG_FORMAT", "logfmt")
+if LOG_FORMAT not in ("logfmt", "json"):
+    raise SystemExit("TCPXD_TEST_LOG_FORMAT=%s: not logfmt or json" % LOG_FORMAT)
 
 _daemons = []
 
@@ -99,6 +108,79 @@ def log_value_bytes(value):
                   else m.group(1), value[1:-1].encode("latin-1"))
 
 
+def _unique_members(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a member repeats: %s" % " ".join(keys))
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON (RFC 8259)" % name)
+
+
+JSON_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+JSON_OWN = ("ts", "level", "event", "msg", "cut")
+# The keys whose values tcpxd(8) LOGGING says are JSON numbers.
+JSON_NUMBERS = {"bytes", "delay_ms", "failures", "file", "files", "in", "ms", "out", "port",
+                "size", "suppressed"}
+
+
+def log_value_text(raw):
+    """raw (bytes) as a logfmt value, as the daemon's log_value() writes it."""
+    if raw and re.fullmatch(rb"[A-Za-z0-9._:/@+,\[\]-]+", raw):
+        return raw.decode()
+    out = []
+    for b in raw:
+        if b in b'"\\':
+            out.append("\\" + chr(b))
+        elif b < 0x20 or b > 0x7e:
+            out.append("\\x%02x" % b)
+        else:
+            out.append(chr(b))
+    return '"' + "".join(out) + '"'
+
+
+def parse_json_line(raw):
+    """Parses one line (bytes) of log_format = "json" with a strict parser: UTF-8, one
+    object, no member twice, no NaN or Infinity, "ts" and "level", then "event" and
+    fields or "msg", never "cut".  Returns the logfmt line it stands for; raises
+    ValueError for anything else."""
+    obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members,
+                     parse_constant=_no_constant)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if not isinstance(obj.get("ts"), str) or not JSON_TS.match(obj["ts"]):
+        raise ValueError("no RFC 3339 ts")
+    if obj.get("level") not in ("error", "warning", "info", "debug"):
+        raise ValueError("no level")
+    if "cut" in obj:
+        raise ValueError("a line was cut")
+    prefix = "tcpxd: %s: " % obj["level"]
+    if "msg" in obj:
+        if len(obj) != 3 or not isinstance(obj["msg"], str):
+            raise ValueError("a message with fields")
+        return prefix + obj["msg"]
+    if not isinstance(obj.get("event"), str):
+        raise ValueError("neither msg nor event")
+    fields = []
+    for k, v in list(obj.items())[3:]:
+        if k.endswith("_") and k[:-1] in JSON_OWN:
+            k = k[:-1]
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise ValueError("%s: neither a string nor an integer" % k)
+        if isinstance(v, int):
+            if k not in JSON_NUMBERS or v < 0:
+                raise ValueError("%s is a number" % k)
+            fields.append("%s=%d" % (k, v))
+            continue
+        # A byte that is not UTF-8 comes as the text \xHH (HH at least 80).
+        b = re.sub(rb"\\x([89a-f][0-9a-f])", lambda m: bytes([int(m.group(1), 16)]),
+                   v.encode("utf-8"))
+        fields.append("%s=%s" % (k, log_value_text(b)))
+    return prefix + " ".join([obj["event"]] + fields)
+
+
 def stored_names(log, results=("ok", "ok-receipt-lost")):
     """The stored= names of the log's connection lines whose result is in results."""
     names = []
@@ -158,12 +240,17 @@ class Daemon:
         self.ports = {}
         self.notes = []
         self.log_checked = 0        # bytes of the log check_log() has parsed
+        self.json_seen = (0, [])    # bytes of the log log() has turned into logfmt, and those
+        self.journal = False        # logfmt with <N> even in JSON mode (JOURNAL_STREAM)
+        self.json = False           # its configuration says log_format = "json"
         self.write_config(listeners, **globals_)
         if start:
             self.start()
 
     def write_config(self, listeners, **globals_):
         globals_.setdefault("log_level", "debug")
+        if LOG_FORMAT == "json":
+            globals_.setdefault("log_format", "json")
         tmp = self.conf + ".new"
         with open(tmp, "w") as f:
             f.write(make_config(listeners, **globals_))
@@ -183,6 +270,9 @@ class Daemon:
                                               args=(self.notify, self.notify_queue), daemon=True)
         self.notify_reader.start()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, **SANITIZER_ENV, **(env or {}))
+        self.journal = "JOURNAL_STREAM" in env
+        with open(self.conf) as f:       # a test may write its own configuration
+            self.json = re.search(r'^\s*log_format\s*=\s*"json"', f.read(), re.M) is not None
         self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
         self.logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen([*launcher, *LAUNCHER, TCPXD, "-c", self.conf],
@@ -273,9 +363,27 @@ class Daemon:
                                      % (self.resources(), self.idle, "\n".join(open_now)))
             time.sleep(0.05)
 
+    def json_mode(self):
+        return self.json and not self.journal
+
     def log(self):
+        """The log as text; in JSON mode each JSON line as the logfmt line it stands
+        for (a line that is not JSON as it is: check_log() fails the test on it)."""
+        if not self.json_mode():
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        done, lines = self.json_seen
         with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
+            f.seek(done)
+            data = f.read()
+        tail = data[data.rfind(b"\n") + 1:]
+        for raw in data[:len(data) - len(tail)].splitlines():
+            try:
+                lines.append(parse_json_line(raw))
+            except ValueError:
+                lines.append(raw.decode(errors="replace"))
+        self.json_seen = (done + len(data) - len(tail), lines)
+        return "".join(line + "\n" for line in lines) + tail.decode(errors="replace")
 
     def wait_log(self, pattern, count=1, timeout=None):
         """Waits until pattern (a regex) matches count lines of the log."""
@@ -353,6 +461,8 @@ class Daemon:
                 continue
             lines += 1
             try:
+                if self.json_mode():
+                    line = parse_json_line(raw)
                 event, kv = parse_log_line(line)
             except ValueError as e:
                 bad.append("%s: %r" % (e, line))
@@ -360,7 +470,8 @@ class Daemon:
             records += event is not None
             fields += len(kv)
         tally_log(lines, records, fields, len(bad))
-        assert not bad, "log lines outside the grammar of tcpxd(8):\n" + "\n".join(bad)
+        assert not bad, "log lines outside the grammar of tcpxd(8) (%s):\n%s" % (
+            "JSON" if self.json_mode() else "logfmt", "\n".join(bad))
 
     def stored_files(self, subdir="inbox"):
         """The files stored in output_dir: never hidden (the daemon refuses such names),

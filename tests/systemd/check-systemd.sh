@@ -173,6 +173,34 @@ check "systemctl status shows the Status: line" \
 check "journal: one line per connection, priority info, no raw <N> prefix" \
       X sh -c 'journalctl -u tcpxd -p info..info -o cat | grep -q "listener=inbox.*result=ok" &&
                ! journalctl -u tcpxd -o cat | grep -q "^<[0-7]>"'
+# Each event's fields are journal fields (tcpxd(8), LOGGING, Journal fields).
+X sh -c "printf '\\211TCPX\\r\\n\\032x\\n' | timeout 20 nc -N ::1 7008 >/dev/null"
+# j_fields MATCH...: the MESSAGE= of the lines of tcpxd.service that match every MATCH
+j_fields() { X journalctl -u tcpxd.service --no-pager -o cat "$@"; }
+bad_header_found() {
+  [ "$(j_fields TCPXD_RESULT=refused-bad-header | grep -c .)" = 1 ] &&
+    j_fields TCPXD_RESULT=refused-bad-header |
+      grep -q "^conn listener=inbox peer=::1 port=[0-9]* in=[0-9]* .*result=refused-bad-header$"
+}
+one_upload_found() {
+  [ "$(j_fields TCPXD_LISTENER=inbox TCPXD_EVENT=conn TCPXD_RESULT=ok | grep -c .)" = 1 ] &&
+    [ "$(j_fields TCPXD_LISTENER=inbox TCPXD_EVENT=conn TCPXD_RESULT=ok | grep -c "result=ok stored=")" = 1 ]
+}
+echo_fields() {
+  [ "$(j_fields TCPXD_LISTENER=echo | grep -vc "^conn listener=echo ")" = 0 ] &&
+    j_fields TCPXD_LISTENER=echo TCPXD_EVENT=conn TCPXD_RESULT=ok --output-fields=TCPXD_IN |
+      grep -qx "[1-9][0-9]*"
+}
+messages_plain() { j_fields | grep -q "^ready: " && ! j_fields TCPXD_EVENT=conn | grep -q "^ready: "; }
+check "journal fields: TCPXD_RESULT=refused-bad-header finds exactly the bad header's line" \
+      wait_for 5 bad_header_found
+check "journal fields: TCPXD_LISTENER=inbox TCPXD_EVENT=conn TCPXD_RESULT=ok is the one upload" \
+      one_upload_found
+check "journal fields: TCPXD_STORED= holds the stored name ($(set -- $rec; echo "${4:-x}"))" \
+      test "$(j_fields TCPXD_LISTENER=inbox TCPXD_RESULT=ok --output-fields=TCPXD_STORED)" = \
+           "$(set -- $rec; echo "${4:-x}")"
+check "journal fields: TCPXD_LISTENER=echo finds only echo's lines, TCPXD_IN= a count" echo_fields
+check "journal fields: messages have none (TCPXD_EVENT=conn does not find \"ready:\")" messages_plain
 
 # ---- reload -------------------------------------------------------------------
 pid=$(show tcpxd MainPID)

@@ -14,6 +14,7 @@ Suite *frame_suite(void);
 Suite *hostport_suite(void);
 Suite *proxy_suite(void);
 Suite *log_suite(void);
+Suite *logrec_suite(void);
 Suite *nvt_suite(void);
 Suite *limits_suite(void);
 Suite *auth_suite(void);

@@ -18,6 +18,7 @@ main(void)
 	srunner_add_suite(sr, hostport_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, logrec_suite());
 	srunner_add_suite(sr, nvt_suite());
 	srunner_add_suite(sr, limits_suite());
 	srunner_add_suite(sr, auth_suite());

@@ -179,15 +179,21 @@ counted_name(const char *name)
  * quota's lock held, so no upload stores under that name meanwhile.
  */
 static void
-reconcile(struct qdir *d, const char *name)
+reconcile(const char *owner, struct qdir *d, const char *name)
 {
 	struct stat st;
 
 	if (!counted_name(name))
 		return;
 	if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-		if (file_set(d, name, (uint64_t)st.st_size) < 0)
-			log_warnx("quota: out of memory: a file is not counted");
+		if (file_set(d, name, (uint64_t)st.st_size) < 0) {
+			char o[LOG_VALUE_MAX(IDENTITY_NAME_MAX)], dir[LOG_VALUE_MAX(PATH_MAX)];
+			char file[LOG_VALUE_MAX(NAME_MAX)];
+
+			log_warnx("quota-uncounted client=%s dir=%s file=%s error=out-of-memory",
+			    log_value(o, sizeof(o), owner), log_value(dir, sizeof(dir), d->path),
+			    log_value(file, sizeof(file), name));
+		}
 	} else {
 		file_del(d, name);
 	}
@@ -195,7 +201,7 @@ reconcile(struct qdir *d, const char *name)
 
 /* Reads the directory into its table again.  Called with the quota's lock held.  0, or -1. */
 static int
-scan(struct qdir *d)
+scan(const char *owner, struct qdir *d)
 {
 	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *e;
@@ -211,7 +217,7 @@ scan(struct qdir *d)
 	errno = 0;
 	while ((e = readdir(dir)) != NULL) {
 		if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)
-			reconcile(d, e->d_name);
+			reconcile(owner, d, e->d_name);
 		errno = 0;
 	}
 	if (errno != 0) {
@@ -245,7 +251,7 @@ dir_free(struct qdir *d)
  * the identity's subdir).  Called with reg.lock held.
  */
 static struct qdir *
-dir_open(const char *path, char *err, size_t errlen)
+dir_open(const char *owner, const char *path, char *err, size_t errlen)
 {
 	struct qdir *d = calloc(1, sizeof(*d));
 
@@ -270,7 +276,7 @@ dir_open(const char *path, char *err, size_t errlen)
 		    errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
 		goto fail;
 	}
-	if (scan(d) < 0) {
+	if (scan(owner, d) < 0) {
 		snprintf(err, errlen, "%s: cannot read the directory: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -321,7 +327,7 @@ set_dirs(struct quota *q, const struct quota_spec *spec, char *err, size_t errle
 				;
 			if (d != NULL)
 				continue;       /* named twice (two listeners, one output_dir) */
-			if ((d = dir_open(spec->dirs[i], err, errlen)) == NULL) {
+			if ((d = dir_open(q->name, spec->dirs[i], err, errlen)) == NULL) {
 				*tail = q->dirs;
 				q->dirs = keep;
 				return -1;
@@ -494,7 +500,7 @@ quota_commit(struct quota_hold *h, const char *dir, const char *name)
 		 * may have taken it already, and its event been read before now.
 		 */
 		if (strcmp(d->path, dir) == 0)
-			reconcile(d, name);
+			reconcile(q->name, d, name);
 	}
 	pthread_mutex_unlock(&q->lock);
 }
@@ -590,11 +596,19 @@ rescan_locked(struct quota *q, struct qdir *d, const char *why)
 {
 	char name[LOG_VALUE_MAX(IDENTITY_NAME_MAX)], path[LOG_VALUE_MAX(PATH_MAX)];
 	long long start = sys_now_ms();
-	int rc = scan(d), err = errno;
+	int rc = scan(q->name, d), err = errno;
 
-	log_info("quota-scan client=%s dir=%s files=%zu bytes=%llu ms=%lld reason=%s",
-	    log_value(name, sizeof(name), q->name), log_value(path, sizeof(path), d->path), d->files,
-	    (unsigned long long)d->bytes, sys_now_ms() - start, why);
+	if (rc < 0) {
+		char e[LOG_VALUE_MAX(128)];
+
+		log_warnx("quota-scan client=%s dir=%s reason=%s result=failed error=%s",
+		    log_value(name, sizeof(name), q->name), log_value(path, sizeof(path), d->path),
+		    why, log_value(e, sizeof(e), strerror(err)));
+	} else {
+		log_info("quota-scan client=%s dir=%s files=%zu bytes=%llu ms=%lld reason=%s",
+		    log_value(name, sizeof(name), q->name), log_value(path, sizeof(path), d->path),
+		    d->files, (unsigned long long)d->bytes, sys_now_ms() - start, why);
+	}
 	errno = err;
 	return rc;
 }
@@ -630,8 +644,7 @@ handle_event(const struct inotify_event *ev)
 		for (struct quota *o = reg.head; o != NULL; o = o->next) {
 			pthread_mutex_lock(&o->lock);
 			for (d = o->dirs; d != NULL; d = d->next) {
-				if (rescan_locked(o, d, "inotify-overflow") < 0)
-					log_warn("quota: rescanning %s", d->path);
+				(void)rescan_locked(o, d, "inotify-overflow");
 			}
 			pthread_mutex_unlock(&o->lock);
 		}
@@ -646,7 +659,7 @@ handle_event(const struct inotify_event *ev)
 			uint64_t bytes = d->bytes;
 			size_t files = d->files;
 
-			reconcile(d, ev->name);
+			reconcile(q->name, d, ev->name);
 			if (log_enabled(LOG_LVL_DEBUG) && (bytes != d->bytes || files != d->files)) {
 				char name[LOG_VALUE_MAX(IDENTITY_NAME_MAX)], file[LOG_VALUE_MAX(NAME_MAX)];
 

@@ -121,9 +121,39 @@ unauthorized(struct session *c)
 	session_unauthorized(c);
 }
 
+/*
+ * A record of the store's, logged here because the store does not know the
+ * client: event, the connection's fields, then the event's own (fields).
+ */
+static void
+store_warning(const struct session *c, const char *event, const char *fields)
+{
+	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
+	char client[SESSION_CLIENT_FIELD_MAX];
+
+	addr_format(&c->peer, peer, sizeof(peer));
+	session_client_field(c, client, sizeof(client));
+	log_warnx("%s listener=%s peer=%s port=%u%s %s", event,
+	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, client, fields);
+}
+
+/* A name a failed commit linked and could not take back (store.h). */
+static void
+log_unremoved(const struct session *c, const struct upload *up)
+{
+	char n[LOG_VALUE_MAX(STORE_NAME_MAX)], e[LOG_VALUE_MAX(sizeof(up->unremoved_error))];
+	char fields[sizeof(n) + sizeof(e) + 48];
+
+	snprintf(fields, sizeof(fields), "name=%s why=directory-fsync-failed error=%s",
+	    log_value(n, sizeof(n), up->unremoved), log_value(e, sizeof(e), up->unremoved_error));
+	store_warning(c, "store-unremoved", fields);
+}
+
 static void
 reply_storage_error(struct session *c, int err, const char *what)
 {
+	char w[LOG_VALUE_MAX(64)], e[LOG_VALUE_MAX(64)], fields[2 * LOG_VALUE_MAX(64) + 16];
+
 	if (err == ENOSPC || err == EDQUOT) {
 		reply_error(c, 507, "insufficient storage", "refused-disk-full");
 		return;
@@ -132,8 +162,9 @@ reply_storage_error(struct session *c, int err, const char *what)
 		reply_error(c, 409, "name in use", "refused-name-in-use");
 		return;
 	}
-	errno = err;
-	log_warn("listener %s: %s", c->lcfg->name, what);
+	snprintf(fields, sizeof(fields), "op=%s error=%s", log_value(w, sizeof(w), what),
+	    log_value(e, sizeof(e), strerror(err)));
+	store_warning(c, "store-error", fields);
 	reply_error(c, 500, "storage error", "refused-storage-error");
 }
 
@@ -971,8 +1002,12 @@ receive_file(struct session *c, struct upload_state *s)
 	else
 		rc = store_commit(&s->up, &c->peer, c->stored, sizeof(c->stored));
 	if (rc < 0) {
+		int err = errno;
+
 		c->stored[0] = '\0';
-		reply_storage_error(c, errno, "commit");
+		if (s->up.unremoved[0] != '\0')
+			log_unremoved(c, &s->up);
+		reply_storage_error(c, err, "commit");
 		return -1;
 	}
 	/* Durable from here on: a lost receipt cannot undo the upload. */

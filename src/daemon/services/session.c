@@ -110,6 +110,7 @@ take_identity_limits(struct session *s, const struct identity_cfg *id)
 		log_warnx("refused listener=%s peer=%s client=%s reason=client-max_connections",
 		    log_value(name, sizeof(name), s->lcfg->name), peer,
 		    log_value(client, sizeof(client), id->name));
+		s->busy_identity = id;
 		return -1;
 	}
 	count_put(s->identity_slot);
@@ -141,12 +142,7 @@ session_identify(struct session *s, const struct identity_cfg *id, enum identity
 void
 session_client_field(const struct session *s, char *buf, size_t len)
 {
-	char v[LOG_VALUE_MAX(IDENTITY_NAME_MAX)];
-
-	if (s->identity == NULL)
-		buf[0] = '\0';
-	else
-		snprintf(buf, len, " client=%s", log_value(v, sizeof(v), s->identity->name));
+	identity_client_field(s->busy_identity != NULL ? s->busy_identity : s->identity, buf, len);
 }
 
 /* Sleeps ms, or less when the daemon stops meanwhile. */
@@ -181,14 +177,16 @@ session_unauthorized(struct session *s)
 	s->quiet = !f.log;
 	if (f.log) {
 		char name[LOG_VALUE_MAX(LISTENER_NAME_MAX)], peer[ADDR_TEXT_MAX];
-		char prefix[ADDR_TEXT_MAX + 8], more[32] = "";
+		char prefix[ADDR_TEXT_MAX + 8], more[32] = "", client[SESSION_CLIENT_FIELD_MAX];
 
 		addr_format(&s->peer, peer, sizeof(peer));
 		cidr_format(&f.prefix, prefix, sizeof(prefix));
 		if (f.suppressed > 0)
 			snprintf(more, sizeof(more), " suppressed=%u", f.suppressed);
-		log_warnx("unauthorized listener=%s peer=%s prefix=%s failures=%u delay_ms=%u%s",
-		    log_value(name, sizeof(name), s->lcfg->name), peer, prefix, f.failures,
+		/* A certificate or address named a client whose token then failed. */
+		session_client_field(s, client, sizeof(client));
+		log_warnx("unauthorized listener=%s peer=%s%s prefix=%s failures=%u delay_ms=%u%s",
+		    log_value(name, sizeof(name), s->lcfg->name), peer, client, prefix, f.failures,
 		    f.delay_ms, more);
 	}
 	delay(s, f.delay_ms);

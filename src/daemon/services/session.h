@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "daemon/config.h"
+#include "daemon/identity.h"
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
@@ -42,6 +43,11 @@ struct session {
 	struct rate *rates[2];
 	struct count *identity_slot;    /* one of the identity's max_connections (counts.h) */
 	enum identity_by identity_by;   /* what identified the client */
+	/*
+	 * One that named the client but held all its max_connections: the
+	 * client the log names from then on (session_client_field()).
+	 */
+	const struct identity_cfg *busy_identity;
 	/*
 	 * The stores of the identities lcfg accepts, in the order of lcfg->ids:
 	 * NULL where the identity has no subdir (session_identify()).
@@ -84,8 +90,8 @@ ssize_t session_recv(struct session *s, void *buf, size_t len);
  * The client is id (NULL: anonymous), recognised by by: from here on its
  * files go to the identity's subdir, if it has one, it holds one of id's
  * max_connections and what it sends is charged to id's max_rate.  0, or
- * -1 when id has all its max_connections (logged; nothing changed): the
- * caller answers "ERR 503 busy: max_connections".
+ * -1 when id has all its max_connections (logged; nothing changed but
+ * busy_identity): the caller answers "ERR 503 busy: max_connections".
  */
 int session_identify(struct session *s, const struct identity_cfg *id, enum identity_by by);
 /* Gives back what session_identify() took (conn.c, as the connection ends). */
@@ -97,8 +103,11 @@ void session_end(struct session *s);
  * (receive listeners) and sets result=refused-unauthorized.
  */
 void session_unauthorized(struct session *s);
-/* " client=NAME" of an identified client, "" of an anonymous one, for log lines. */
+/*
+ * " client=NAME" of an identified client (or of the identity that refused
+ * it for its max_connections), "" of an anonymous one, for log lines.
+ */
 void session_client_field(const struct session *s, char *buf, size_t len);
-#define SESSION_CLIENT_FIELD_MAX (IDENTITY_NAME_MAX + 16)
+#define SESSION_CLIENT_FIELD_MAX IDENTITY_CLIENT_FIELD_MAX
 
 #endif

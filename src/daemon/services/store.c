@@ -23,7 +23,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
 #include "daemon/services/mark.h"
 #include "daemon/services/store.h"
 #include "io/sys.h"
@@ -715,24 +714,22 @@ link_named_tmp(struct upload *up, const char *name)
  * inode in private, would hide another client's acknowledged file for a
  * moment and lose it to a crash in between (start-up cleanup removes
  * temporary names), and leaving the name in place would publish a file
- * whose upload was refused.
+ * whose upload was refused.  A name left is reported in up->unremoved.
  */
 static void
 unlink_own(struct upload *up, const char *name)
 {
 	struct store *st = up->store;
-	char v[LOG_VALUE_MAX(STORE_NAME_MAX)], e[LOG_VALUE_MAX(64)];
+	const char *why;
 
-	/* Records, not messages: the name may be the client's (log.h). */
-	if (!still_linked(st, name, up->fd)) {
-		log_warnx("store-unremoved name=%s why=directory-fsync-failed error=%s",
-		    log_value(v, sizeof(v), name),
-		    log_value(e, sizeof(e), "the name is no longer this upload's file"));
+	if (!still_linked(st, name, up->fd))
+		why = "the name is no longer this upload's file";
+	else if (unlinkat(st->dirfd, name, 0) < 0)
+		why = strerror(errno);
+	else
 		return;
-	}
-	if (unlinkat(st->dirfd, name, 0) < 0)
-		log_warnx("store-unremoved name=%s why=directory-fsync-failed error=%s",
-		    log_value(v, sizeof(v), name), log_value(e, sizeof(e), strerror(errno)));
+	snprintf(up->unremoved, sizeof(up->unremoved), "%s", name);
+	snprintf(up->unremoved_error, sizeof(up->unremoved_error), "%s", why);
 }
 
 /* Client names get ".1" ... ".999" appended while the name is taken. */
@@ -779,6 +776,7 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 	int in_record = 0;
 
 	up->record[0] = '\0';
+	up->unremoved[0] = up->unremoved_error[0] = '\0';
 	if (fchmod(up->fd, st->file_mode) < 0)
 		goto fail;
 	if (up->mark != NULL && (in_record = set_mark_xattr(up)) < 0)

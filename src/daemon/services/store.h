@@ -11,6 +11,9 @@
 
 struct store;
 
+/* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
+#define STORE_NAME_MAX 260
+
 /* One file being received.  Invisible in the directory until store_commit(). */
 struct upload {
 	struct store *store;
@@ -30,10 +33,15 @@ struct upload {
 	const char *mark;
 	size_t mark_len;
 	char record[48];
+	/*
+	 * After a failed store_commit(): the name it linked and could not take
+	 * back once the directory fsync failed, and why ("" when none).  The
+	 * store has no log line of its own for it: the service logs it with
+	 * the client's fields (store-unremoved in tcpxd(8)).
+	 */
+	char unremoved[STORE_NAME_MAX];
+	char unremoved_error[64];
 };
-
-/* Longest stored name, with the NUL: a client's name (255 bytes) and a ".999" suffix. */
-#define STORE_NAME_MAX 260
 
 /* store_open() flag: use hidden temporary names even where O_TMPFILE works. */
 #define STORE_NO_TMPFILE 1u
