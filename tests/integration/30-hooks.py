@@ -189,6 +189,8 @@ def test_environment_exact():
         assert seen["stdin"] == "", seen["stdin"]
         assert seen["cwd"] == where, seen["cwd"]
         assert not marked(os.path.join(where, name))
+        line = [l for l in hook_lines(d) if name in l][0]
+        assert " peer=%s%s file=" % (peer, " client=" + client if client else "") in line, line
     d.stop()
 
 

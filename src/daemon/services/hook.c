@@ -342,6 +342,8 @@ log_run(const struct job *j, enum log_level level, const char *status, const cha
 {
 	char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], file[LOG_VALUE_MAX(PATH_MAX)];
 	char tail[LOG_VALUE_MAX(TAIL_MAX + 3)], text[TAIL_MAX + 4], path[PATH_MAX];
+	char peer[LOG_VALUE_MAX(ADDR_TEXT_MAX)], client[LOG_VALUE_MAX(IDENTITY_NAME_MAX) + 8] = "";
+	char name[LOG_VALUE_MAX(IDENTITY_NAME_MAX)];
 	size_t len = j->tail_len;
 
 	/* The tail without its last newline, "..." where it was cut. */
@@ -349,8 +351,13 @@ log_run(const struct job *j, enum log_level level, const char *status, const cha
 		len--;
 	snprintf(text, sizeof(text), "%s%.*s", j->tail_cut ? "..." : "", (int)len, j->tail);
 	snprintf(path, sizeof(path), "%s/%s", j->dir, j->name);
-	log_at(level, "hook listener=%s file=%s status=%s duration_ms=%lld attempt=%u%s stderr=%s",
-	    log_value(listener, sizeof(listener), j->facts.listener),
+	/* The facts came from the mark, which a file system user could have written: escaped. */
+	if (j->facts.client[0] != '\0')
+		snprintf(client, sizeof(client), " client=%s",
+		    log_value(name, sizeof(name), j->facts.client));
+	log_at(level, "hook listener=%s peer=%s%s file=%s status=%s duration_ms=%lld attempt=%u%s "
+	    "stderr=%s", log_value(listener, sizeof(listener), j->facts.listener),
+	    log_value(peer, sizeof(peer), j->facts.peer), client,
 	    log_value(file, sizeof(file), path), status,
 	    j->started_ms > 0 ? sys_now_ms() - j->started_ms : 0LL, j->attempt, next,
 	    log_value(tail, sizeof(tail), text));
