@@ -149,14 +149,13 @@ def hook_lines(d, status=None):
             and (status is None or " status=%s " % status in line)]
 
 
-def kill_pids(d):
-    path = os.path.join(out_dir(d), "pids")
-    if os.path.exists(path):
-        for pid in open(path).read().split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+def children(pid):
+    """The processes pid started (its hooks, each in a process group of its own)."""
+    out = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            out += [int(c) for c in f.read().split()]
+    return out
 
 
 def test_environment_exact():
@@ -230,10 +229,14 @@ def kill9_then_restart(env):
     d.start(env=env)
     payloads = [os.urandom(5000 + i) for i in range(20)]
     names = [check_ok(d, upload(d.addr("inbox"), p), p) for p in payloads]
+    # Frozen first, so the hook it may be starting is among its children when it dies.
+    d.proc.send_signal(signal.SIGSTOP)
+    hooks = children(d.proc.pid)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     d.kill()
-    kill_pids(d)
+    for pid in hooks:
+        os.kill(pid, signal.SIGKILL)
     assert ran(d) == []
     inbox_dir = os.path.join(d.dir, "inbox")
     records = glob.glob(os.path.join(inbox_dir, ".tcpxd-hook.*"))
