@@ -13,7 +13,8 @@ bench_tcpx_load_LDADD = $(LIBSSL_LIBS)
 # EXTRA_PROGRAMS are not removed by "make clean" on their own
 MOSTLYCLEANFILES = bench/tcpx-load
 
-EXTRA_DIST += bench/run bench/local.mk docs/BENCHMARKS.md
+EXTRA_DIST += bench/run bench/local.mk docs/BENCHMARKS.md bench/metrics-plot \
+	docs/metrics-upload.svg docs/metrics-upload.png docs/metrics-upload.tsv
 
 .PHONY: bench-smoke
 bench-smoke: src/tcpxd bench/tcpx-load

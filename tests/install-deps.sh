@@ -4,9 +4,9 @@
 # With --systemd, also what "make check-systemd" needs: systemd-nspawn and
 # mmdebstrap for the test container, debhelper and lintian for the package.
 set -eu
-pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev check
+pkgs="build-essential autoconf automake pkg-config libconfig-dev libsystemd-dev libmicrohttpd-dev check
       libssl-dev openssl python3 valgrind strace netcat-openbsd ncat socat haproxy groff-base mandoc
-      util-linux telnet curl prometheus"
+      util-linux telnet curl prometheus gnuplot-nox"
 if [ "${1:-}" = --systemd ]; then
   pkgs="$pkgs systemd systemd-container mmdebstrap debhelper dpkg-dev fakeroot lintian"
 fi

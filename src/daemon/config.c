@@ -1122,6 +1122,72 @@ resolve_identities(struct loader *ld, const config_setting_t *group, struct conf
 	return 0;
 }
 
+/* metrics = { address = "127.0.0.1"; port = 9464; allow = [ ... ]; } */
+static int
+load_metrics(struct loader *ld, const config_setting_t *group, struct metrics_cfg *m)
+{
+	static const struct key_def port_key = { "port", T_UINT, 0, 0, 0, 65535, false };
+	static const struct key_def allow_key = { "allow", T_CIDRS, 0, 0, 0, 0, false };
+	int n;
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "metrics must be a group { address = \"...\"; port = ...; }, "
+		    "not %s", type_name(config_setting_type(group)));
+	if ((m->file = strdup(source_path(ld, config_setting_source_file(group)))) == NULL)
+		return fail_at(ld, group, "out of memory");
+	m->line = config_setting_source_line(group);
+	m->port = 9464;
+	n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int rc;
+
+		if (strcmp(name, "address") == 0)
+			rc = get_address(ld, s, &m->address);
+		else if (strcmp(name, "port") == 0)
+			rc = get_uint(ld, s, &port_key, &m->port);
+		else if (strcmp(name, "allow") == 0)
+			rc = get_cidrs(ld, s, &allow_key, &m->allow);
+		else
+			return fail_at(ld, s, "unknown key \"%s\" in metrics (address, port, allow)", name);
+		if (rc < 0)
+			return -1;
+	}
+	if (m->address == NULL && (m->address = strdup("127.0.0.1")) == NULL)
+		return fail_at(ld, group, "out of memory");
+	return 0;
+}
+
+/* A wildcard address binds the port on every address of its family ("::" IPv4 too). */
+static bool
+wildcard(const char *address)
+{
+	return strcmp(address, "0.0.0.0") == 0 || strcmp(address, "::") == 0;
+}
+
+/*
+ * The metrics port must not be a listener's (numeric addresses only, as
+ * listener_find_conflict; binding finds the rest).
+ */
+static int
+metrics_conflict(struct loader *ld, const struct config *cfg)
+{
+	const struct metrics_cfg *m = &cfg->metrics;
+
+	for (size_t i = 0; m->address != NULL && m->port != 0 && i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+
+		if (l->port == m->port && (strcmp(l->address, m->address) == 0 ||
+		    wildcard(l->address) || wildcard(m->address))) {
+			snprintf(ld->err, ld->errlen, "%s:%d: metrics port %u is also listener \"%s\"'s "
+			    "(%s:%d)", m->file, m->line, m->port, l->name, l->file, l->line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 set_defaults(struct config *cfg, struct listener_cfg *d)
 {
@@ -1166,6 +1232,11 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 		}
 		if (strcmp(name, "clients") == 0) {
 			if (load_identities(ld, s, cfg) < 0)
+				goto out;
+			continue;
+		}
+		if (strcmp(name, "metrics") == 0) {
+			if (load_metrics(ld, s, &cfg->metrics) < 0)
 				goto out;
 			continue;
 		}
@@ -1221,7 +1292,8 @@ load_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 			goto out;
 	}
 	/* Numeric addresses only: resolving host names is for -t and start-up, not every load. */
-	if (listener_find_conflict(cfg, true, ld->err, ld->errlen) < 0)
+	if (listener_find_conflict(cfg, true, ld->err, ld->errlen) < 0 ||
+	    metrics_conflict(ld, cfg) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1354,6 +1426,9 @@ cfg_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++)
 		identity_cfg_free(&cfg->clients[i]);
 	free(cfg->clients);
+	free(cfg->metrics.address);
+	free(cfg->metrics.file);
+	cidr_list_free(&cfg->metrics.allow);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1523,6 +1598,13 @@ cfg_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "log_format = \"%s\";\n", log_format_name(cfg->log_format));
 	size_format(cfg->thread_stack_size, size, sizeof(size));
 	fprintf(fp, "thread_stack_size = \"%s\";\n", size);
+	if (cfg->metrics.address != NULL) {
+		fprintf(fp, "metrics = {\n");
+		print_string(fp, "address", cfg->metrics.address);
+		fprintf(fp, "    port = %u;\n", cfg->metrics.port);
+		print_cidrs(fp, "allow", &cfg->metrics.allow);
+		fprintf(fp, "};\n");
+	}
 	print_identities(cfg, fp);
 	fprintf(fp, "listeners = (\n");
 	for (size_t i = 0; i < cfg->n_listeners; i++) {

@@ -122,6 +122,18 @@ struct listener_cfg {
 	int output_dir_line;
 };
 
+/*
+ * metrics = { address = ...; port = ...; allow = [ ... ]; }: the Prometheus
+ * endpoint (metrics_http.h).  address == NULL: none configured.
+ */
+struct metrics_cfg {
+	char *address;
+	unsigned port;              /* 0 = kernel-chosen (tests) */
+	struct cidr_list allow;     /* scrapers let in; empty = every client */
+	char *file;                 /* where it was defined, for messages */
+	int line;
+};
+
 struct config {
 	char *path;
 	unsigned max_connections;
@@ -133,6 +145,7 @@ struct config {
 	size_t n_listeners;
 	struct identity_cfg *clients;   /* clients = ( { name = ...; ... } ) */
 	size_t n_clients;
+	struct metrics_cfg metrics;
 };
 
 /*

@@ -24,6 +24,7 @@
 #include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/proxy_read.h"
 #include "daemon/ratelimit.h"
 #include "daemon/services/echo.h"
@@ -670,6 +671,7 @@ conn_main(void *arg)
 		else
 			session_unauthorized(&c->s);    /* echo has no header: nothing else can come */
 	}
+	metrics_conn_closed(c->s.metrics, c->s.result != NULL ? c->s.result : "ok");
 	stats_add(&stats.bytes_in, c->s.bytes_in);
 	if (c->s.identity != NULL)
 		stats_identity_add(c->s.identity->name, c->s.bytes_in);
@@ -756,6 +758,7 @@ refuse(int fd, const struct in6_addr *peer, const struct cidr *net, const struct
     enum refusal why)
 {
 	stats_add(&stats.refused, 1);
+	metrics_conn_refused(metrics_listener(l->name), refusals[why].result);
 	/* A TLS client could not read a plain-text answer: it just sees the connection end. */
 	if (l->mode == MODE_RECEIVE && l->tls.certificate == NULL) {
 		char line[64];
@@ -778,6 +781,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 {
 	const struct listener_cfg *l = &gen->cfg->listeners[listener_index];
 	struct in6_addr addr;
+	struct metrics_listener *metrics;
 	struct conn *c;
 	enum refusal why;
 	pthread_t tid;
@@ -815,6 +819,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 	c->s.tls = c->tls_ctx != NULL;
 	c->s.store = c->s.listener_store = gen->stores[listener_index];
 	c->s.id_stores = gen->id_stores[listener_index];
+	c->s.metrics = metrics_listener(l->name);
 	c->start_ms = sys_now_ms();
 	c->gen = gen;           /* referenced once admitted */
 	atomic_init(&c->s.aborting, false);
@@ -828,6 +833,9 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		return;
 	}
 	gen_ref(gen);
+	/* Counted open first: the thread may end (and count it closed) before pthread_create returns. */
+	metrics = c->s.metrics;
+	metrics_conn_open(metrics);
 	err = pthread_create(&tid, &gen->thread_attr, conn_main, c);
 	if (err == 0) {
 		stats_add(&stats.accepted, 1);
@@ -838,6 +846,7 @@ conn_dispatch(int fd, const struct sockaddr *peer, struct gen *gen, size_t liste
 		pthread_mutex_unlock(&reg.lock);
 		gen_release(c);
 		free(c);
+		metrics_conn_gone(metrics);
 		refuse(fd, &addr, NULL, l, REFUSE_THREAD);
 	}
 }

@@ -18,6 +18,7 @@
 #include "daemon/identity.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/metrics_http.h"
 #include "daemon/server.h"
 #include "daemon/services/retention.h"
 #include "wire/auth.h"
@@ -79,7 +80,8 @@ check_config(const char *path)
 			return 1;
 		}
 	}
-	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0) {
+	if (listener_find_conflict(cfg, false, err, sizeof(err)) < 0 ||
+	    metrics_http_check(cfg, err, sizeof(err)) < 0) {
 		error_line("%s", err);
 		cfg_free(cfg);
 		return 1;

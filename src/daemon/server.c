@@ -30,6 +30,8 @@
 #include "daemon/gen.h"
 #include "daemon/listener.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_http.h"
 #include "daemon/notify.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
@@ -475,7 +477,7 @@ server_start(struct config *cfg, char *err, size_t errlen)
 {
 	struct slot *passed;
 	sigset_t handled;
-	int n_passed;
+	int n_passed, metrics_fd = -1;
 	size_t n_slots = 0;
 
 	log_set_level(cfg->log_level);
@@ -514,6 +516,14 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if ((n_passed = activated_slots(&passed, err, errlen)) < 0)
 		return -1;
+	/* FileDescriptorName=metrics: the metrics endpoint's, unless a listener has that name. */
+	for (int j = 0; cfg->metrics.address != NULL && j < n_passed; j++) {
+		if (strcmp(passed[j].name, "metrics") == 0 && !listener_configured("metrics", cfg)) {
+			metrics_fd = passed[j].fd;
+			passed[j] = passed[--n_passed];
+			break;
+		}
+	}
 	/* Checked before binding anything, so the message names the real mistake. */
 	for (int j = 0; j < n_passed; j++) {
 		bool claimed = false;
@@ -525,14 +535,21 @@ server_start(struct config *cfg, char *err, size_t errlen)
 			    "listener (FileDescriptorName= must be a listener name)", cfg->path,
 			    passed[j].name);
 			close_slots(passed, (size_t)n_passed);
+			sys_close(metrics_fd);
 			return -1;
 		}
 	}
 	srv.slots = open_slots(srv.gen, passed, (size_t)n_passed, NULL, &n_slots, err, errlen);
 	close_slots(passed, (size_t)n_passed);
-	if (srv.slots == NULL)
+	if (srv.slots == NULL) {
+		sys_close(metrics_fd);
 		return -1;
+	}
 	srv.n_slots = n_slots;
+	/* Bound, or taken over, with the listeners: before anything runs. */
+	if (metrics_http_prepare(cfg, metrics_fd, err, errlen) < 0)
+		return -1;
+	metrics_fd = -1;
 	log_fresh_slots();
 	for (size_t i = 0; i < srv.n_slots; i++) {
 		if (srv.slots[i].activated)
@@ -546,6 +563,9 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	}
 	if (quotas_in_force(cfg, err, errlen) < 0)
 		return -1;
+	/* Signals are blocked already: the endpoint's thread inherits that. */
+	metrics_configure(cfg);
+	metrics_http_commit();
 
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGHUP);
@@ -640,15 +660,23 @@ reload(void)
 	    (g = gen_create(cfg, err, sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
+		metrics_reload(false);
 		notify_ready();
 		return;
 	}
-	/* Usage is kept by identity name: only directories new to a quota are scanned. */
+	/*
+	 * Usage is kept by identity name: only directories new to a quota are
+	 * scanned.  The metrics endpoint before the listeners: open_slots()
+	 * hands kept sockets over, so nothing may fail after it.
+	 */
 	if (quotas_in_force(g->cfg, err, sizeof(err)) < 0 ||
+	    metrics_http_prepare(g->cfg, -1, err, sizeof(err)) < 0 ||
 	    (slots = open_slots(g, srv.slots, srv.n_slots, srv.gen->cfg, &n_slots, err,
 	    sizeof(err))) == NULL) {
 		log_errx("reload failed: %s; keeping the current configuration",
 		    log_text(text, sizeof(text), err));
+		metrics_http_abort();
+		metrics_reload(false);
 		restore_quotas();
 		gen_unref(g);
 		notify_ready();
@@ -671,6 +699,9 @@ reload(void)
 	if (rates_in_force(g->cfg) < 0)
 		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
+	metrics_http_commit();
+	metrics_configure(g->cfg);
+	metrics_reload(true);
 	check_rlimits(g->cfg, srv.n_slots);
 	log_info("reloaded: %zu listeners", g->cfg->n_listeners);
 	notify_ready();
@@ -831,6 +862,7 @@ graceful_stop(int sig)
 	retention_stop();
 	log_info("stopped");
 	conn_want_wakeup(false);
+	metrics_http_stop();
 	drain_stop();
 	gen_unref(srv.gen);
 	srv.gen = NULL;
@@ -839,6 +871,7 @@ graceful_stop(int sig)
 	count_fini();
 	rate_fini();
 	receive_fini();
+	metrics_fini();
 	sys_close(srv.sig_fd);
 	sys_close(srv.wake_fd);
 	return 0;

@@ -27,7 +27,7 @@ SB="$src/tests/systemd/systemd-sandbox"
 DIR=${TCPXD_SANDBOX_DIR:-/var/tmp/tcpxd-systemd-sandbox}
 # What the container needs besides systemd: tcpxd's libraries and a netcat
 # that can half-close (nc -N).  Changing this list rebuilds the rootfs.
-export SYSTEMD_SANDBOX_EXTRA_PKGS=libconfig9,libssl3,netcat-openbsd
+export SYSTEMD_SANDBOX_EXTRA_PKGS=libconfig9,libssl3,libmicrohttpd12,netcat-openbsd
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "check-systemd: must run as root (systemd-nspawn needs it)" >&2

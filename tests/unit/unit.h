@@ -18,5 +18,6 @@ Suite *logrec_suite(void);
 Suite *nvt_suite(void);
 Suite *limits_suite(void);
 Suite *auth_suite(void);
+Suite *metrics_suite(void);
 
 #endif

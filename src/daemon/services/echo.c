@@ -56,12 +56,14 @@ echo_serve(struct session *c)
 			break;
 		}
 		c->bytes_in += (uint64_t)n;
+		metrics_bytes_in(c->metrics, (uint64_t)n);
 		if (netio_send_all(&c->io, buf, (size_t)n) < 0) {
 			c->result = io_failure(c, errno, "aborted-idle-not-reading");
 			sys_reset_on_close(c->io.fd, true);
 			break;
 		}
 		c->bytes_out += (uint64_t)n;
+		metrics_bytes_out(c->metrics, (uint64_t)n);
 		/*
 		 * A full small buffer means data is streaming: switch to the
 		 * configured one.  Held and ping-pong connections never allocate.

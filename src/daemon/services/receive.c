@@ -209,6 +209,7 @@ recv_data(struct session *c, struct upload_state *s, char *buf, size_t len)
 		if (n <= 0)
 			return n;
 		c->bytes_in += (uint64_t)n;
+		metrics_bytes_in(c->metrics, (uint64_t)n);
 		if (!s->nvt)
 			return n;
 		if ((n = (ssize_t)nvt_decode(&s->nvt_state, buf, buf + 1, (size_t)n)) > 0)
@@ -786,6 +787,7 @@ send_receipt(struct session *c, struct upload_state *s)
 		return -1;
 	}
 	c->bytes_out += len;
+	metrics_bytes_out(c->metrics, len);
 	return 0;
 }
 
@@ -905,6 +907,7 @@ send_continue(struct session *c, struct upload_state *s)
 		return -1;
 	}
 	c->bytes_out += len;
+	metrics_bytes_out(c->metrics, len);
 	return 0;
 }
 
@@ -1042,6 +1045,23 @@ receive_one(struct session *c, struct upload_state *s)
 	return -1;
 }
 
+/*
+ * An upload ended, stored or not: counted for the metrics once per file.
+ * A file is stored once committed, even if its receipt was lost.
+ */
+static void
+count_upload(const struct session *c, const struct upload_state *s)
+{
+	const char *result = c->result;
+	bool stored;
+
+	if (result == NULL)
+		return;         /* nothing was asked: a health check, a client that went quietly */
+	stored = c->stored[0] != '\0' && strncmp(result, "ok", 2) == 0;
+	metrics_upload(c->metrics, c->identity != NULL ? c->identity->name : NULL, result, stored,
+	    s->data, sys_now_ms() - s->file_start_ms);
+}
+
 /* Version 2: the files after the first, until the client half-closes or goes idle. */
 static void
 receive_more(struct session *c, struct upload_state *s)
@@ -1056,6 +1076,7 @@ receive_more(struct session *c, struct upload_state *s)
 		c->stored[0] = '\0';
 		if (read_header(c, s) < 0) {
 			c->io.deadline_ms = 0;
+			count_upload(c, s);
 			log_file(c, s);
 			return;
 		}
@@ -1063,9 +1084,11 @@ receive_more(struct session *c, struct upload_state *s)
 		if (s->ended)
 			return;
 		if (receive_one(c, s) < 0) {
+			count_upload(c, s);
 			log_file(c, s);
 			return;
 		}
+		count_upload(c, s);
 		log_file(c, s);
 		s->files++;
 		c->files = s->files;
@@ -1087,8 +1110,10 @@ receive_serve(struct session *c)
 	}
 	rc = read_header(c, &s);
 	c->io.deadline_ms = 0;
-	if (rc < 0)
+	if (rc < 0) {
+		count_upload(c, &s);    /* a refused header: an upload that did not begin */
 		goto out;
+	}
 	/*
 	 * A health check, or not even a framed header: nothing asked to be
 	 * stored, so nothing is answered.  store_empty keeps an orderly close
@@ -1101,13 +1126,16 @@ receive_serve(struct session *c)
 	/* Checked before anything is created: a raw upload's first bytes only wait in memory. */
 	if (l->require_identity && c->identity == NULL) {
 		unauthorized(c);
+		count_upload(c, &s);
 		goto out;
 	}
 	if (!s.framed || s.hdr.version == 1) {
 		(void)receive_file(c, &s);
+		count_upload(c, &s);
 		goto out;
 	}
 	rc = receive_one(c, &s);
+	count_upload(c, &s);
 	log_file(c, &s);
 	if (rc == 0) {
 		c->files = ++s.files;

@@ -47,6 +47,7 @@ session_send_err(struct session *s, int code, const char *reason)
 	if (len == 0 || netio_send_all(&s->io, line, len) < 0)
 		return;
 	s->bytes_out += len;
+	metrics_bytes_out(s->metrics, len);
 	s->linger = netio_shutdown_wr(&s->io) == 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "daemon/config.h"
 #include "daemon/identity.h"
+#include "daemon/metrics.h"
 #include "daemon/services/store.h"
 #include "io/netio.h"
 
@@ -56,6 +57,7 @@ struct session {
 	struct store *listener_store;   /* the listener's own: of anonymous clients */
 	bool quiet;                     /* a repeated refusal: its end is logged at debug only */
 	uint64_t bytes_in, bytes_out;
+	struct metrics_listener *metrics;       /* the listener's counters (metrics.h), or NULL */
 	unsigned files;                 /* framed version 2: files stored (each has its own log line) */
 	const char *result;             /* "ok", or why it ended otherwise */
 	char stored[STORE_NAME_MAX];
