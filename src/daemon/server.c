@@ -33,6 +33,7 @@
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
 #include "daemon/notify.h"
+#include "daemon/opsmetrics.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
 #include "daemon/services/hook.h"
@@ -564,6 +565,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	if (quotas_in_force(cfg, err, errlen) < 0)
 		return -1;
 	/* Signals are blocked already: the endpoint's thread inherits that. */
+	if (opsmetrics_register() < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	metrics_configure(cfg);
 	metrics_http_commit();
 

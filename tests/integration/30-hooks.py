@@ -12,7 +12,9 @@
   the next start runs the hook of every acknowledged file.  The same with
   record files (TCPXD_TEST_NO_XATTR: a file system without user xattrs).
 - A hook that fails twice then succeeds: three attempts logged, with the
-  tail of its stderr; a hook past its timeout is killed and logged.
+  tail of its stderr; a hook past its timeout is killed and logged; both
+  counted in /metrics (tcpxd_hook_runs_total, ..._run_failures_total,
+  ..._run_duration_seconds).
 - A stop waits for a running hook; one still running at shutdown_timeout
   keeps its mark and runs after the next start.
 - The recipes of tcpxd(8) HOOKS: files moved into per-day directories, a
@@ -32,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 from tcpxdtest import Daemon, WAIT, check_ok, inbox, parse_ok, run, upload
 
@@ -124,6 +127,19 @@ def listener(d, command, **extra):
 def py_hook(d, name, text):
     """The command of a Python hook script that gets the hook-out directory as argument."""
     return [sys.executable, script(d, name, text), out_dir(d)]
+
+
+def scrape(d):
+    """{'name{labels}': value} of the daemon's /metrics (its config has a metrics group)."""
+    port = int(d.wait_log(r"metrics endpoint listening on 127\.0\.0\.1:(\d+)$")[-1])
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=WAIT) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
 
 
 def marked(path):
@@ -267,7 +283,8 @@ def test_kill9_record_files():
 
 def test_fails_twice_then_succeeds():
     d = Daemon([], start=False)
-    d.write_config([listener(d, py_hook(d, "flaky", FLAKY_HOOK))])
+    d.write_config([listener(d, py_hook(d, "flaky", FLAKY_HOOK))],
+                   metrics={"address": "127.0.0.1", "port": 0})
     d.start()
     data = os.urandom(777)
     name = check_ok(d, upload(d.addr("inbox"), data), data)
@@ -281,6 +298,13 @@ def test_fails_twice_then_succeeds():
         assert line.startswith("tcpxd: warning:"), line
     assert "attempt=3" in lines[2] and "status=ok" in lines[2], lines[2]
     assert not marked(os.path.join(d.dir, "inbox", name))
+    m = scrape(d)
+    assert m['tcpxd_hook_runs_total{result="ok"}'] == 1, m
+    assert m['tcpxd_hook_runs_total{result="retry"}'] == 2, m
+    assert m['tcpxd_hook_runs_total{result="failed"}'] == 0, m
+    assert m['tcpxd_hook_run_failures_total{cause="exit"}'] == 2, m
+    assert m['tcpxd_hook_run_duration_seconds_count'] == 3, m
+    assert m['tcpxd_hook_run_duration_seconds_bucket{le="+Inf"}'] == 3, m
     d.stop()
 
 
@@ -290,7 +314,8 @@ def test_timeout_killed_and_logged():
                      "open(os.path.join(sys.argv[1], 'pid'), 'w').write(str(os.getpid()))\n"
                      "time.sleep(600)\n")
     d.write_config([listener(d, [sys.executable, sleeper, out_dir(d)],
-                             hook={"timeout": "1s", "retries": 0})])
+                             hook={"timeout": "1s", "retries": 0})],
+                   metrics={"address": "127.0.0.1", "port": 0})
     d.start()
     data = b"slow"
     name = check_ok(d, upload(d.addr("inbox"), data), data)
@@ -302,6 +327,10 @@ def test_timeout_killed_and_logged():
     assert "attempt=1" in line and line.startswith("tcpxd: error:"), line
     # Finally failed: the mark goes, so the file is no longer held from retention.
     assert not marked(os.path.join(d.dir, "inbox", name))
+    m = scrape(d)
+    assert m['tcpxd_hook_runs_total{result="failed"}'] == 1, m
+    assert m['tcpxd_hook_run_failures_total{cause="timeout"}'] == 1, m
+    assert m['tcpxd_hook_run_duration_seconds_bucket{le="0.500"}'] == 0, m
     d.stop()
 
 

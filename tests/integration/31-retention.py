@@ -15,8 +15,9 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 
-from tcpxdtest import TCPXD, Daemon, check_ok, inbox, run, upload
+from tcpxdtest import TCPXD, WAIT, Daemon, check_ok, inbox, run, upload
 
 DAY = 86400
 MARK = b"inbox\n" + b"0" * 64 + b"\n127.0.0.1\n\n"
@@ -121,6 +122,19 @@ def test_max_total_oldest_first():
     assert order == ["f%d" % i for i in range(7)], order     # oldest first
 
 
+def scrape(d):
+    """{'name{labels}': value} of the daemon's /metrics (its config has a metrics group)."""
+    port = int(d.wait_log(r"metrics endpoint listening on 127\.0\.0\.1:(\d+)$")[-1])
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=WAIT) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
 def test_daemon_prunes_at_start_and_after_uploads():
     d = Daemon([], start=False)
     now = time.time()
@@ -128,6 +142,8 @@ def test_daemon_prunes_at_start_and_after_uploads():
     # The daemon's own start-up cleanup takes the stale temporary; retention never does.
     os.unlink(os.path.join(top, ".tcpxd-tmp.1234.5"))
     retention_config(d, max_age="30d", max_total="7000", min_keep=0)
+    with open(d.conf, "a") as f:
+        f.write('metrics = { address = "127.0.0.1"; port = 0; };\n')
     d.start()
     d.wait_log(r"retention-pass listener=inbox ")
     for name in expected:
@@ -144,6 +160,11 @@ def test_daemon_prunes_at_start_and_after_uploads():
     assert os.path.exists(os.path.join(top, "hook-pending-record.bin"))
     assert os.path.exists(os.path.join(top, ".tcpxd-partial", "up.data"))
     assert os.path.exists(os.path.join(top, "elsewhere", "old.bin"))
+    m = scrape(d)
+    assert m['tcpxd_retention_removed_files_total{reason="max_age"}'] == 2, m
+    assert m['tcpxd_retention_removed_files_total{reason="max_total"}'] == 1, m
+    assert m["tcpxd_retention_removed_bytes_total"] == 3000, m
+    assert m["tcpxd_retention_errors_total"] == 0, m
     d.stop()
 
 

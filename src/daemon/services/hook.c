@@ -407,10 +407,12 @@ finish(struct job *j, bool ok, const char *status)
 	if (ok) {
 		H.m.files_done++;
 	} else if (H.stopping) {
+		H.m.runs_stopped++;
 		snprintf(next, sizeof(next), " next=after-restart");
 	} else if (l != NULL && j->attempt <= l->retries) {
 		long long wait = backoff_ms(j->attempt);
 
+		H.m.runs_retried++;
 		snprintf(next, sizeof(next), " next=retry retry_in_ms=%lld", wait);
 	} else {
 		H.m.files_given_up++;

@@ -27,6 +27,8 @@ struct hook_metrics {
 	uint64_t runs_spawn_error;      /* programs that could not be started */
 	uint64_t files_done;            /* files whose hook succeeded */
 	uint64_t files_given_up;        /* files whose hook failed its last retry */
+	uint64_t runs_retried;          /* runs that failed and are tried again */
+	uint64_t runs_stopped;          /* runs that failed at a stop: after the next start */
 	uint64_t not_queued;            /* queue full: left marked for a rescan */
 	uint64_t duration_ms_sum;       /* of all runs */
 	uint64_t duration_count[HOOK_BUCKETS];  /* runs per bucket (not cumulative) */
