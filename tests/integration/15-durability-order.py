@@ -3,11 +3,14 @@
 every OK receipt the daemon sends is preceded, in the same thread, by
 fsync of the uploaded file, then the link that names it, then fsync of the
 directory, and the receipt names the file that was linked.  Counts
-violations over raw and framed uploads (must be 0).  With on_stored, the
-hook mark comes first: the xattr set on the file before its fsync, or, where
-there are no user xattrs (TCPXD_TEST_NO_XATTR), the record file written and
-fsync'd after the link and before the directory fsync - so the mark is
-durable before the receipt.  Skipped without strace."""
+violations over raw and framed uploads (must be 0).  And across threads,
+for 40 uploads at once: every receipt comes after a successful fsync of the
+directory of its file that began after its link ended, whichever thread
+issued it, so the rule holds as well for commits grouped across uploads.
+With on_stored, the hook mark comes first: the xattr set on the file before
+its fsync, or, where there are no user xattrs (TCPXD_TEST_NO_XATTR), the
+record file written and fsync'd after the link and before the directory
+fsync - so the mark is durable before the receipt.  Skipped without strace."""
 
 import os
 import re
@@ -172,5 +175,90 @@ def test_record_mark_before_dir_fsync_before_ok():
     assert checked == len(names) and violations == 0
 
 
-run([test_fsync_link_fsync_before_ok, test_xattr_mark_before_fsync_before_ok,
-     test_record_mark_before_dir_fsync_before_ok])
+def strace_calls(trace):
+    """The system calls of an strace -f log in the order strace saw them:
+    (name, args, result, entry, exit), entry and exit the positions in the
+    log (a call that another thread's output split is "<unfinished ...>" at
+    its entry and "<... NAME resumed>" at its exit)."""
+    calls, pending = [], {}
+    for pos, line in enumerate(open(trace)):
+        m = re.match(r"(\d+) +<\.\.\. (\w+) resumed>(.*)\) += (.*)$", line)
+        if m and m.group(1) in pending:
+            name, args, entry = pending.pop(m.group(1))
+            calls.append((name, args + m.group(3), m.group(4), entry, pos))
+            continue
+        m = re.match(r"(\d+) +(\w+)\((.*) <unfinished \.\.\.>$", line)
+        if m:
+            pending[m.group(1)] = (m.group(2), m.group(3), pos)
+            continue
+        m = re.match(r"(\d+) +(\w+)\((.*)\) += (.*)$", line)
+        if m:
+            calls.append((m.group(2), m.group(3), m.group(4), pos, pos))
+    return calls
+
+
+def test_grouped_order_across_threads():
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d)}], max_per_ip=100)
+    trace = os.path.join(d.dir, "strace.txt")
+    # -y: descriptors with their paths, so that an fsync names its directory
+    d.start(launcher=("strace", "-f", "-qq", "-y", "-s", "200", "-o", trace,
+                      "-e", "trace=fsync,fdatasync,linkat,renameat2,sendto,write"))
+    n = 40
+    payloads = [os.urandom(512 + 97 * i) for i in range(n)]
+    receipts = [None] * n
+    start = threading.Barrier(n)
+
+    def one(i):
+        start.wait()
+        if i % 2:
+            receipts[i] = upload(d.addr("inbox"), payloads[i])
+        else:
+            receipts[i] = upload(d.addr("inbox"), SIG + b"1 %d g%d\n" % (len(payloads[i]), i)
+                                 + payloads[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = [check_ok(d, r, p) for r, p in zip(receipts, payloads)]
+    with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+        os.kill(int(f.read().split()[0]), signal.SIGTERM)
+    assert d.proc.wait(60) == 0
+
+    calls = strace_calls(trace)
+    links = {}
+    for name, args, result, entry, exit_ in calls:
+        m = re.match(r'.*, \d+<([^>]*)>, "([^"]+)", \w+$', args)
+        if name in ("linkat", "renameat2") and result == "0" and m:
+            links[m.group(2)] = (m.group(1), exit_)
+    dir_fsyncs = [(re.match(r"\d+<([^>]*)>", args).group(1), entry, exit_)
+                  for name, args, result, entry, exit_ in calls
+                  if name in ("fsync", "fdatasync") and result == "0"]
+    checked = violations = 0
+    for name, args, result, entry, exit_ in calls:
+        m = re.search(r'"OK \d+ sha256:[0-9a-f]{64} (\S+)\\n"', args)
+        if name not in ("sendto", "write") or not m:
+            continue
+        checked += 1
+        stored = m.group(1)
+        if stored not in links:
+            violations += 1
+            print("violation: no link seen for %s" % stored)
+            continue
+        directory, linked = links[stored]
+        if not any(path == directory and linked < began and ended < entry
+                   for path, began, ended in dir_fsyncs):
+            violations += 1
+            print("violation: receipt of %s with no fsync of %s between its link and it"
+                  % (stored, directory))
+    print("grouped durability order: %d receipts checked, %d violations" % (checked, violations))
+    # (links also holds the name start-up links to probe the directory)
+    assert checked == n and set(names) <= set(links), (checked, sorted(set(names) - set(links)))
+    assert violations == 0
+
+
+run([test_fsync_link_fsync_before_ok, test_grouped_order_across_threads,
+     test_xattr_mark_before_fsync_before_ok, test_record_mark_before_dir_fsync_before_ok])
