@@ -26,7 +26,7 @@
 #include "wire/size.h"
 
 enum key_type { T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_LEVEL, T_LOGFMT, T_MODE, T_PROTO,
-	T_FILEMODE, T_CIDRS, T_TLS, T_ADDRESS, T_INODES, T_NAMES };
+	T_FILEMODE, T_CIDRS, T_TLS, T_ADDRESS, T_INODES, T_NAMES, T_HOOK, T_RETENTION };
 
 #define S_GLOBAL   1u   /* top level only; offset into struct config */
 #define S_LISTENER 2u   /* inside a listener only; offset into struct listener_cfg */
@@ -84,6 +84,8 @@ static const struct key_def keys[] = {
 	{ "deny",              T_CIDRS,    S_BOTH,     L(deny),              0, 0, false },
 	{ "clients",           T_NAMES,    S_LISTENER, L(clients),           0, 0, false },
 	{ "require_identity",  T_BOOL,     S_BOTH,     L(require_identity),  0, 0, false },
+	{ "on_stored",         T_HOOK,     S_LISTENER, L(on_stored),         0, 0, true },
+	{ "retention",         T_RETENTION, S_LISTENER, L(retention),        0, 0, true },
 };
 
 
@@ -485,6 +487,150 @@ get_names(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 	return get_strings(ld, s, k->name, &l->clients, &l->n_clients);
 }
 
+/* An unsigned integer member of a group, within min..max. */
+static int
+group_uint(struct loader *ld, const config_setting_t *s, const char *what, unsigned min,
+    unsigned max, unsigned *out)
+{
+	const struct key_def k = { .name = what, .type = T_UINT, .min = min, .max = max };
+
+	return get_uint(ld, s, &k, out);
+}
+
+/*
+ * A duration: an integer of seconds or a string such as "30s", "5m",
+ * "1h", "30d" (size.h), within min..max seconds.
+ */
+static int
+get_duration(struct loader *ld, const config_setting_t *s, const char *what, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+	int rc;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (literal_in_range(literal(s), min, max, &v))
+			break;
+		duration_format(min, lo, sizeof(lo));
+		duration_format(max, hi, sizeof(hi));
+		return fail_at(ld, s, "%s = %s is out of range (%s..%s)", what, literal(s)->text, lo, hi);
+	case CONFIG_TYPE_STRING:
+		rc = duration_parse_checked(config_setting_get_string(s), &v);
+		if (rc == SIZE_MALFORMED)
+			return fail_at(ld, s, "%s = \"%.40s\" is not a duration (examples: 300, \"30s\", "
+			    "\"5m\", \"1h\", \"30d\")", what, config_setting_get_string(s));
+		if (rc == 0 && v >= min && v <= max)
+			break;
+		duration_format(min, lo, sizeof(lo));
+		duration_format(max, hi, sizeof(hi));
+		return fail_at(ld, s, "%s = \"%.40s\" is out of range (%s..%s)", what,
+		    config_setting_get_string(s), lo, hi);
+	default:
+		return fail_at(ld, s, "%s must be a duration (seconds, or a string such as \"5m\"), "
+		    "not %s", what, type_name(config_setting_type(s)));
+	}
+	*out = v;
+	return 0;
+}
+
+#define DAYS(n) ((uint64_t)(n) * 86400)
+
+/* on_stored = { command = [ "/path/prog", "arg" ]; max_running = 4; timeout = 300; retries = 5; } */
+static int
+get_hook(struct loader *ld, const config_setting_t *group, struct hook_cfg *h)
+{
+	int n;
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "on_stored must be a group { command = [ \"/path/prog\" ]; }, "
+		    "not %s", type_name(config_setting_type(group)));
+	strings_free(h->command, h->n_command);
+	*h = (struct hook_cfg){ .max_running = 4, .timeout = 300, .retries = 5,
+	    .line = config_setting_source_line(group) };
+	n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		uint64_t v;
+		int rc;
+
+		if (strcmp(name, "command") == 0) {
+			int type = config_setting_type(s);
+
+			if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+				return fail_at(ld, s, "on_stored command must be a list [ \"/path/prog\", "
+				    "\"arg\" ]: it is run without a shell");
+			rc = get_strings(ld, s, "on_stored command", &h->command, &h->n_command);
+			if (rc == 0 && h->command[0][0] != '/')
+				return fail_at(ld, s, "on_stored command \"%s\" must be an absolute path",
+				    h->command[0]);
+		} else if (strcmp(name, "max_running") == 0) {
+			rc = group_uint(ld, s, "on_stored max_running", 1, 1024, &h->max_running);
+		} else if (strcmp(name, "timeout") == 0) {
+			rc = get_duration(ld, s, "on_stored timeout", 1, DAYS(1), &v);
+			h->timeout = (unsigned)v;
+		} else if (strcmp(name, "retries") == 0) {
+			rc = group_uint(ld, s, "on_stored retries", 0, 100, &h->retries);
+		} else {
+			return fail_at(ld, s, "unknown key \"%s\" in on_stored (command, max_running, "
+			    "timeout, retries)", name);
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (h->command == NULL)
+		return fail_at(ld, group, "on_stored needs command = [ \"/path/prog\", ... ]");
+	return 0;
+}
+
+/* retention = { max_age = "30d"; max_total = "500G"; min_keep = "1h"; } */
+static int
+get_retention(struct loader *ld, const config_setting_t *group, struct retention_cfg *r)
+{
+	static const struct key_def total = { .name = "retention max_total", .type = T_SIZE,
+	    .min = 1, .max = LIMIT_BYTES };
+	int n;
+
+	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, group, "retention must be a group { max_age = \"30d\"; }, not %s",
+		    type_name(config_setting_type(group)));
+	bool keep_set = false;
+
+	*r = (struct retention_cfg){ .enabled = true, .line = config_setting_source_line(group) };
+	n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int rc;
+
+		if (strcmp(name, "max_age") == 0)
+			rc = get_duration(ld, s, "retention max_age", 60, DAYS(36500), &r->max_age);
+		else if (strcmp(name, "max_total") == 0)
+			rc = get_size(ld, s, &total, &r->max_total);
+		else if (strcmp(name, "min_keep") == 0) {
+			rc = get_duration(ld, s, "retention min_keep", 0, DAYS(36500), &r->min_keep);
+			keep_set = true;
+		}
+		else
+			return fail_at(ld, s, "unknown key \"%s\" in retention (max_age, max_total, "
+			    "min_keep)", name);
+		if (rc < 0)
+			return -1;
+	}
+	if (r->max_age == 0 && r->max_total == 0)
+		return fail_at(ld, group, "retention needs max_age or max_total");
+	/* By default a file is kept an hour: time for a collector (or a hook) to take it. */
+	if (!keep_set)
+		r->min_keep = r->max_age != 0 && r->max_age < 3600 ? r->max_age : 3600;
+	if (r->max_age != 0 && r->min_keep > r->max_age)
+		return fail_at(ld, group, "retention min_keep is longer than max_age: no file could "
+		    "ever be removed for its age");
+	return 0;
+}
+
 static int
 apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k, void *base)
 {
@@ -562,6 +708,10 @@ apply_key(struct loader *ld, const config_setting_t *s, const struct key_def *k,
 		return get_address(ld, s, field);
 	case T_NAMES:
 		return get_names(ld, s, k, base);
+	case T_HOOK:
+		return get_hook(ld, s, field);
+	case T_RETENTION:
+		return get_retention(ld, s, field);
 	case T_INODES:
 		/* "auto" depends on the file system, so it is worked out where it is checked. */
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
@@ -605,6 +755,8 @@ listener_cfg_free(struct listener_cfg *l)
 	free(l->tls.key);
 	free(l->tls.ca);
 	memset(&l->tls, 0, sizeof(l->tls));
+	strings_free(l->on_stored.command, l->on_stored.n_command);
+	memset(&l->on_stored, 0, sizeof(l->on_stored));
 }
 
 static int
@@ -632,6 +784,7 @@ listener_cfg_from_defaults(struct listener_cfg *dst, const struct listener_cfg *
 	dst->output_dir = NULL;
 	dst->file = NULL;
 	memset(&dst->tls, 0, sizeof(dst->tls));     /* listener scope only */
+	memset(&dst->on_stored, 0, sizeof(dst->on_stored));
 	dst->clients = NULL;
 	dst->n_clients = 0;
 	dst->ids = NULL;
@@ -1404,6 +1557,37 @@ print_identities(const struct config *cfg, FILE *fp)
 	fprintf(fp, ");\n");
 }
 
+static void
+print_hook(FILE *fp, const struct hook_cfg *h)
+{
+	if (h->command == NULL)
+		return;
+	fprintf(fp, "    on_stored = {\n  ");
+	print_strings(fp, "command", h->command, h->n_command);
+	fprintf(fp, "      max_running = %u;\n      timeout = %u;\n      retries = %u;\n    };\n",
+	    h->max_running, h->timeout, h->retries);
+}
+
+static void
+print_retention(FILE *fp, const struct retention_cfg *r)
+{
+	char text[32];
+
+	if (!r->enabled)
+		return;
+	fprintf(fp, "    retention = {\n");
+	if (r->max_age != 0) {
+		duration_format(r->max_age, text, sizeof(text));
+		fprintf(fp, "      max_age = \"%s\";\n", text);
+	}
+	if (r->max_total != 0) {
+		size_format(r->max_total, text, sizeof(text));
+		fprintf(fp, "      max_total = \"%s\";\n", text);
+	}
+	duration_format(r->min_keep, text, sizeof(text));
+	fprintf(fp, "      min_keep = \"%s\";\n    };\n", text);
+}
+
 void
 cfg_print(const struct config *cfg, FILE *fp)
 {
@@ -1482,6 +1666,8 @@ cfg_print(const struct config *cfg, FILE *fp)
 			fprintf(fp, "    resume_ttl = %u;\n", l->resume_ttl);
 			fprintf(fp, "    max_partials = %u;\n", l->max_partials);
 			fprintf(fp, "    file_mode = \"%04o\";\n", l->file_mode);
+			print_hook(fp, &l->on_stored);
+			print_retention(fp, &l->retention);
 		}
 		fprintf(fp, "  }%s\n", i + 1 < cfg->n_listeners ? "," : "");
 	}

@@ -56,6 +56,31 @@ struct identity_cfg {
 	int line;
 };
 
+/*
+ * A receive listener's on_stored = { ... }: a program run (exec, no shell)
+ * for every stored file after its receipt (hook.h).  command == NULL: none.
+ */
+struct hook_cfg {
+	char **command;             /* argv: an absolute path, then its arguments */
+	size_t n_command;
+	unsigned max_running;       /* runs of this listener at once */
+	unsigned timeout;           /* seconds a run may take before it is killed */
+	unsigned retries;           /* runs after the first that failed */
+	int line;
+};
+
+/*
+ * A receive listener's retention = { ... } (retention.h); all 0: none.
+ * Ages in seconds.
+ */
+struct retention_cfg {
+	bool enabled;
+	uint64_t max_age;           /* older files are removed; 0 = no age limit */
+	uint64_t max_total;         /* the oldest are removed while the files hold more; 0 = none */
+	uint64_t min_keep;          /* never a file younger than this */
+	int line;
+};
+
 /* One listener's effective settings: its own keys over the global defaults. */
 struct listener_cfg {
 	char *name;
@@ -91,6 +116,8 @@ struct listener_cfg {
 	const struct identity_cfg **ids;        /* resolved: the identities it accepts (cfg->clients) */
 	size_t n_ids;
 	bool require_identity;      /* an unidentified client gets ERR 401 (echo: is closed) */
+	struct hook_cfg on_stored;
+	struct retention_cfg retention;
 	char *file;                 /* where it was defined, for messages */
 	int line;
 	int output_dir_line;

@@ -19,8 +19,8 @@
  * is a name, file= of upload a number).
  */
 static const char *const numeric_keys[] = {
-	"bytes", "delay_ms", "failures", "file", "files", "in", "ms", "out", "port",
-	"size", "suppressed",
+	"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file", "files", "in",
+	"ms", "out", "port", "retry_in_ms", "size", "suppressed",
 };
 
 /* No value is longer than the longest line log.c writes. */

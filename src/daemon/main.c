@@ -5,6 +5,7 @@
  * inherits the mask and only the signalfd in server.c sees them.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/metrics_http.h"
 #include "daemon/server.h"
+#include "daemon/services/retention.h"
 #include "wire/auth.h"
 
 #define EXIT_USAGE 2
@@ -44,9 +46,12 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: tcpxd [-c FILE] [-t] [-V] [-h]\n"
+	    "       tcpxd --prune [--dry-run] [-c FILE]\n"
 	    "       tcpxd --hash-token < TOKEN-FILE\n"
 	    "  -c, --config FILE    configuration file (default %s)\n"
 	    "  -t, --check-config   validate the configuration, print the effective settings, exit\n"
+	    "      --prune          remove what retention = { ... } allows once, and exit\n"
+	    "      --dry-run        with --prune: only print what it would remove\n"
 	    "      --hash-token     read a client token on standard input, print its token_sha256 line\n"
 	    "  -V, --version        print the version and exit\n"
 	    "  -h, --help           print this help and exit\n",
@@ -131,6 +136,27 @@ out:
 	return rc;
 }
 
+/* tcpxd --prune [--dry-run]: one retention pass over the listeners of path, then exit. */
+static int
+prune(const char *path, bool dry_run)
+{
+	struct config *cfg;
+	char err[1024];
+	int rc;
+
+	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+		error_line("%s", err);
+		return 1;
+	}
+	log_init();
+	log_set_level(cfg->log_level);
+	rc = retention_pass(cfg, dry_run, stdout);
+	cfg_free(cfg);
+	if (fflush(stdout) != 0)
+		rc = -1;
+	return rc < 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,13 +166,15 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "hash-token", no_argument, NULL, 'H' },
+		{ "prune", no_argument, NULL, 'P' },
+		{ "dry-run", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = TCPXD_DEFAULT_CONFIG;
 	struct config *cfg;
 	char err[1024], text[LOG_TEXT_MAX(sizeof(err))];
 	sigset_t all;
-	int opt, check = 0, version = 0, help = 0, hash = 0;
+	int opt, check = 0, version = 0, help = 0, hash = 0, prune_once = 0, dry_run = 0;
 
 	opterr = 0;
 	/* Options are all read before any is acted on: an extra operand anywhere is an error. */
@@ -157,12 +185,14 @@ main(int argc, char **argv)
 		case 'V': version = 1; break;
 		case 'h': help = 1; break;
 		case 'H': hash = 1; break;
+		case 'P': prune_once = 1; break;
+		case 'D': dry_run = 1; break;
 		case ':':
 			error_line("option %s needs a value (try tcpxd --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
 			/* getopt sets optopt to a known option's letter when "--version=x" gave it a value. */
-			if (optopt != 0 && strchr("tVhH", optopt) != NULL && argv[optind - 1][1] == '-')
+			if (optopt != 0 && strchr("tVhHPD", optopt) != NULL && argv[optind - 1][1] == '-')
 				error_line("option %.*s takes no value (try tcpxd --help)",
 				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt != 0)
@@ -190,6 +220,12 @@ main(int argc, char **argv)
 	}
 	if (hash)
 		return hash_token();
+	if (dry_run && !prune_once) {
+		error_line("option --dry-run only goes with --prune (try tcpxd --help)");
+		return EXIT_USAGE;
+	}
+	if (prune_once)
+		return prune(path, dry_run);
 	if (check)
 		return check_config(path);
 

@@ -33,12 +33,16 @@
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
 #include "daemon/notify.h"
+#include "daemon/opsmetrics.h"
 #include "daemon/park.h"
 #include "daemon/ratelimit.h"
 #include "daemon/server.h"
+#include "daemon/services/hook.h"
 #include "daemon/services/partial.h"
 #include "daemon/services/quota.h"
 #include "daemon/services/receive.h"
+#include "daemon/services/retention.h"
+#include "daemon/services/store.h"
 #include "io/sys.h"
 
 #define ACCEPT_BURST 64
@@ -111,12 +115,35 @@ quota_fds(const struct config *cfg)
 	return n > 0 ? n + 2 : 0;
 }
 
+/*
+ * A running hook's pidfd, stderr pipe, file and directory (the
+ * supervisor's eventfd is among FDS_FIXED's), and the pruner's (a
+ * listener's directories during a pass, and a file at a time).
+ */
+static rlim_t
+hook_retention_fds(const struct config *cfg)
+{
+	rlim_t n = 0, prune = 0;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct listener_cfg *l = &cfg->listeners[i];
+		rlim_t dirs = 1 + (rlim_t)l->n_ids;
+
+		if (l->on_stored.command != NULL)
+			n += 4 * (rlim_t)l->on_stored.max_running;
+		if (l->retention.enabled && dirs + 2 > prune)
+			prune = dirs + 2;
+	}
+	return n + prune;
+}
+
 static rlim_t
 fds_base(const struct config *cfg, size_t n_sockets)
 {
 	rlim_t dirs = 2 * (rlim_t)cfg_output_dirs(cfg);
 
-	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs + quota_fds(cfg);
+	return FDS_FIXED + (rlim_t)n_sockets + (rlim_t)cfg->n_listeners + 2 * dirs + quota_fds(cfg) +
+	    hook_retention_fds(cfg);
 }
 
 /*
@@ -539,6 +566,10 @@ server_start(struct config *cfg, char *err, size_t errlen)
 	if (quotas_in_force(cfg, err, errlen) < 0)
 		return -1;
 	/* Signals are blocked already: the endpoint's thread inherits that. */
+	if (opsmetrics_register() < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	metrics_configure(cfg);
 	metrics_http_commit();
 
@@ -571,6 +602,15 @@ server_start(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "OpenSSL has no SHA-256 implementation");
 		return -1;
 	}
+	/* Test-only: hook marks as record files, as where the file system has no user xattrs. */
+	store_no_xattr(getenv("TCPXD_TEST_NO_XATTR") != NULL);
+	if (hook_start() < 0 || retention_start() < 0) {
+		snprintf(err, errlen, "cannot start the hook and retention threads: %s", strerror(errno));
+		return -1;
+	}
+	/* Files whose hook had not finished when the last run ended are queued again. */
+	hook_configure(cfg);
+	retention_configure(cfg);
 	srv.watchdog_ms = notify_watchdog_interval_ms();
 	return 0;
 }
@@ -664,6 +704,8 @@ reload(void)
 	gen_unref(old);         /* connections in flight keep their own reference */
 	log_set_level(g->cfg->log_level);
 	log_set_format(g->cfg->log_format);
+	hook_configure(g->cfg);
+	retention_configure(g->cfg);
 	if (rates_in_force(g->cfg) < 0)
 		log_errx("reload: out of memory: max_rate stays as it was");
 	log_fresh_slots();
@@ -799,6 +841,7 @@ static int
 graceful_stop(int sig)
 {
 	unsigned timeout = srv.gen->cfg->shutdown_timeout;
+	long long deadline = sys_now_ms() + (long long)timeout * 1000;
 	unsigned active;
 
 	notify_stopping();
@@ -809,8 +852,10 @@ graceful_stop(int sig)
 	log_info("%s: stopping; %u connections in flight, waiting up to %u s", strsignal(sig),
 	    active, timeout);
 	conn_want_wakeup(true);
-	if (!wait_idle(sys_now_ms() + (long long)timeout * 1000))
+	if (!wait_idle(deadline)) {
 		log_info("second signal: not waiting any longer");
+		deadline = 0;
+	}
 	if ((active = conn_active()) > 0) {
 		log_warnx("aborting %u unfinished connections", active);
 		conn_abort_all();
@@ -822,6 +867,9 @@ graceful_stop(int sig)
 		log_warnx("stopped with %u connections still unwinding", active);
 		_exit(0);
 	}
+	/* Hooks get what is left of shutdown_timeout; the unfinished run after the next start. */
+	hook_stop(deadline);
+	retention_stop();
 	log_info("stopped");
 	conn_want_wakeup(false);
 	park_fini();

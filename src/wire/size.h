@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* size.h - byte-size values with K/M/G/T suffixes, as written in tcpxd.conf. */
+/* size.h - byte sizes (K/M/G/T) and durations (s/m/h/d), as written in tcpxd.conf. */
 #ifndef TCPXD_SIZE_H
 #define TCPXD_SIZE_H
 
@@ -14,5 +14,12 @@ int size_parse(const char *text, uint64_t *out);
 int size_parse_checked(const char *text, uint64_t *out);
 /* Formats bytes with the largest exact suffix ("64K", "1G", "1000"). */
 void size_format(uint64_t bytes, char *buf, size_t len);
+/*
+ * Durations: "300" (seconds), "30s", "5m", "1h", "30d" -> seconds.  0, or
+ * SIZE_MALFORMED / SIZE_TOO_LARGE as size_parse_checked().
+ */
+int duration_parse_checked(const char *text, uint64_t *seconds);
+/* Formats seconds with the largest exact unit ("30d", "1h", "90s" stays "90s"). */
+void duration_format(uint64_t seconds, char *buf, size_t len);
 
 #endif

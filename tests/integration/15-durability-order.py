@@ -7,7 +7,10 @@ violations over raw and framed uploads (must be 0).  And across threads,
 for 40 uploads at once: every receipt comes after a successful fsync of the
 directory of its file that began after its link ended, whichever thread
 issued it, so the rule holds as well for commits grouped across uploads.
-Skipped without strace."""
+With on_stored, the hook mark comes first: the xattr set on the file before
+its fsync, or, where there are no user xattrs (TCPXD_TEST_NO_XATTR), the
+record file written and fsync'd after the link and before the directory
+fsync - so the mark is durable before the receipt.  Skipped without strace."""
 
 import os
 import re
@@ -77,6 +80,99 @@ def test_fsync_link_fsync_before_ok():
     print("durability order: %d receipts checked, %d violations" % (checked, violations))
     assert checked == len(names), (checked, len(names))
     assert violations == 0
+
+
+def traced_hook_uploads(env):
+    """20 raw uploads under strace with an on_stored hook; (names, calls per thread)."""
+    d = Daemon([], start=False)
+    d.write_config([{"name": "inbox", "mode": "receive", "address": "127.0.0.1", "port": 0,
+                     "output_dir": inbox(d),
+                     "on_stored": {"command": ["/bin/true"], "max_running": 2}}])
+    trace = os.path.join(d.dir, "strace.txt")
+    d.start(env=env, launcher=("strace", "-f", "-qq", "-s", "300", "-o", trace, "-e",
+                               "trace=fsync,linkat,renameat2,sendto,write,openat,fsetxattr"))
+    payloads = [os.urandom(500 * (i + 1)) for i in range(20)]
+    names = [check_ok(d, upload(d.addr("inbox"), p), p) for p in payloads]
+    d.wait_log(r" hook listener=inbox .* status=ok ", 20)
+    with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+        os.kill(int(f.read().split()[0]), signal.SIGTERM)
+    assert d.proc.wait(60) == 0
+    # A call another thread interrupts is split: "<unfinished ...>", then "<... resumed>".
+    per_tid, pending = {}, {}
+    for line in open(trace):
+        m = re.match(r"(\d+) +(.*)", line.rstrip("\n"))
+        if not m:
+            continue
+        tid, rest = m.groups()
+        resumed = re.match(r"<\.\.\. \w+ resumed>(.*)", rest)
+        if resumed and tid in pending:
+            call, args = pending.pop(tid)
+            per_tid.setdefault(tid, []).append((call, args + resumed.group(1)))
+            continue
+        m = re.match(r"(\w+)\((.*)", rest)
+        if not m:
+            continue
+        if m.group(2).endswith("<unfinished ...>"):
+            pending[tid] = (m.group(1), m.group(2)[:-len("<unfinished ...>")])
+        else:
+            per_tid.setdefault(tid, []).append((m.group(1), m.group(2)))
+    return names, per_tid
+
+
+def fd_of(args):
+    """The descriptor a call's first argument names."""
+    return re.match(r"\s*(\d+)", args).group(1)
+
+
+def receipts(per_tid):
+    """(name, the calls of its thread before the receipt) of every OK receipt."""
+    for calls in per_tid.values():
+        for i, (call, args) in enumerate(calls):
+            if call == "sendto" and '"OK ' in args:
+                yield re.search(r'"OK \d+ sha256:[0-9a-f]{64} (\S+)\\n"', args).group(1), calls[:i]
+
+
+def last(before, pred):
+    found = [j for j, (c, a) in enumerate(before) if pred(c, a)]
+    return found[-1] if found else None
+
+
+def test_xattr_mark_before_fsync_before_ok():
+    names, per_tid = traced_hook_uploads(None)
+    checked = violations = 0
+    for name, before in receipts(per_tid):
+        link = last(before, lambda c, a: c == "linkat" and '"%s"' % name in a)
+        mark = last(before[:link or 0], lambda c, a: c == "fsetxattr" and "user.tcpxd.hook" in a)
+        fsync_file = last(before[:link or 0], lambda c, a: c == "fsync")
+        fsync_dir = last(before, lambda c, a: c == "fsync")
+        checked += 1
+        if None in (link, mark, fsync_file) or not mark < fsync_file < link < fsync_dir:
+            violations += 1
+            print("violation for %s: %s" % (name, before[-8:]))
+    print("hook mark order (xattr): %d receipts checked, %d violations" % (checked, violations))
+    assert checked == len(names) and violations == 0
+
+
+def test_record_mark_before_dir_fsync_before_ok():
+    names, per_tid = traced_hook_uploads({"TCPXD_TEST_NO_XATTR": "1"})
+    checked = violations = 0
+    for name, before in receipts(per_tid):
+        link = last(before, lambda c, a: c == "linkat" and '"%s"' % name in a)
+        record = last(before, lambda c, a: c == "openat" and ".tcpxd-hook." in a)
+        fd = before[record][1].rsplit("= ", 1)[1].strip() if record is not None else None
+        wrote = last(before, lambda c, a: c == "write" and fd_of(a) == fd and
+                     '"%s\\n' % name in a) if fd else None
+        fsyncs = [j for j, (c, a) in enumerate(before) if c == "fsync"]
+        checked += 1
+        # fsync(file) < link < record written < fsync(record) < fsync(dir) < receipt.
+        if None in (link, record, wrote) or not any(j < link for j in fsyncs) or \
+                not link < record < wrote or \
+                not any(j > wrote and fd_of(before[j][1]) == fd for j in fsyncs) or \
+                not fsyncs[-1] > wrote or fd_of(before[fsyncs[-1]][1]) == fd:
+            violations += 1
+            print("violation for %s: %s" % (name, before[-10:]))
+    print("hook mark order (record): %d receipts checked, %d violations" % (checked, violations))
+    assert checked == len(names) and violations == 0
 
 
 def strace_calls(trace):
@@ -164,4 +260,5 @@ def test_grouped_order_across_threads():
     assert violations == 0
 
 
-run([test_fsync_link_fsync_before_ok, test_grouped_order_across_threads])
+run([test_fsync_link_fsync_before_ok, test_grouped_order_across_threads,
+     test_xattr_mark_before_fsync_before_ok, test_record_mark_before_dir_fsync_before_ok])

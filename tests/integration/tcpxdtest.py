@@ -122,8 +122,8 @@ def _no_constant(name):
 JSON_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 JSON_OWN = ("ts", "level", "event", "msg", "cut")
 # The keys whose values tcpxd(8) LOGGING says are JSON numbers.
-JSON_NUMBERS = {"bytes", "delay_ms", "failures", "file", "files", "in", "ms", "out", "port",
-                "size", "suppressed"}
+JSON_NUMBERS = {"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file",
+                "files", "in", "ms", "out", "port", "retry_in_ms", "size", "suppressed"}
 
 
 def log_value_text(raw):

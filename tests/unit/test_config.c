@@ -292,6 +292,45 @@ START_TEST(test_config_defaults)
 }
 END_TEST
 
+START_TEST(test_config_hook_retention)
+{
+	struct config *cfg = load_text(
+	    "listeners = (\n"
+	    "  { name = \"a\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 0;\n"
+	    "    output_dir = \"/tmp\";\n"
+	    "    on_stored = { command = [ \"/bin/sh\", \"-c\", \"echo $TCPXD_FILE\" ];\n"
+	    "      max_running = 2; timeout = \"5m\"; retries = 0; };\n"
+	    "    retention = { max_age = \"30d\"; max_total = \"500G\"; min_keep = 0; }; },\n"
+	    "  { name = \"b\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 0;\n"
+	    "    output_dir = \"/tmp\"; on_stored = { command = [ \"/bin/true\" ]; };\n"
+	    "    retention = { max_age = \"10m\"; }; },\n"
+	    "  { name = \"c\"; mode = \"receive\"; address = \"127.0.0.1\"; port = 0;\n"
+	    "    output_dir = \"/tmp\"; }\n"
+	    ");\n");
+	const struct listener_cfg *a = &cfg->listeners[0], *b = &cfg->listeners[1];
+	const struct listener_cfg *c = &cfg->listeners[2];
+
+	ck_assert_uint_eq(a->on_stored.n_command, 3);
+	ck_assert_str_eq(a->on_stored.command[2], "echo $TCPXD_FILE");
+	ck_assert_uint_eq(a->on_stored.max_running, 2);
+	ck_assert_uint_eq(a->on_stored.timeout, 300);
+	ck_assert_uint_eq(a->on_stored.retries, 0);
+	ck_assert(a->retention.enabled);
+	ck_assert_uint_eq(a->retention.max_age, 30 * 86400);
+	ck_assert_uint_eq(a->retention.max_total, (uint64_t)500 << 30);
+	ck_assert_uint_eq(a->retention.min_keep, 0);
+	/* Defaults: 4 at once, 300 s, 5 retries; min_keep an hour, or max_age when shorter. */
+	ck_assert_uint_eq(b->on_stored.max_running, 4);
+	ck_assert_uint_eq(b->on_stored.timeout, 300);
+	ck_assert_uint_eq(b->on_stored.retries, 5);
+	ck_assert_uint_eq(b->retention.max_total, 0);
+	ck_assert_uint_eq(b->retention.min_keep, 600);
+	ck_assert(c->on_stored.command == NULL);
+	ck_assert(!c->retention.enabled);
+	cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config_values)
 {
 	struct config *cfg;
@@ -1402,6 +1441,7 @@ config_suite(void)
 	tcase_add_test(ok, test_config_full);
 	tcase_add_test(ok, test_config_defaults);
 	tcase_add_test(ok, test_config_values);
+	tcase_add_test(ok, test_config_hook_retention);
 	tcase_add_test(ok, test_config_same_port_ok);
 	tcase_add_test(ok, test_config_exact_integers);
 	tcase_add_test(ok, test_config_bind_conflicts);

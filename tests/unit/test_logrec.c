@@ -153,6 +153,8 @@ START_TEST(test_logrec_numeric_keys)
 	char buf[512];
 
 	ck_assert(logrec_numeric_key("bytes", 5) && logrec_numeric_key("delay_ms", 8));
+	ck_assert(logrec_numeric_key("duration_ms", 11) && logrec_numeric_key("attempt", 7) &&
+	    logrec_numeric_key("retry_in_ms", 11) && logrec_numeric_key("age_s", 5));
 	ck_assert(!logrec_numeric_key("byte", 4) && !logrec_numeric_key("peer", 4));
 	/* Digits only, no leading zero, at most 19: else a string. */
 	ck_assert_str_eq(json_of(buf, sizeof(buf),

@@ -144,6 +144,51 @@ START_TEST(test_size_round_trip)
 }
 END_TEST
 
+START_TEST(test_duration_parse)
+{
+	static const struct { const char *text; uint64_t seconds; } ok[] = {
+		{ "0", 0 }, { "300", 300 }, { "30s", 30 }, { "5m", 300 }, { "1h", 3600 },
+		{ "30d", 2592000 }, { "18446744073709551615", UINT64_MAX },
+		{ "213503982334601d", 213503982334601ULL * 86400 },
+	};
+	static const char *const malformed[] = { "", "s", "-1", " 1", "1 ", "1x", "1S", "1ms",
+	    "1hh", "1.5h", "0x10", "1d2h" };
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 0xdeadbeef;
+		ck_assert_msg(duration_parse_checked(ok[i].text, &v) == 0, "\"%s\" refused", ok[i].text);
+		ck_assert_uint_eq(v, ok[i].seconds);
+	}
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		v = 0xdeadbeef;
+		ck_assert_int_eq(duration_parse_checked(malformed[i], &v), SIZE_MALFORMED);
+		ck_assert_uint_eq(v, 0xdeadbeef);
+	}
+	ck_assert_int_eq(duration_parse_checked("18446744073709551616", &v), SIZE_TOO_LARGE);
+	ck_assert_int_eq(duration_parse_checked("213503982334602d", &v), SIZE_TOO_LARGE);
+	ck_assert_int_eq(duration_parse_checked("18446744073709551615m", &v), SIZE_TOO_LARGE);
+}
+END_TEST
+
+START_TEST(test_duration_format)
+{
+	static const struct { uint64_t seconds; const char *text; } cases[] = {
+		{ 0, "0s" }, { 59, "59s" }, { 60, "1m" }, { 90, "90s" }, { 3600, "1h" },
+		{ 5400, "90m" }, { 86400, "1d" }, { 2592000, "30d" }, { 90000, "25h" },
+	};
+	char buf[32];
+	uint64_t back;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		duration_format(cases[i].seconds, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].text);
+		ck_assert_int_eq(duration_parse_checked(buf, &back), 0);
+		ck_assert_uint_eq(back, cases[i].seconds);
+	}
+}
+END_TEST
+
 Suite *
 size_suite(void)
 {
@@ -156,6 +201,8 @@ size_suite(void)
 	tcase_add_test(tc, test_size_malformed);
 	tcase_add_test(tc, test_size_format);
 	tcase_add_test(tc, test_size_round_trip);
+	tcase_add_test(tc, test_duration_parse);
+	tcase_add_test(tc, test_duration_format);
 	suite_add_tcase(s, tc);
 	return s;
 }

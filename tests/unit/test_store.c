@@ -16,8 +16,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "daemon/services/mark.h"
 #include "daemon/services/store.h"
 #include "unit.h"
 
@@ -1118,6 +1120,112 @@ START_TEST(test_fallback_two_processes)
 }
 END_TEST
 
+static const struct mark_facts FACTS = {
+	.listener = "inbox", .peer = "2001:db8::1", .client = "lab",
+	.sha256 = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+};
+
+START_TEST(test_mark_format_parse)
+{
+	char buf[MARK_VALUE_MAX];
+	struct mark_facts f;
+	size_t len = mark_format(&FACTS, buf, sizeof(buf));
+
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(mark_parse(buf, len, &f), 0);
+	ck_assert_str_eq(f.listener, "inbox");
+	ck_assert_str_eq(f.sha256, FACTS.sha256);
+	ck_assert_str_eq(f.peer, "2001:db8::1");
+	ck_assert_str_eq(f.client, "lab");
+	/* Cut short, with a field too many, without its listener, with a NUL inside: refused. */
+	ck_assert_int_eq(mark_parse(buf, len - 1, &f), -1);
+	ck_assert_int_eq(mark_parse("a\nb\nc\nd\ne\n", 10, &f), -1);
+	ck_assert_int_eq(mark_parse("\nb\nc\n\n", 6, &f), -1);
+	ck_assert_int_eq(mark_parse("a\0b\nb\nc\n\n", 10, &f), -1);
+	ck_assert_uint_eq(mark_format(&FACTS, buf, 20), 0);
+}
+END_TEST
+
+static int marks_found;
+static char mark_name[STORE_NAME_MAX], mark_record[MARK_RECORD_MAX];
+
+static void
+count_mark(const char *name, const char *record, const struct mark_facts *f, void *arg)
+{
+	(void)arg;
+	ck_assert_str_eq(f->client, "lab");
+	snprintf(mark_name, sizeof(mark_name), "%s", name);
+	snprintf(mark_record, sizeof(mark_record), "%s", record);
+	marks_found++;
+}
+
+/* A committed upload with a mark: the xattr, or a record file where there are none. */
+static void
+commit_marked(bool no_xattr)
+{
+	char name[STORE_NAME_MAX], value[MARK_VALUE_MAX], path[PATH_MAX + STORE_NAME_MAX + 2];
+	struct in6_addr p = addr6("::ffff:127.0.0.1");
+	struct store *st = open_store(0640);
+	struct upload up;
+	int dirfd, fd;
+
+	store_no_xattr(no_xattr);
+	ck_assert_int_eq(store_begin(st, &up), 0);
+	ck_assert_int_eq(store_write(&up, "data", 4), 0);
+	up.mark = value;
+	up.mark_len = mark_format(&FACTS, value, sizeof(value));
+	ck_assert_int_eq(store_commit(&up, &p, name, sizeof(name)), 0);
+	store_no_xattr(false);
+	ck_assert_int_ge(dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY), 0);
+	marks_found = 0;
+	ck_assert_int_eq(mark_scan(dirfd, count_mark, NULL), 1);
+	ck_assert_int_eq(marks_found, 1);
+	ck_assert_str_eq(mark_name, name);
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+	if (no_xattr) {
+		ck_assert(mark_is_record(mark_record));
+		ck_assert(up.record[0] != '\0');
+		ck_assert_str_eq(mark_record, up.record);
+		ck_assert_int_eq(mark_get(fd, NULL), 0);
+	} else {
+		ck_assert_str_eq(mark_record, "");
+		ck_assert_int_eq(mark_get(fd, NULL), 1);
+	}
+	ck_assert_int_eq(mark_clear(fd, dirfd, mark_record), 0);
+	ck_assert_int_eq(mark_scan(dirfd, count_mark, NULL), 0);
+	/* Only the stored file is left. */
+	ck_assert_str_eq(list_dir(tmpdir), name);
+	close(fd);
+	close(dirfd);
+	store_close(st);
+}
+
+START_TEST(test_store_commit_marked_xattr)
+{
+	char probe[PATH_MAX + 8];
+	int fd;
+
+	/* Only where the file system of TMPDIR keeps user xattrs. */
+	snprintf(probe, sizeof(probe), "%s/probe", tmpdir);
+	ck_assert_int_ge(fd = open(probe, O_RDWR | O_CREAT, 0600), 0);
+	if (fsetxattr(fd, "user.probe", "1", 1, 0) < 0) {
+		close(fd);
+		unlink(probe);
+		return;
+	}
+	close(fd);
+	unlink(probe);
+	commit_marked(false);
+}
+END_TEST
+
+START_TEST(test_store_commit_marked_record)
+{
+	commit_marked(true);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -1128,6 +1236,7 @@ store_suite(void)
 
 	tcase_add_test(names, test_store_name_make);
 	tcase_add_test(names, test_store_name_sorts);
+	tcase_add_test(names, test_mark_format_parse);
 	suite_add_tcase(s, names);
 
 	tcase_add_checked_fixture(dir, make_tmpdir, teardown);
@@ -1150,6 +1259,8 @@ store_suite(void)
 	tcase_add_test(dir, test_store_reserve_inodes);
 	tcase_add_test(dir, test_store_auto_inodes);
 	tcase_add_test(dir, test_store_reserve_sees_other_claims);
+	tcase_add_test(dir, test_store_commit_marked_xattr);
+	tcase_add_test(dir, test_store_commit_marked_record);
 	suite_add_tcase(s, dir);
 
 	tcase_add_checked_fixture(fallback, make_tmpdir, teardown);

@@ -27,9 +27,11 @@
 #include "daemon/identity.h"
 #include "daemon/log.h"
 #include "daemon/services/hasher.h"
+#include "daemon/services/hook.h"
 #include "daemon/services/partial.h"
 #include "daemon/services/quota.h"
 #include "daemon/services/receive.h"
+#include "daemon/services/retention.h"
 #include "daemon/services/session.h"
 #include "daemon/services/store.h"
 #include "daemon/stats.h"
@@ -757,6 +759,36 @@ log_file(const struct session *c, const struct upload_state *s)
 	    c->result ? c->result : "ok", digests, stored);
 }
 
+/* The directory the session's files go to: the identity's subdir, or output_dir. */
+static void
+store_dir_path(const struct session *c, char *buf, size_t len)
+{
+	if (c->identity != NULL && c->identity->subdir != NULL)
+		quota_dir(buf, len, c->lcfg->output_dir, c->identity->subdir);
+	else
+		snprintf(buf, len, "%s", c->lcfg->output_dir);
+}
+
+/* The hook mark store_commit() gives the file: the facts its hook needs later.  0 or -1. */
+static int
+hook_mark(const struct session *c, struct upload_state *s, struct mark_facts *f, char *buf,
+    size_t len)
+{
+	char digest[96];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->listener, sizeof(f->listener), "%s", c->lcfg->name);
+	digest_text(digest, sizeof(digest), s->digest);
+	snprintf(f->sha256, sizeof(f->sha256), "%.64s", digest + 7);   /* after "sha256:" */
+	addr_format(&c->peer, f->peer, sizeof(f->peer));
+	if (c->identity != NULL)
+		snprintf(f->client, sizeof(f->client), "%s", c->identity->name);
+	if ((s->up.mark_len = mark_format(f, buf, len)) == 0)
+		return -1;
+	s->up.mark = buf;
+	return 0;
+}
+
 /* Sends the OK receipt of a stored file.  0, or -1 if it could not be sent. */
 static int
 send_receipt(struct session *c, struct upload_state *s)
@@ -918,6 +950,8 @@ static int
 receive_file(struct session *c, struct upload_state *s)
 {
 	bool sized = s->framed && s->hdr.version == 2;
+	struct mark_facts facts;
+	char mark[MARK_VALUE_MAX];
 	int rc;
 
 	s->data = 0;
@@ -975,6 +1009,11 @@ receive_file(struct session *c, struct upload_state *s)
 		reply_error(c, 400, "digest mismatch", "refused-digest-mismatch");
 		return -1;
 	}
+	/* With a hook, the file's mark is made durable with it, before the receipt (mark.h). */
+	if (c->lcfg->on_stored.command != NULL && hook_mark(c, s, &facts, mark, sizeof(mark)) < 0) {
+		reply_error(c, 500, "internal error", "refused-internal-error");
+		return -1;
+	}
 	if (s->framed)
 		rc = store_commit_named(&s->up, s->hdr.name, c->stored, sizeof(c->stored));
 	else
@@ -993,7 +1032,18 @@ receive_file(struct session *c, struct upload_state *s)
 	end_partial(s, false);
 	stats_add(&stats.uploads_stored, 1);
 	c->result = "ok";
-	return send_receipt(c, s);
+	rc = send_receipt(c, s);
+	/* After the receipt, whether it arrived or not: the file is stored either way. */
+	if (c->lcfg->on_stored.command != NULL) {
+		char dir[PATH_MAX];
+
+		store_dir_path(c, dir, sizeof(dir));
+		hook_stored(dir, c->stored, &facts, s->up.record);
+	}
+	/* Only a total can be exceeded by an upload; ages wait for the minute's pass. */
+	if (c->lcfg->retention.max_total != 0)
+		retention_poke();
+	return rc;
 }
 
 /* receive_file(), and what a resumable upload that did not end keeps. */

@@ -20,8 +20,10 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "daemon/services/mark.h"
 #include "daemon/services/store.h"
 #include "io/sys.h"
 #include "wire/addr.h"
@@ -64,6 +66,28 @@ static int link_tmpfile(struct upload *up, const char *name);
 static uint64_t whole_blocks(const struct store *st, uint64_t bytes);
 
 static atomic_ullong name_seq;
+static atomic_bool no_xattr;
+
+void
+store_no_xattr(bool on)
+{
+	atomic_store(&no_xattr, on);
+}
+
+/*
+ * The mark as an xattr of the file, so the fsync that follows makes it
+ * durable with the data.  0, 1 when the file system keeps no user xattrs
+ * (the mark becomes a record file), or -1 with errno.
+ */
+static int
+set_mark_xattr(struct upload *up)
+{
+	if (atomic_load(&no_xattr))
+		return 1;
+	if (fsetxattr(up->fd, MARK_XATTR, up->mark, up->mark_len, 0) == 0)
+		return 0;
+	return errno == ENOTSUP || errno == EPERM ? 1 : -1;
+}
 static atomic_ullong tmp_seq;
 
 void
@@ -433,6 +457,8 @@ store_begin_from(struct store *st, struct upload *up, int fd, uint64_t written)
 	up->fd = fd;
 	up->link_fd = true;
 	up->sync_failed = false;
+	up->mark = NULL;
+	up->record[0] = '\0';
 	up->written = up->flushed = up->next_check = written;
 	up->claimed = whole_blocks(st, written);
 }
@@ -444,6 +470,8 @@ store_begin(struct store *st, struct upload *up)
 	up->tmpname[0] = '\0';
 	up->link_fd = false;
 	up->sync_failed = false;
+	up->mark = NULL;
+	up->record[0] = '\0';
 	up->written = up->flushed = up->claimed = up->next_check = 0;
 	if (st->use_tmpfile)
 		up->fd = open_tmpfile(st);
@@ -745,9 +773,13 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
     size_t namelen)
 {
 	struct store *st = up->store;
+	int in_record = 0;
 
+	up->record[0] = '\0';
 	up->unremoved[0] = up->unremoved_error[0] = '\0';
 	if (fchmod(up->fd, st->file_mode) < 0)
+		goto fail;
+	if (up->mark != NULL && (in_record = set_mark_xattr(up)) < 0)
 		goto fail;
 	if (fsync(up->fd) < 0) {
 		up->sync_failed = true;
@@ -764,11 +796,24 @@ commit(struct upload *up, const char *wanted, const struct in6_addr *peer, char 
 		if (errno != EEXIST)
 			goto fail;
 	}
+	/* The record is published by the same directory fsync as the file. */
+	if (in_record && mark_record_write(st->dirfd, name, up->mark, up->mark_len, up->record,
+	    sizeof(up->record)) < 0) {
+		int saved = errno;
+
+		up->record[0] = '\0';
+		unlink_own(up, name);
+		errno = saved;
+		goto fail;
+	}
 	if (fsync(st->dirfd) < 0) {
 		/* Not durable, so not acknowledged: take the name back. */
 		int saved = errno;
 
 		unlink_own(up, name);
+		if (up->record[0] != '\0')
+			unlinkat(st->dirfd, up->record, 0);
+		up->record[0] = '\0';
 		errno = saved;
 		goto fail;
 	}

@@ -26,6 +26,14 @@ struct upload {
 	bool link_fd;           /* a named file elsewhere (a partial): linked by its descriptor */
 	bool sync_failed;       /* store_commit()'s fsync of the file failed */
 	/*
+	 * The hook mark (mark.h) store_commit() gives the file before its
+	 * fsync, or NULL.  Where it had to be a record file, its name is in
+	 * record after the commit ("" otherwise).
+	 */
+	const char *mark;
+	size_t mark_len;
+	char record[48];
+	/*
 	 * After a failed store_commit(): the name it linked and could not take
 	 * back once the directory fsync failed, and why ("" when none).  The
 	 * store has no log line of its own for it: the service logs it with
@@ -57,6 +65,8 @@ int store_open(const char *path, unsigned file_mode, unsigned flags, struct stor
 int store_open_sub(struct store *parent, const char *subdir, const char *path, unsigned flags,
     struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
+/* Tests: marks as record files, as on a file system without user xattrs. */
+void store_no_xattr(bool on);
 /* min_free_inodes = auto: 1 % of the file system's inodes, but at least this many. */
 #define STORE_AUTO_INODES_MIN 1000
 #define STORE_INODES_AUTO UINT64_MAX
@@ -109,8 +119,8 @@ int store_reserve(struct upload *up, uint64_t size);
  */
 int store_expect(struct upload *up, uint64_t size);
 /*
- * fsync(file) -> link under a new unique name -> fsync(dir).  Only after 0
- * is the upload durable.  On -1 (errno set) nothing is left in the directory.
+ * [mark] -> fsync(file) -> link under a new unique name -> [mark record]
+ * -> fsync(dir).  Only after 0 is the upload durable, and its mark too.  On -1 (errno set) nothing is left in the directory.
  * Either way the upload is finished.
  */
 int store_commit(struct upload *up, const struct in6_addr *peer, char *name, size_t namelen);
