@@ -420,21 +420,27 @@ finish(struct job *j, bool ok, const char *status)
 	}
 	pthread_mutex_unlock(&H.lock);
 
-	/* Only a file given up is an error: a retry, or a run after the restart, still comes. */
-	log_run(j, ok ? LOG_LVL_INFO : strcmp(next, " next=given-up") == 0 ? LOG_LVL_ERROR :
-	    LOG_LVL_WARNING, status, next);
+	/*
+	 * The mark goes before the run's line: whoever reads that line (an
+	 * operator, a collector, retention's next pass) finds the file done with.
+	 */
 	if (ok || strcmp(next, " next=given-up") == 0) {
-		if (mark_clear(j->fd, j->dirfd, j->record) < 0) {
+		int cleared = mark_clear(j->fd, j->dirfd, j->record), err = errno;
+
+		log_run(j, ok ? LOG_LVL_INFO : LOG_LVL_ERROR, status, next);
+		if (cleared < 0) {
 			char file[LOG_VALUE_MAX(PATH_MAX)], path[PATH_MAX], e[LOG_VALUE_MAX(64)];
 
 			snprintf(path, sizeof(path), "%s/%s", j->dir, j->name);
 			log_warnx("hook-mark-uncleared file=%s error=%s", log_value(file, sizeof(file), path),
-			    log_value(e, sizeof(e), strerror(errno)));
+			    log_value(e, sizeof(e), strerror(err)));
 		}
 		close_run(j);
 		job_free(j);
 		return;
 	}
+	/* Only a file given up is an error: a retry, or a run after the restart, still comes. */
+	log_run(j, LOG_LVL_WARNING, status, next);
 	close_run(j);
 	if (strncmp(next, " next=retry", 11) != 0) {
 		job_free(j);            /* stopping: the mark stays */
@@ -501,9 +507,9 @@ open_file(struct job *j, struct stat *sb)
 	if (j->fd < 0) {
 		if (errno != ENOENT)
 			return -1;
-		/* Taken away before its hook: a record left of it goes too. */
-		log_run(j, LOG_LVL_WARNING, "missing", "");
+		/* Taken away before its hook: a record left of it goes too, before the line (finish()). */
 		(void)mark_clear(-1, j->dirfd, j->record);
+		log_run(j, LOG_LVL_WARNING, "missing", "");
 		return 0;
 	}
 	if (fstat(j->fd, sb) < 0)
@@ -769,6 +775,8 @@ start_due(long long *next)
 static void *
 supervise(void *arg)
 {
+	bool told = false;
+
 	(void)arg;
 	for (;;) {
 		struct pollfd pfd[1 + 2 * 2048];
@@ -793,6 +801,15 @@ supervise(void *arg)
 		now = sys_now_ms();
 		if (stopping && H.running == NULL)
 			break;
+		if (stopping && !told) {
+			unsigned running = 0;
+
+			/* Said here, not by hook_stop(): a run being spawned when the stop came is counted. */
+			for (const struct job *j = H.running; j != NULL; j = j->next)
+				running++;
+			log_info("hook: waiting for %u running hooks", running);
+			told = true;
+		}
 		enforce_timeouts(now, stopping && now >= H.stop_deadline);
 		pfd[0] = (struct pollfd){ .fd = H.wake_fd, .events = POLLIN };
 		who[0] = NULL;
@@ -867,7 +884,6 @@ void
 hook_stop(long long deadline_ms)
 {
 	struct job *j;
-	unsigned running;
 
 	pthread_mutex_lock(&H.lock);
 	if (!H.started) {
@@ -876,10 +892,7 @@ hook_stop(long long deadline_ms)
 	}
 	H.stopping = true;
 	H.stop_deadline = deadline_ms;
-	running = H.m.running;
 	pthread_mutex_unlock(&H.lock);
-	if (running > 0)
-		log_info("hook: waiting for %u running hooks", running);
 	wake();
 	pthread_join(H.thread, NULL);
 	pthread_mutex_lock(&H.lock);
