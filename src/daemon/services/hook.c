@@ -37,6 +37,8 @@
 #define BACKOFF_MAX_MS 300000LL
 /* The tail of a run's stderr that its log line keeps. */
 #define TAIL_MAX 512
+/* How often a run without a pidfd (kernels before 5.3, valgrind) is asked whether it exited. */
+#define WAIT_POLL_MS 50
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 const uint64_t hook_bucket_ms[HOOK_BUCKETS - 1] = {
@@ -585,8 +587,12 @@ spawn(struct job *j, const struct hook_listener *l)
 	}
 	j->errfd = pipefd[0];
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	if (j->pidfd < 0) {
-		/* Without a pidfd it cannot be watched: it is not left unsupervised. */
+	/*
+	 * Without pidfd_open (ENOSYS: kernels before 5.3, valgrind) the run is
+	 * asked with waitid(WNOHANG) every WAIT_POLL_MS instead.  Any other
+	 * failure: it cannot be watched, so it is not left unsupervised.
+	 */
+	if (j->pidfd < 0 && errno != ENOSYS) {
 		log_warn("hook: pidfd_open");
 		kill(-j->pid, SIGKILL);
 		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
@@ -638,20 +644,27 @@ read_stderr(struct job *j)
 	}
 }
 
-/* The program of j exited: reaps it and finishes the run. */
-static void
+/*
+ * Reaps the program of j if it exited (at once when its pidfd said so) and
+ * finishes the run.  False while it still runs.
+ */
+static bool
 reap(struct job *j)
 {
 	siginfo_t si = { 0 };
 	char status[32];
 	bool ok = false;
+	int rc;
 
-	while (waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) < 0) {
+	while ((rc = j->pidfd >= 0 ? waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) :
+	    waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG)) < 0) {
 		if (errno != EINTR) {
 			log_warn("hook: waitid");
 			break;
 		}
 	}
+	if (rc == 0 && si.si_pid == 0)
+		return false;           /* no pidfd, and it still runs */
 	read_stderr(j);         /* what is left; a grandchild holding the pipe is not waited for */
 	unlink_running(j);
 	pthread_mutex_lock(&H.lock);
@@ -671,6 +684,7 @@ reap(struct job *j)
 	}
 	pthread_mutex_unlock(&H.lock);
 	finish(j, ok, status);
+	return true;
 }
 
 /* Past its timeout: SIGTERM, then SIGKILL after a grace. */
@@ -781,9 +795,9 @@ supervise(void *arg)
 	for (;;) {
 		struct pollfd pfd[1 + 2 * 2048];
 		struct job *who[1 + 2 * 2048];
-		bool is_exit[1 + 2 * 2048];     /* a pidfd entry (else its stderr) */
+		bool is_exit[1 + 2 * 2048];     /* a pidfd entry, or a run without one (else its stderr) */
 		long long now = sys_now_ms(), next = 0;
-		bool stopping, want_rescan;
+		bool stopping, want_rescan, asked = false;
 		size_t n = 1;
 		int timeout;
 
@@ -817,9 +831,12 @@ supervise(void *arg)
 		    j = j->next) {
 			long long at = j->kill_ms != 0 ? j->kill_ms : j->deadline_ms;
 
+			/* A negative fd is left out by poll(): such a run is asked after it. */
 			pfd[n] = (struct pollfd){ .fd = j->pidfd, .events = POLLIN };
 			is_exit[n] = true;
 			who[n++] = j;
+			if (j->pidfd < 0)
+				asked = true;
 			if (j->errfd >= 0) {
 				pfd[n] = (struct pollfd){ .fd = j->errfd, .events = POLLIN };
 				is_exit[n] = false;
@@ -832,6 +849,8 @@ supervise(void *arg)
 			next = H.stop_deadline;
 		timeout = next == 0 ? 60000 : next <= now ? 0 : next - now > 60000 ? 60000 :
 		    (int)(next - now);
+		if (asked && timeout > WAIT_POLL_MS)
+			timeout = WAIT_POLL_MS;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_warn("hook: poll");
 			continue;
@@ -852,8 +871,8 @@ supervise(void *arg)
 				read_stderr(who[i]);
 		}
 		for (size_t i = 1; i < n; i++) {
-			if (is_exit[i] && (pfd[i].revents & (POLLIN | POLLHUP)))
-				reap(who[i]);
+			if (is_exit[i] && (pfd[i].fd < 0 || (pfd[i].revents & (POLLIN | POLLHUP))))
+				(void)reap(who[i]);
 		}
 	}
 	return NULL;
