@@ -188,7 +188,7 @@ def test_limits_per_file_and_what_may_follow():
             assert read_line(s) == answer, follow
     # A refused header's record repeats nothing of the file before it; only the
     # version 1 header got as far as its name.
-    d.wait_log(r"upload listener=inbox .* file=2 .*result=refused-bad-header", count=3)
+    d.wait_log(r"upload listener=inbox .* file_no=2 .*result=refused-bad-header", count=3)
     refused = [r for r in log_records(d, "upload") if r["file"] == "2"][1:]
     assert [r.get("name") for r in refused] == [None, "v1", None], refused
     assert all("stored" not in r and r["bytes"] == "0" for r in refused), refused

@@ -76,7 +76,7 @@ START_TEST(test_logrec_every_key)
 {
 	static const char *const keys[] = {
 		"listener", "peer", "port", "client", "via", "tls", "subject", "error", "in", "out",
-		"ms", "result", "stored", "prefix", "files", "file", "name", "bytes", "declared",
+		"ms", "result", "stored", "prefix", "files", "file", "file_no", "name", "bytes", "declared",
 		"received", "thread", "state", "reason", "suppressed", "failures", "delay_ms", "dir",
 	};
 	static const char hostile[] = "a \"b\"=c\\d\x01\xff\xc3\xa9 x=y";
@@ -156,6 +156,13 @@ START_TEST(test_logrec_numeric_keys)
 	ck_assert(logrec_numeric_key("duration_ms", 11) && logrec_numeric_key("attempt", 7) &&
 	    logrec_numeric_key("retry_in_ms", 11) && logrec_numeric_key("age_s", 5));
 	ck_assert(!logrec_numeric_key("byte", 4) && !logrec_numeric_key("peer", 4));
+	/* file= is a name wherever it is logged: one in digits is a string too. */
+	ck_assert_str_eq(json_of(buf, sizeof(buf), "quota-update client=q file=2024 files=3"),
+	    "{\"ts\":\"" TS "\",\"level\":\"info\",\"event\":\"quota-update\",\"client\":\"q\","
+	    "\"file\":\"2024\",\"files\":3}");
+	ck_assert_str_eq(json_of(buf, sizeof(buf), "upload file_no=2 bytes=5"),
+	    "{\"ts\":\"" TS "\",\"level\":\"info\",\"event\":\"upload\",\"file_no\":2,"
+	    "\"bytes\":5}");
 	/* Digits only, no leading zero, at most 19: else a string. */
 	ck_assert_str_eq(json_of(buf, sizeof(buf),
 	    "x port=0 files=7 bytes=9223372036854775807 in=007 out=99999999999999999999 "
