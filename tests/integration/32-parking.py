@@ -162,7 +162,7 @@ def test_protocol2_between_files():
     [line] = conn_lines(d, "inbox")
     assert line["result"] == "ok" and line["files"] == "3", line
     ups = log_records(d, "upload")
-    assert [u["file"] for u in ups] == ["1", "2", "3"], ups
+    assert [u["file_no"] for u in ups] == ["1", "2", "3"], ups
     # A file's ms= counts from the end of the one before, parked time included, as
     # it did when the connection kept its thread: the third waited past park_after.
     assert int(ups[2]["ms"]) >= PARK, ups[2]

@@ -123,7 +123,7 @@ def _no_constant(name):
 JSON_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 JSON_OWN = ("ts", "level", "event", "msg", "cut")
 # The keys whose values tcpxd(8) LOGGING says are JSON numbers.
-JSON_NUMBERS = {"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file",
+JSON_NUMBERS = {"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file_no",
                 "files", "in", "ms", "out", "port", "retry_in_ms", "size", "suppressed"}
 
 
