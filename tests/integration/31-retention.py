@@ -171,6 +171,7 @@ def test_daemon_prunes_at_start_and_after_uploads():
     retention_config(d, max_age="30d", max_total="7000", min_keep=0)
     with open(d.conf, "a") as f:
         f.write('metrics = { address = "127.0.0.1"; port = 0; };\n')
+    past_recent()
     d.start()
     d.wait_log(r"retention-pass listener=inbox ")
     for name in expected:
