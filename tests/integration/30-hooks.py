@@ -44,6 +44,14 @@ import urllib.request
 
 from tcpxdtest import Daemon, WAIT, check_ok, have_tool, inbox, parse_ok, run, upload
 
+
+def receipt_name(receipt, data):
+    """The name an OK receipt for data gives, its size and digest checked; for a hook
+    that moves the file, which it may have done before the test could look at it."""
+    size, digest, name = parse_ok(receipt)
+    assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest()), receipt
+    return name
+
 XATTR = "user.tcpxd.hook"
 
 # Writes what the hook saw to DIR/env-NAME as JSON.
@@ -439,7 +447,7 @@ def test_recipe_per_day_directories():
     d.write_config([listener(d, ["/bin/sh", "-c", conf_string(move)])])
     d.start()
     data = os.urandom(4321)
-    name = check_ok(d, upload(d.addr("inbox"), data), data)
+    name = receipt_name(upload(d.addr("inbox"), data), data)
     d.wait_log(r" hook listener=inbox .* status=ok ")
     day = time.strftime("%Y-%m-%d", time.gmtime())
     moved = os.path.join(archive, day, name)
@@ -602,7 +610,7 @@ def test_recipe_clamdscan():
             assert f.read() == clean, "the clean file changed"
         assert os.listdir(quarantine) == [], os.listdir(quarantine)
 
-        bad_name = check_ok(d, upload(d.addr("inbox"), infected), infected)
+        bad_name = receipt_name(upload(d.addr("inbox"), infected), infected)
         # Found: exit 1, clamdscan's report in the logged stderr, the file quarantined; the
         # retry finds nothing left to scan.
         d.wait_log(r" hook listener=inbox .*/%s status=missing " % re.escape(bad_name))
