@@ -594,6 +594,7 @@ spawn(struct job *j, const struct hook_listener *l)
 	int pipefd[2], rc;
 
 	j->attempt++;
+	j->unannounced = false;         /* its wait is over: a retry keeps its back-off */
 	j->started_ms = sys_now_ms();
 	j->tail_len = 0;
 	if ((rc = open_file(j, &sb)) <= 0) {
