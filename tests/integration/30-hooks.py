@@ -18,8 +18,11 @@
 - A stop waits for a running hook; one still running at shutdown_timeout
   keeps its mark and runs after the next start.
 - The recipes of tcpxd(8) HOOKS: files moved into per-day directories, a
-  webhook with curl against a listener this test runs, clamdscan (only
-  where it is installed; skipped otherwise).
+  webhook with curl against a listener this test runs, clamdscan against a
+  clamd this test runs with a signature of its own: a clean upload stays,
+  hook ok; an "infected" one is moved to the quarantine, its run exit 1 with
+  clamdscan's report, the retry "missing".  Without clamdscan skipped,
+  except under CI, where it fails.
 """
 
 import errno
@@ -28,15 +31,18 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-from tcpxdtest import Daemon, WAIT, check_ok, inbox, parse_ok, run, upload
+from tcpxdtest import Daemon, WAIT, check_ok, have_tool, inbox, parse_ok, run, upload
 
 XATTR = "user.tcpxd.hook"
 
@@ -426,8 +432,7 @@ class Hooked(http.server.BaseHTTPRequestHandler):
 
 
 def test_recipe_curl_webhook():
-    if shutil.which("curl") is None:
-        print("curl is not installed: webhook recipe skipped")
+    if not have_tool("curl", "the webhook recipe"):
         return
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hooked)
     t = threading.Thread(target=server.serve_forever, daemon=True)
@@ -460,21 +465,127 @@ def test_recipe_curl_webhook():
         server.server_close()
 
 
+# clamd.conf of the test's own clamd: its socket and a signature database of its own (no
+# freshclam, no network), in the foreground so that it stays the test's child.
+CLAMD_CONF = """Foreground yes
+LocalSocket %(dir)s/clamd.sock
+DatabaseDirectory %(dir)s/db
+TemporaryDirectory %(dir)s
+LogFile %(dir)s/clamd.log
+MaxThreads 2
+"""
+
+
+def clamd_ping(sock):
+    """True once clamd at the UNIX socket sock answers zPING with PONG."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(WAIT)
+            s.connect(sock)
+            s.sendall(b"zPING\0")
+            reply = b""
+            while not reply.endswith(b"\0"):
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply == b"PONG\0"
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+
+
+def start_clamd(clamd, top, infected):
+    """clamd started on its own configuration in top, with a signature (.hdb:
+    MD5:size:name, docs.clamav.net "File hash signatures") for the content infected."""
+    os.makedirs(os.path.join(top, "db"))
+    with open(os.path.join(top, "db", "tcpxd-test.hdb"), "w") as f:
+        f.write("%s:%d:Tcpxd.Test.Infected\n"
+                % (hashlib.md5(infected, usedforsecurity=False).hexdigest(), len(infected)))
+    conf = os.path.join(top, "clamd.conf")
+    with open(conf, "w") as f:
+        f.write(CLAMD_CONF % {"dir": top})
+    log = open(os.path.join(top, "clamd.out"), "wb")
+    proc = subprocess.Popen([clamd, "--config-file=" + conf], stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + WAIT
+    while not clamd_ping(os.path.join(top, "clamd.sock")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_clamd(proc)
+            raise AssertionError("clamd never answered PING:\n" + clamd_log(top))
+        time.sleep(0.05)    # clamd has no readiness signal but its socket's PONG
+    return proc, conf
+
+
+def clamd_log(top):
+    out = ""
+    for name in ("clamd.out", "clamd.log"):
+        path = os.path.join(top, name)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                out += f.read()
+    return out
+
+
+def stop_clamd(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def test_recipe_clamdscan():
-    if shutil.which("clamdscan") is None:
-        print("clamdscan is not installed: virus scan recipe skipped")
+    # clamd is in /usr/sbin, which an ordinary user's PATH may lack.
+    clamd = shutil.which("clamd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or "clamd"
+    if not have_tool("clamdscan", "the clamdscan recipe") or \
+            not have_tool(clamd, "the clamdscan recipe"):
         return
+    clean, infected = os.urandom(3000), os.urandom(4000)
     d = Daemon([], start=False)
-    scan = 'exec clamdscan --no-summary --fdpass --remove "$TCPXD_FILE"'     # tcpxd(8) HOOKS
-    d.write_config([listener(d, ["/bin/sh", "-c", conf_string(scan)], hook={"retries": 0})])
-    d.start()
-    data = b"a harmless file\n"
-    check_ok(d, upload(d.addr("inbox"), data), data)
-    line = d.wait_log(r" hook listener=inbox .* status=\S+ ")[0]
-    # Without a running clamd the scan fails; either way the run is logged with its status.
-    print("clamdscan:", [l for l in hook_lines(d)])
-    assert line
-    d.stop()
+    top = os.path.join(d.dir, "clamav")
+    proc, conf = start_clamd(clamd, top, infected)
+    try:
+        quarantine = os.path.join(d.dir, "quarantine")
+        os.makedirs(quarantine)
+        # As in tcpxd(8) HOOKS (the configuration and the quarantine are the test's).
+        scan = ('exec clamdscan --config-file=%s --infected --no-summary --fdpass --move=%s '
+                '"$TCPXD_FILE" >&2' % (conf, quarantine))
+        d.write_config([listener(d, ["/bin/sh", "-c", conf_string(scan)])])
+        d.start()
+        inbox_dir = os.path.join(d.dir, "inbox")
+        clean_name = check_ok(d, upload(d.addr("inbox"), clean), clean)
+        ok = d.wait_log(r" hook listener=inbox .*/%s status=ok .*stderr=(.*)$"
+                        % re.escape(clean_name))
+        assert ok == ['""'], ok         # --infected: nothing to report
+        with open(os.path.join(inbox_dir, clean_name), "rb") as f:
+            assert f.read() == clean, "the clean file changed"
+        assert os.listdir(quarantine) == [], os.listdir(quarantine)
+
+        bad_name = check_ok(d, upload(d.addr("inbox"), infected), infected)
+        # Found: exit 1, clamdscan's report in the logged stderr, the file quarantined; the
+        # retry finds nothing left to scan.
+        d.wait_log(r" hook listener=inbox .*/%s status=missing " % re.escape(bad_name))
+        found = [l for l in hook_lines(d) if "/%s " % bad_name in l]
+        assert len(found) == 2, found
+        assert "status=exit-1 " in found[0] and "attempt=1 next=retry " in found[0], found[0]
+        assert "Tcpxd.Test.Infected" in found[0] and "FOUND" in found[0], found[0]
+        assert "attempt=2 " in found[1], found[1]
+        assert not os.path.exists(os.path.join(inbox_dir, bad_name))
+        with open(os.path.join(quarantine, bad_name), "rb") as f:
+            assert f.read() == infected
+        assert [l for l in hook_lines(d) if "/%s " % clean_name in l] == \
+            hook_lines(d, "ok"), hook_lines(d)
+        d.stop()
+    except AssertionError:
+        print(clamd_log(top))
+        raise
+    finally:
+        stop_clamd(proc)
+    assert proc.returncode == 0, "clamd exited %d:\n%s" % (proc.returncode, clamd_log(top))
+    assert not os.path.exists(os.path.join(top, "clamd.sock")), "clamd left its socket"
 
 
 # The first file's run floods stderr without end (its pid to DIR/pid); later runs record.
