@@ -691,10 +691,33 @@ def test_rescan_waits_for_unannounced_recent_file():
     assert d.stop() == 0
 
 
+# Makes its file read-only, then succeeds.
+READ_ONLY_HOOK = r"""
+import os
+os.chmod(os.environ["TCPXD_FILE"], 0o444)
+"""
+
+
+def test_read_only_file_mark_cleared():
+    """Without CAP_DAC_OVERRIDE (as a daemon not run as root), a read-only file's xattr
+    cannot be removed: tcpxd gives its owner write permission back for that."""
+    d = Daemon([], start=False)
+    d.write_config([listener(d, py_hook(d, "ro", READ_ONLY_HOOK))])
+    d.start(launcher=["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner",
+                      "--"])
+    name = check_ok(d, upload(d.addr("inbox"), b"read-only"), b"read-only")
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % name)
+    assert d.stop() == 0        # the supervisor is done with the file
+    path = os.path.join(d.dir, "inbox", name)
+    assert not marked(path), d.log()
+    assert os.stat(path).st_mode & 0o777 == 0o444, oct(os.stat(path).st_mode)
+    assert "hook-mark-uncleared" not in d.log(), d.log()
+
+
 run([test_environment_exact, test_200_uploads_each_once, test_kill9_after_receipts_then_restart,
      test_kill9_record_files, test_fails_twice_then_succeeds, test_timeout_killed_and_logged,
      test_stop_waits_then_unfinished_run_after_restart, test_reload_keeps_running_hook,
      test_recipe_per_day_directories,
      test_recipe_curl_webhook, test_recipe_clamdscan, test_stderr_flood_times_out_others_run,
      test_run_failing_after_reload_removed_hook_keeps_mark,
-     test_rescan_waits_for_unannounced_recent_file])
+     test_rescan_waits_for_unannounced_recent_file, test_read_only_file_mark_cleared])
