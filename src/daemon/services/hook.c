@@ -290,7 +290,6 @@ static void
 scan_found(const char *name, const char *record, const struct mark_facts *f, void *arg)
 {
 	struct scan_ctx *ctx = arg;
-
 	struct stat sb;
 	bool recent;
 
