@@ -776,7 +776,15 @@ conn_wake(struct park_entry *e, enum park_wake why)
 		conn_run(c, false);
 		return true;
 	}
-	return pthread_create(&tid, &c->gen->thread_attr, conn_resumed, c) == 0;
+	/*
+	 * The new thread may end c, and with it its generation's last
+	 * reference, before pthread_create() is done reading the attributes.
+	 */
+	struct gen *g = gen_ref(c->gen);
+	int rc = pthread_create(&tid, &g->thread_attr, conn_resumed, c);
+
+	gen_unref(g);
+	return rc == 0;
 }
 
 static void *

@@ -15,11 +15,11 @@
 
 /*
  * The keys whose values are counts or durations, written as JSON numbers.
- * A value that is not plain digits stays a string (file= of quota-update
- * is a name, file= of upload a number).
+ * A key has one type in every record (a log store fixes it from the first
+ * one), so none of these is ever a name: file= is, file_no= is not.
  */
 static const char *const numeric_keys[] = {
-	"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file", "files", "in",
+	"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file_no", "files", "in",
 	"ms", "out", "port", "retry_in_ms", "size", "suppressed",
 };
 

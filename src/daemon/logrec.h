@@ -52,8 +52,12 @@ size_t logrec_json(char *buf, size_t len, const struct logrec *r, const char *ts
 
 /* iovecs logrec_journal() may fill: message, priority, identifier, event, fields. */
 #define LOGREC_IOV_MAX (LOGREC_FIELDS_MAX + 4)
-/* Room its buf needs for a line of n bytes. */
-#define LOGREC_JOURNAL_MAX(n) ((n) + 64 + LOGREC_FIELDS_MAX * 8)
+/*
+ * Room its buf needs for a line of n bytes: MESSAGE= holds the line, and
+ * the event, keys and values (never longer unescaped) hold up to n again;
+ * the rest is the fixed fields and "TCPXD_" "=" of each field.
+ */
+#define LOGREC_JOURNAL_MAX(n) (2 * (n) + 64 + LOGREC_FIELDS_MAX * 8)
 /*
  * Fills iov with journal fields for r: MESSAGE= the line, PRIORITY=prio,
  * SYSLOG_IDENTIFIER=tcpxd, and for a record TCPXD_EVENT= and TCPXD_KEY= the

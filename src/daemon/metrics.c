@@ -801,31 +801,58 @@ render_config(FILE *fp)
 	    "identity.", max_connections);
 }
 
-/* Called with conf.lock held: what the quotas count now, and the file systems' room. */
+/*
+ * The room left in each receive listener's output_dir.  Called without
+ * conf.lock: statvfs() on a hung file system (NFS) must hang only this
+ * scrape, not the reload that takes the lock to put a configuration in force.
+ */
 static void
-render_usage(FILE *fp)
+render_room(FILE *fp)
 {
-	struct statvfs *sv = calloc(conf.n_l ? conf.n_l : 1, sizeof(*sv));
-	bool *ok = calloc(conf.n_l ? conf.n_l : 1, sizeof(*ok));
+	struct room {
+		char *name, *dir;
+		struct statvfs sv;
+		bool ok;
+	} *r;
+	size_t n;
 
-	for (size_t i = 0; sv != NULL && ok != NULL && i < conf.n_l; i++)
-		ok[i] = conf.l[i].output_dir != NULL && statvfs(conf.l[i].output_dir, &sv[i]) == 0;
+	pthread_mutex_lock(&conf.lock);
+	n = conf.n_l;
+	r = calloc(n ? n : 1, sizeof(*r));
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		if (conf.l[i].output_dir == NULL)
+			continue;
+		r[i].name = strdup(conf.l[i].name);
+		r[i].dir = strdup(conf.l[i].output_dir);
+	}
+	pthread_mutex_unlock(&conf.lock);
+	for (size_t i = 0; r != NULL && i < n; i++)
+		r[i].ok = r[i].name != NULL && r[i].dir != NULL && statvfs(r[i].dir, &r[i].sv) == 0;
 	metrics_family(fp, "tcpxd_output_dir_free_bytes", "gauge",
 	    "Bytes an unprivileged writer may still use in a receive listener's output_dir.");
-	for (size_t i = 0; sv != NULL && ok != NULL && i < conf.n_l; i++) {
-		if (ok[i])
-			sample_u(fp, "tcpxd_output_dir_free_bytes", "listener", conf.l[i].name,
-			    (unsigned long long)sv[i].f_bavail * sv[i].f_frsize);
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		if (r[i].ok)
+			sample_u(fp, "tcpxd_output_dir_free_bytes", "listener", r[i].name,
+			    (unsigned long long)r[i].sv.f_bavail * r[i].sv.f_frsize);
 	}
 	metrics_family(fp, "tcpxd_output_dir_free_inodes", "gauge",
 	    "Inodes an unprivileged writer may still use in a receive listener's output_dir.");
-	for (size_t i = 0; sv != NULL && ok != NULL && i < conf.n_l; i++) {
-		if (ok[i])
-			sample_u(fp, "tcpxd_output_dir_free_inodes", "listener", conf.l[i].name,
-			    (unsigned long long)sv[i].f_favail);
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		if (r[i].ok)
+			sample_u(fp, "tcpxd_output_dir_free_inodes", "listener", r[i].name,
+			    (unsigned long long)r[i].sv.f_favail);
 	}
-	free(sv);
-	free(ok);
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		free(r[i].name);
+		free(r[i].dir);
+	}
+	free(r);
+}
+
+/* Called with conf.lock held: what the quotas count now. */
+static void
+render_usage(FILE *fp)
+{
 	metrics_family(fp, "tcpxd_quota_used_bytes", "gauge",
 	    "Bytes a client identity with a quota holds (stored, and reserved by uploads in flight).");
 	for (size_t i = 0; i < conf.n_id; i++) {
@@ -899,6 +926,9 @@ metrics_render(FILE *fp)
 	render_identities(fp);
 	pthread_mutex_lock(&conf.lock);
 	render_config(fp);
+	pthread_mutex_unlock(&conf.lock);
+	render_room(fp);
+	pthread_mutex_lock(&conf.lock);
 	render_usage(fp);
 	pthread_mutex_unlock(&conf.lock);
 	/* Counters and collectors are added under reg.lock; a scrape sees the ones added so far. */

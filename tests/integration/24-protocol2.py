@@ -139,7 +139,7 @@ def test_thousand_files_one_connection():
     conns = log_records(d, "conn")
     assert len(conns) == 1 and conns[0]["files"] == "1000" and conns[0]["result"] == "ok", conns
     files = log_records(d, "upload")
-    assert [f["file"] for f in files] == [str(i + 1) for i in range(1000)]
+    assert [f["file_no"] for f in files] == [str(i + 1) for i in range(1000)]
     assert all(f["result"] == "ok" and "stored" in f for f in files)
 
 
@@ -188,8 +188,8 @@ def test_limits_per_file_and_what_may_follow():
             assert read_line(s) == answer, follow
     # A refused header's record repeats nothing of the file before it; only the
     # version 1 header got as far as its name.
-    d.wait_log(r"upload listener=inbox .* file=2 .*result=refused-bad-header", count=3)
-    refused = [r for r in log_records(d, "upload") if r["file"] == "2"][1:]
+    d.wait_log(r"upload listener=inbox .* file_no=2 .*result=refused-bad-header", count=3)
+    refused = [r for r in log_records(d, "upload") if r["file_no"] == "2"][1:]
     assert [r.get("name") for r in refused] == [None, "v1", None], refused
     assert all("stored" not in r and r["bytes"] == "0" for r in refused), refused
     # Idle at a file boundary: closed without an answer, after idle_timeout.

@@ -83,7 +83,7 @@ def test_two_large_files_one_connection():
         s.shutdown(socket.SHUT_WR)
         assert read_all(s) == b""
     rec = hash_records(d)
-    assert [(r["file"], r["thread"]) for r in rec] == [("1", "yes"), ("2", "yes")], rec
+    assert [(r["file_no"], r["thread"]) for r in rec] == [("1", "yes"), ("2", "yes")], rec
 
 
 def test_large_digest_mismatch_stores_nothing():

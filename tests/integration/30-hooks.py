@@ -83,10 +83,12 @@ if n < 3:
     sys.exit(1)
 """
 
-# Sleeps a second, then records: a run a stop must wait for.
-SLOW_HOOK = r"""
+# Says it started (DIR/started), waits for DIR/go, then records: a run a stop must wait for.
+STOP_HOOK = r"""
 import os, sys, time
-time.sleep(1)
+open(os.path.join(sys.argv[1], "started"), "w").close()
+while not os.path.exists(os.path.join(sys.argv[1], "go")):
+    time.sleep(0.05)
 fd = os.open(os.path.join(sys.argv[1], "ran"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 os.write(fd, (os.environ["TCPXD_NAME"] + "\n").encode())
 os.close(fd)
@@ -169,6 +171,15 @@ def ran(d):
 def hook_lines(d, status=None):
     return [line for line in d.log().splitlines() if " hook listener=" in line
             and (status is None or " status=%s " % status in line)]
+
+
+def wait_file(d, path):
+    """Waits for a file a hook writes when it starts: the only sign a run began (the
+    daemon logs a run when it ends)."""
+    deadline = time.monotonic() + WAIT
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, "no %s; log:\n%s" % (path, d.log())
+        time.sleep(0.05)
 
 
 def children(pid):
@@ -316,11 +327,11 @@ def test_fails_twice_then_succeeds():
 
 def test_timeout_killed_and_logged():
     d = Daemon([], start=False)
-    sleeper = script(d, "sleeper", "import os, sys, time\n"
-                     "open(os.path.join(sys.argv[1], 'pid'), 'w').write(str(os.getpid()))\n"
-                     "time.sleep(600)\n")
-    d.write_config([listener(d, [sys.executable, sleeper, out_dir(d)],
-                             hook={"timeout": "1s", "retries": 0})],
+    # A shell, not Python: its pid must be written well within the timeout on a loaded
+    # machine (renamed into place: a run killed while writing leaves no half pid).
+    sleeper = 'echo $$ > "$0/pid.new" && mv "$0/pid.new" "$0/pid" && exec sleep 600'
+    d.write_config([listener(d, ["/bin/sh", "-c", conf_string(sleeper), out_dir(d)],
+                             hook={"timeout": "2s", "retries": 0})],
                    metrics={"address": "127.0.0.1", "port": 0})
     d.start()
     data = b"slow"
@@ -342,22 +353,27 @@ def test_timeout_killed_and_logged():
 
 def test_stop_waits_then_unfinished_run_after_restart():
     d = Daemon([], start=False)
-    d.write_config([listener(d, py_hook(d, "slow", SLOW_HOOK))], shutdown_timeout=20)
+    d.write_config([listener(d, py_hook(d, "stop", STOP_HOOK))], shutdown_timeout=WAIT * 2)
     d.start()
     data = os.urandom(99)
     name = check_ok(d, upload(d.addr("inbox"), data), data)
-    d.wait_log(r"conn listener=inbox .*result=ok")
-    assert d.stop() == 0
+    # Running, not only queued: a stop waits for running hooks, and leaves a queued one's
+    # file marked for the next start (the receipt and the conn line come before the spawn).
+    wait_file(d, os.path.join(out_dir(d), "started"))
+    d.send_signal(signal.SIGTERM)
+    d.wait_log(r"^tcpxd: info: hook: waiting for 1 running hooks$")
+    open(os.path.join(out_dir(d), "go"), "w").close()
+    assert d.proc.wait(WAIT) == 0
+    d.kill()                # the log and the notify socket of the exited daemon
+    d.check_sanitizer()
     assert ran(d) == [name], ran(d)         # the stop waited for the running hook
+    assert not marked(os.path.join(d.dir, "inbox", name))
     # A hook that outlives shutdown_timeout is killed and keeps its mark for the next start.
     d.write_config([listener(d, py_hook(d, "block", BLOCK_HOOK))], shutdown_timeout=1)
     d.start()
     data = os.urandom(98)
     name2 = check_ok(d, upload(d.addr("inbox"), data), data)
-    deadline = time.monotonic() + WAIT
-    while not os.path.exists(os.path.join(out_dir(d), "pids")):
-        assert time.monotonic() < deadline, d.log()
-        time.sleep(0.05)    # the hook's own file is the only sign it started
+    wait_file(d, os.path.join(out_dir(d), "pids"))
     assert d.stop() == 0
     assert "next=after-restart" in d.log(), d.log()
     assert marked(os.path.join(d.dir, "inbox", name2))
@@ -374,11 +390,7 @@ def test_reload_keeps_running_hook():
     d.write_config([listener(d, gate + ["old"])])
     d.start()
     first = check_ok(d, upload(d.addr("inbox"), b"first"), b"first")
-    pids = os.path.join(out_dir(d), "pids")
-    deadline = time.monotonic() + WAIT
-    while not os.path.exists(pids):
-        assert time.monotonic() < deadline, d.log()
-        time.sleep(0.05)    # the hook's own file is the only sign it started
+    wait_file(d, os.path.join(out_dir(d), "pids"))
     d.write_config([listener(d, gate + ["new"])])
     d.send_signal(signal.SIGHUP)
     d.wait_log(r"^tcpxd: info: reloaded")
@@ -608,13 +620,6 @@ os.close(fd)
 """
 
 
-def wait_file(path, d):
-    deadline = time.monotonic() + WAIT
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, d.log()
-        time.sleep(0.05)    # the hook's own file is the only sign it started
-
-
 def test_stderr_flood_times_out_others_run():
     d = Daemon([], start=False)
     d.write_config([listener(d, py_hook(d, "flood", FLOOD_HOOK),
@@ -623,7 +628,7 @@ def test_stderr_flood_times_out_others_run():
     pid = None
     try:
         first = check_ok(d, upload(d.addr("inbox"), b"flood"), b"flood")
-        wait_file(os.path.join(out_dir(d), "pid"), d)
+        wait_file(d, os.path.join(out_dir(d), "pid"))
         pid = int(open(os.path.join(out_dir(d), "pid")).read())
         second = check_ok(d, upload(d.addr("inbox"), b"quiet"), b"quiet")
         # The supervisor still polls: the other file's hook runs, the flood is timed out.
@@ -656,7 +661,7 @@ def test_run_failing_after_reload_removed_hook_keeps_mark():
                              hook={"retries": 0})])
     d.start()
     name = check_ok(d, upload(d.addr("inbox"), b"kept"), b"kept")
-    wait_file(os.path.join(out_dir(d), "pids"), d)
+    wait_file(d, os.path.join(out_dir(d), "pids"))
     conf = listener(d, [])
     del conf["on_stored"]
     d.write_config([conf])

@@ -21,7 +21,7 @@ import subprocess
 import time
 import urllib.request
 
-from tcpxdtest import (WAIT, Daemon, check_ok, connect, have_tool, inbox, log_records,
+from tcpxdtest import (SLOW, WAIT, Daemon, check_ok, connect, have_tool, inbox, log_records,
                        read_all, read_line, refused_echo, run)
 
 PARK = 100      # park_after of these tests, ms
@@ -162,7 +162,7 @@ def test_protocol2_between_files():
     [line] = conn_lines(d, "inbox")
     assert line["result"] == "ok" and line["files"] == "3", line
     ups = log_records(d, "upload")
-    assert [u["file"] for u in ups] == ["1", "2", "3"], ups
+    assert [u["file_no"] for u in ups] == ["1", "2", "3"], ups
     # A file's ms= counts from the end of the one before, parked time included, as
     # it did when the connection kept its thread: the third waited past park_after.
     assert int(ups[2]["ms"]) >= PARK, ups[2]
@@ -182,7 +182,8 @@ def test_tls_parks_and_resumes():
     try:
         certs = make_certs(certs_dir)
         tls = {"certificate": certs.pem("server"), "key": certs.key("server")}
-        d = daemon([echo_l(tls=tls), echo_l("socat", tls=tls, park_after=2000)])
+        # socat's listener parks only after a pause no scheduling delay of socat's makes.
+        d = daemon([echo_l(tls=tls), echo_l("socat", tls=tls, park_after=5000 * SLOW)])
         ctx = ssl.create_default_context(cafile=certs.pem("ca"))
         c = TLSConn(d.addr("echo"), ctx)
         c.send(b"before")
@@ -248,8 +249,10 @@ def test_proxy_header_parks_and_resumes():
 def test_reload_keeps_the_generation():
     """Parked across a reload that denies loopback and lengthens idle_timeout: the
     connection is still served by its own generation, and ends at its own
-    (short) idle timeout, not the new one (longer than this test waits)."""
-    first = [echo_l(idle_timeout=2)]
+    (short) idle timeout, not the new one (longer than this test waits).  Short,
+    but longer than parking, a reload and a refused connection take a slow daemon:
+    the connection must still be open for its second round trip."""
+    first = [echo_l(idle_timeout=4 * SLOW)]
     d = daemon(first)
     s = connect(d.addr("echo"))
     round_trip(s, b"old")
@@ -271,9 +274,13 @@ def test_reload_keeps_the_generation():
 
 
 def test_idle_timeout_like_unparked():
-    d = daemon([echo_l(idle_timeout=1), echo_l("kept", idle_timeout=1, park_after=0)])
-    parked, kept = connect(d.addr("echo")), connect(d.addr("kept"))
+    # Each connection's round trip right after its connect, within an idle_timeout that a
+    # slow daemon's accept and first echo do not reach.
+    idle = 2 * SLOW
+    d = daemon([echo_l(idle_timeout=idle), echo_l("kept", idle_timeout=idle, park_after=0)])
+    parked = connect(d.addr("echo"))
     round_trip(parked, b"abc")
+    kept = connect(d.addr("kept"))
     round_trip(kept, b"abc")
     d.wait_log(PARKED % "echo")
     for s in (parked, kept):

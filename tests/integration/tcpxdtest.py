@@ -66,8 +66,9 @@ LOG_FIELD = re.compile(r" ([a-z_][a-z0-9_]*)=(%s|%s)(?= |$)" % (LOG_BARE, LOG_QU
 LOG_EVENT = re.compile(r"[a-z][a-z0-9-]*(?= [a-z_][a-z0-9_]*=)")
 LOG_FIELDLIKE = re.compile(r"(?:^|\s)[A-Za-z_][A-Za-z0-9_.-]*=")
 # valgrind (TCPXD_LAUNCHER) and the sanitizers write their own lines to the same stderr
-# (check_sanitizer() judges those).
-LOG_FOREIGN = re.compile(r"==\d+==")
+# (check_sanitizer() judges those): "==PID==" for its reports, "--PID--" for its own
+# notes (valgrind 3.19 has no pidfd_open, so the hook supervisor falls back to waitid).
+LOG_FOREIGN = re.compile(r"==\d+==|--\d+-- ")
 
 
 def parse_log_line(line):
@@ -122,7 +123,7 @@ def _no_constant(name):
 JSON_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 JSON_OWN = ("ts", "level", "event", "msg", "cut")
 # The keys whose values tcpxd(8) LOGGING says are JSON numbers.
-JSON_NUMBERS = {"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file",
+JSON_NUMBERS = {"age_s", "attempt", "bytes", "delay_ms", "duration_ms", "failures", "file_no",
                 "files", "in", "ms", "out", "port", "retry_in_ms", "size", "suppressed"}
 
 

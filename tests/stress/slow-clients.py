@@ -53,6 +53,9 @@ def test_slow_clients_closed_at_idle_timeout():
     socks = {}
     stop = threading.Event()
     normal = {"rounds": 0, "worst": 0.0, "errors": []}
+    # How late this process sees what happens (a loaded machine, 2 x N sockets to watch):
+    # the close times it measures are off by up to as much, either way.
+    lag = {"wake": 0.0, "pass": 0.0}
 
     def normal_client():
         i = 0
@@ -96,7 +99,12 @@ def test_slow_clients_closed_at_idle_timeout():
             p.register(fd, select.POLLOUT | select.POLLRDHUP)
         deadline = time.monotonic() + IDLE + 60
         while len(closed) < len(socks) and time.monotonic() < deadline:
-            for fd, ev in p.poll(50):
+            polled = time.monotonic()
+            events = p.poll(50)
+            woke = time.monotonic()
+            if not events:      # late past its 50 ms: this process waited for a CPU
+                lag["wake"] = max(lag["wake"], woke - polled - 0.05)
+            for fd, ev in events:
                 now = time.monotonic()
                 if kind[fd] == "non-reader" and ev == select.POLLOUT:
                     try:
@@ -122,6 +130,8 @@ def test_slow_clients_closed_at_idle_timeout():
                     socks[fd].send(b"a")
                     last[fd] = now
                     next_byte[fd] = now + 10
+            # A close (or a non-reader's progress) is seen up to one pass late.
+            lag["pass"] = max(lag["pass"], time.monotonic() - woke)
     finally:
         stop.set()
         nt.join()
@@ -137,6 +147,7 @@ def test_slow_clients_closed_at_idle_timeout():
             except OSError:
                 pass
         s.close()
+    late = lag["wake"] + lag["pass"]
     stats = {}
     for k in ("slowloris", "non-reader"):
         deltas = [closed[fd] - last[fd] for fd in socks if kind[fd] == k and fd in closed]
@@ -144,20 +155,23 @@ def test_slow_clients_closed_at_idle_timeout():
         stats[k] = (len(deltas), never, min(deltas), max(deltas))
     FIGURES.append("slow clients (idle_timeout = %d s): %d slowloris closed %.2f-%.2f s after "
                    "their last byte (%d of them read ERR 408 idle timeout), %d non-readers closed %.2f-%.2f s after their last byte; "
-                   "normal client: %d echo+upload rounds, slowest %.3f s, %d errors"
+                   "normal client: %d echo+upload rounds, slowest %.3f s, %d errors; "
+                   "the watch loop up to %.3f s late"
                    % (IDLE, stats["slowloris"][0], stats["slowloris"][2], stats["slowloris"][3],
                       got408, stats["non-reader"][0], stats["non-reader"][2],
                       stats["non-reader"][3], normal["rounds"], normal["worst"],
-                      len(normal["errors"])))
+                      len(normal["errors"]), late))
     for k, (n, never, lo, hi) in stats.items():
         assert never == 0, "%d %s clients never closed" % (never, k)
         # A non-reader sees the daemon's progress only through its receive queue,
         # which TCP may still top up (zero-window probes) after the daemon's last
         # send: one more second of slack on that side.
         slack = 2 if k == "non-reader" else 1
-        assert IDLE - 1 <= lo and hi <= IDLE + slack, "%s closed %.2f-%.2f s" % (k, lo, hi)
+        assert IDLE - 1 - late <= lo and hi <= IDLE + slack + late, \
+            "%s closed %.2f-%.2f s (the watch loop up to %.3f s late)" % (k, lo, hi, late)
     assert not normal["errors"], normal["errors"][:3]
-    assert normal["worst"] < 1.0, normal["worst"]
+    # The normal client shares this process (and its lateness) with the watch loop.
+    assert normal["worst"] < 1.0 + late, (normal["worst"], late)
     results = stresslib.conn_results(d)
     assert results.count("aborted-idle") >= N, results.count("aborted-idle")
     assert results.count("aborted-idle-not-reading") == N, \

@@ -76,7 +76,7 @@ START_TEST(test_logrec_every_key)
 {
 	static const char *const keys[] = {
 		"listener", "peer", "port", "client", "via", "tls", "subject", "error", "in", "out",
-		"ms", "result", "stored", "prefix", "files", "file", "name", "bytes", "declared",
+		"ms", "result", "stored", "prefix", "files", "file", "file_no", "name", "bytes", "declared",
 		"received", "thread", "state", "reason", "suppressed", "failures", "delay_ms", "dir",
 	};
 	static const char hostile[] = "a \"b\"=c\\d\x01\xff\xc3\xa9 x=y";
@@ -156,6 +156,13 @@ START_TEST(test_logrec_numeric_keys)
 	ck_assert(logrec_numeric_key("duration_ms", 11) && logrec_numeric_key("attempt", 7) &&
 	    logrec_numeric_key("retry_in_ms", 11) && logrec_numeric_key("age_s", 5));
 	ck_assert(!logrec_numeric_key("byte", 4) && !logrec_numeric_key("peer", 4));
+	/* file= is a name wherever it is logged: one in digits is a string too. */
+	ck_assert_str_eq(json_of(buf, sizeof(buf), "quota-update client=q file=2024 files=3"),
+	    "{\"ts\":\"" TS "\",\"level\":\"info\",\"event\":\"quota-update\",\"client\":\"q\","
+	    "\"file\":\"2024\",\"files\":3}");
+	ck_assert_str_eq(json_of(buf, sizeof(buf), "upload file_no=2 bytes=5"),
+	    "{\"ts\":\"" TS "\",\"level\":\"info\",\"event\":\"upload\",\"file_no\":2,"
+	    "\"bytes\":5}");
 	/* Digits only, no leading zero, at most 19: else a string. */
 	ck_assert_str_eq(json_of(buf, sizeof(buf),
 	    "x port=0 files=7 bytes=9223372036854775807 in=007 out=99999999999999999999 "
@@ -227,6 +234,40 @@ START_TEST(test_logrec_journal_fields)
 }
 END_TEST
 
+/* A line near the longest log.c writes, with the most fields: every field comes out. */
+START_TEST(test_logrec_journal_long)
+{
+	enum { FIELDS = LOGREC_FIELDS_MAX - 1, VAL = 120 };
+	char line[4 + FIELDS * (1 + 3 + 1 + VAL) + 1];
+	char buf[LOGREC_JOURNAL_MAX(sizeof(line))];
+	struct iovec iov[LOGREC_IOV_MAX];
+	struct logrec r;
+	size_t off = 0, n;
+
+	memcpy(line, "hook", 4);
+	off = 4;
+	for (int i = 0; i < FIELDS; i++) {
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " k%c%c=", 'a' + i / 26,
+		    'a' + i % 26);
+		memset(line + off, '0' + i % 10, VAL);
+		off += VAL;
+	}
+	line[off] = '\0';
+	ck_assert_int_eq(logrec_parse(&r, line, off), 1);
+	ck_assert_uint_eq(r.n, FIELDS);
+	n = logrec_journal(iov, buf, sizeof(buf), &r, 6);
+	ck_assert_uint_eq(n, 4 + FIELDS);
+	ck_assert_uint_eq(iov[2].iov_len, 8 + off);
+	for (int i = 0; i < FIELDS; i++) {
+		const char *f = iov[4 + i].iov_base;
+
+		ck_assert_uint_eq(iov[4 + i].iov_len, 10 + VAL);
+		ck_assert(f[7] == 'a' + i / 26 - 32 && f[8] == 'a' + i % 26 - 32);
+		ck_assert(f[9] == '=' && f[10] == '0' + i % 10 && f[9 + VAL] == '0' + i % 10);
+	}
+}
+END_TEST
+
 Suite *
 logrec_suite(void)
 {
@@ -239,6 +280,7 @@ logrec_suite(void)
 	tcase_add_test(tc, test_logrec_numeric_keys);
 	tcase_add_test(tc, test_logrec_json_cut);
 	tcase_add_test(tc, test_logrec_journal_fields);
+	tcase_add_test(tc, test_logrec_journal_long);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
+#include "daemon/config.h"
 #include "daemon/metrics.h"
 #include "unit.h"
 
@@ -150,6 +152,54 @@ START_TEST(test_metrics_families_once)
 }
 END_TEST
 
+/*
+ * The unit tests link with --wrap=statvfs: a configuration to put in force
+ * from inside the scrape's statvfs(), as a SIGHUP does while a file system
+ * hangs.  With conf.lock held there, that deadlocks (the case times out).
+ */
+int __real_statvfs(const char *path, struct statvfs *sv);
+int __wrap_statvfs(const char *path, struct statvfs *sv);
+static const struct config *reload_in_statvfs;
+static unsigned statvfs_calls;
+
+int
+__wrap_statvfs(const char *path, struct statvfs *sv)
+{
+	const struct config *cfg = reload_in_statvfs;
+
+	statvfs_calls++;
+	reload_in_statvfs = NULL;
+	if (cfg != NULL)
+		metrics_configure(cfg);
+	return __real_statvfs(path, sv);
+}
+
+START_TEST(test_metrics_statvfs_unlocked)
+{
+	struct listener_cfg l = { .name = (char *)"inbox", .mode = MODE_RECEIVE,
+	    .output_dir = (char *)"/" };
+	struct listener_cfg l2 = { .name = (char *)"other", .mode = MODE_RECEIVE,
+	    .output_dir = (char *)"/" };
+	struct config cfg = { .listeners = &l, .n_listeners = 1, .max_connections = 10 };
+	struct config next = { .listeners = &l2, .n_listeners = 1, .max_connections = 10 };
+	char *t;
+
+	metrics_configure(&cfg);
+	reload_in_statvfs = &next;
+	statvfs_calls = 0;
+	t = render();
+	ck_assert_uint_eq(statvfs_calls, 1);
+	/* The scrape shows the directories it looked at, the reload is in force after. */
+	ck_assert_ptr_nonnull(strstr(t, "\ntcpxd_output_dir_free_bytes{listener=\"inbox\"} "));
+	free(t);
+	t = render();
+	ck_assert_ptr_nonnull(strstr(t, "\ntcpxd_output_dir_free_bytes{listener=\"other\"} "));
+	ck_assert_ptr_null(strstr(t, "tcpxd_output_dir_free_bytes{listener=\"inbox\"}"));
+	free(t);
+	metrics_fini();
+}
+END_TEST
+
 Suite *
 metrics_suite(void)
 {
@@ -161,6 +211,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_metrics_render_listener);
 	tcase_add_test(tc, test_metrics_extension_counter);
 	tcase_add_test(tc, test_metrics_families_once);
+	tcase_add_test(tc, test_metrics_statvfs_unlocked);
 	suite_add_tcase(s, tc);
 	return s;
 }

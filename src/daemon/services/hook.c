@@ -51,6 +51,8 @@
  * gone by then and its run finds it missing.
  */
 #define UNANNOUNCED_GRACE_MS 120000LL
+/* How often a run without a pidfd (kernels before 5.3, valgrind) is asked whether it exited. */
+#define WAIT_POLL_MS 50
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 const uint64_t hook_bucket_ms[HOOK_BUCKETS - 1] = {
@@ -485,21 +487,27 @@ finish(struct job *j, bool ok, const char *status)
 	}
 	pthread_mutex_unlock(&H.lock);
 
-	/* Only a file given up is an error: a retry, or a run after the restart, still comes. */
-	log_run(j, ok ? LOG_LVL_INFO : strcmp(next, " next=given-up") == 0 ? LOG_LVL_ERROR :
-	    LOG_LVL_WARNING, status, next);
+	/*
+	 * The mark goes before the run's line: whoever reads that line (an
+	 * operator, a collector, retention's next pass) finds the file done with.
+	 */
 	if (ok || strcmp(next, " next=given-up") == 0) {
-		if (clear_mark(j) < 0) {
+		int cleared = clear_mark(j), err = errno;
+
+		log_run(j, ok ? LOG_LVL_INFO : LOG_LVL_ERROR, status, next);
+		if (cleared < 0) {
 			char file[LOG_VALUE_MAX(PATH_MAX)], path[PATH_MAX], e[LOG_VALUE_MAX(64)];
 
 			snprintf(path, sizeof(path), "%s/%s", j->dir, j->name);
 			log_warnx("hook-mark-uncleared file=%s error=%s", log_value(file, sizeof(file), path),
-			    log_value(e, sizeof(e), strerror(errno)));
+			    log_value(e, sizeof(e), strerror(err)));
 		}
 		close_run(j);
 		job_free(j);
 		return;
 	}
+	/* Only a file given up is an error: a retry, or a run after the restart, still comes. */
+	log_run(j, LOG_LVL_WARNING, status, next);
 	close_run(j);
 	if (strncmp(next, " next=retry", 11) != 0) {
 		job_free(j);            /* stopping, or no on_stored now: the mark stays */
@@ -568,9 +576,9 @@ open_file(struct job *j, struct stat *sb)
 	if (j->fd < 0) {
 		if (errno != ENOENT)
 			return -1;
-		/* Taken away before its hook: a record left of it goes too. */
-		log_run(j, LOG_LVL_WARNING, "missing", "");
+		/* Taken away before its hook: a record left of it goes too, before the line (finish()). */
 		(void)mark_clear(-1, j->dirfd, j->record);
+		log_run(j, LOG_LVL_WARNING, "missing", "");
 		return 0;
 	}
 	if (fstat(j->fd, sb) < 0)
@@ -651,8 +659,12 @@ spawn(struct job *j, const struct hook_listener *l)
 	}
 	j->errfd = pipefd[0];
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	if (j->pidfd < 0) {
-		/* Without a pidfd it cannot be watched: it is not left unsupervised. */
+	/*
+	 * Without pidfd_open (ENOSYS: kernels before 5.3, valgrind) the run is
+	 * asked with waitid(WNOHANG) every WAIT_POLL_MS instead.  Any other
+	 * failure: it cannot be watched, so it is not left unsupervised.
+	 */
+	if (j->pidfd < 0 && errno != ENOSYS) {
 		log_warn("hook: pidfd_open");
 		kill(-j->pid, SIGKILL);
 		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
@@ -713,20 +725,27 @@ read_stderr(struct job *j)
 	}
 }
 
-/* The program of j exited: reaps it and finishes the run. */
-static void
+/*
+ * Reaps the program of j if it exited (at once when its pidfd said so) and
+ * finishes the run.  False while it still runs.
+ */
+static bool
 reap(struct job *j)
 {
 	siginfo_t si = { 0 };
 	char status[32];
 	bool ok = false;
+	int rc;
 
-	while (waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) < 0) {
+	while ((rc = j->pidfd >= 0 ? waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) :
+	    waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG)) < 0) {
 		if (errno != EINTR) {
 			log_warn("hook: waitid");
 			break;
 		}
 	}
+	if (rc == 0 && si.si_pid == 0)
+		return false;           /* no pidfd, and it still runs */
 	read_stderr(j);         /* what is left; a grandchild holding the pipe is not waited for */
 	unlink_running(j);
 	pthread_mutex_lock(&H.lock);
@@ -746,6 +765,7 @@ reap(struct job *j)
 	}
 	pthread_mutex_unlock(&H.lock);
 	finish(j, ok, status);
+	return true;
 }
 
 /* Past its timeout: SIGTERM, then SIGKILL after a grace. */
@@ -853,13 +873,15 @@ start_due(long long *next)
 static void *
 supervise(void *arg)
 {
+	bool told = false;
+
 	(void)arg;
 	for (;;) {
 		struct pollfd pfd[1 + 2 * RUNNING_MAX];
 		struct job *who[1 + 2 * RUNNING_MAX];
-		bool is_exit[1 + 2 * RUNNING_MAX];      /* a pidfd entry (else its stderr) */
+		bool is_exit[1 + 2 * RUNNING_MAX]; /* a pidfd entry, or a run without one (else its stderr) */
 		long long now = sys_now_ms(), next = 0;
-		bool stopping, want_rescan;
+		bool stopping, want_rescan, asked = false;
 		size_t n = 1;
 		int timeout;
 
@@ -877,6 +899,15 @@ supervise(void *arg)
 		now = sys_now_ms();
 		if (stopping && H.running == NULL)
 			break;
+		if (stopping && !told) {
+			unsigned running = 0;
+
+			/* Said here, not by hook_stop(): a run being spawned when the stop came is counted. */
+			for (const struct job *j = H.running; j != NULL; j = j->next)
+				running++;
+			log_info("hook: waiting for %u running hooks", running);
+			told = true;
+		}
 		enforce_timeouts(now, stopping && now >= H.stop_deadline);
 		pfd[0] = (struct pollfd){ .fd = H.wake_fd, .events = POLLIN };
 		who[0] = NULL;
@@ -884,9 +915,12 @@ supervise(void *arg)
 		    j = j->next) {
 			long long at = j->kill_ms != 0 ? j->kill_ms : j->deadline_ms;
 
+			/* A negative fd is left out by poll(): such a run is asked after it. */
 			pfd[n] = (struct pollfd){ .fd = j->pidfd, .events = POLLIN };
 			is_exit[n] = true;
 			who[n++] = j;
+			if (j->pidfd < 0)
+				asked = true;
 			if (j->errfd >= 0) {
 				pfd[n] = (struct pollfd){ .fd = j->errfd, .events = POLLIN };
 				is_exit[n] = false;
@@ -899,6 +933,8 @@ supervise(void *arg)
 			next = H.stop_deadline;
 		timeout = next == 0 ? 60000 : next <= now ? 0 : next - now > 60000 ? 60000 :
 		    (int)(next - now);
+		if (asked && timeout > WAIT_POLL_MS)
+			timeout = WAIT_POLL_MS;
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_warn("hook: poll");
 			continue;
@@ -919,8 +955,8 @@ supervise(void *arg)
 				read_stderr(who[i]);
 		}
 		for (size_t i = 1; i < n; i++) {
-			if (is_exit[i] && (pfd[i].revents & (POLLIN | POLLHUP)))
-				reap(who[i]);
+			if (is_exit[i] && (pfd[i].fd < 0 || (pfd[i].revents & (POLLIN | POLLHUP))))
+				(void)reap(who[i]);
 		}
 	}
 	return NULL;
@@ -953,7 +989,6 @@ void
 hook_stop(long long deadline_ms)
 {
 	struct job *j;
-	unsigned running;
 
 	pthread_mutex_lock(&H.lock);
 	if (!H.started) {
@@ -962,10 +997,7 @@ hook_stop(long long deadline_ms)
 	}
 	H.stopping = true;
 	H.stop_deadline = deadline_ms;
-	running = H.m.running;
 	pthread_mutex_unlock(&H.lock);
-	if (running > 0)
-		log_info("hook: waiting for %u running hooks", running);
 	wake();
 	pthread_join(H.thread, NULL);
 	pthread_mutex_lock(&H.lock);

@@ -492,7 +492,7 @@ decide_hasher(struct session *c, struct upload_state *s)
 		return;
 	addr_format(&c->peer, peer, sizeof(peer));
 	session_client_field(c, client, sizeof(client));
-	log_debug("hash listener=%s peer=%s port=%u%s file=%u bytes=%llu thread=%s",
+	log_debug("hash listener=%s peer=%s port=%u%s file_no=%u bytes=%llu thread=%s",
 	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, client, s->files + 1,
 	    (unsigned long long)s->data, s->hasher != NULL ? "yes" : "no");
 }
@@ -753,7 +753,7 @@ log_file(const struct session *c, const struct upload_state *s)
 		snprintf(digests, sizeof(digests), " declared=%s received=%s", declared, received);
 	}
 	session_client_field(c, client, sizeof(client));
-	log_info("upload listener=%s peer=%s port=%u%s file=%u%s bytes=%llu ms=%lld result=%s%s%s",
+	log_info("upload listener=%s peer=%s port=%u%s file_no=%u%s bytes=%llu ms=%lld result=%s%s%s",
 	    log_value(listener, sizeof(listener), c->lcfg->name), peer, c->peer_port, client, s->files + 1,
 	    name, (unsigned long long)s->data, sys_now_ms() - s->file_start_ms,
 	    c->result ? c->result : "ok", digests, stored);

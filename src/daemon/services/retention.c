@@ -314,14 +314,15 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 		r = remove_entry(dirfds[e->dir], e);
 		if (r < 0) {
 			char error[LOG_VALUE_MAX(64)];
+			int err = errno;
 
-			log_warnx("retention-unremoved listener=%s file=%s error=%s",
-			    log_value(listener, sizeof(listener), l->name),
-			    log_value(file, sizeof(file), path),
-			    log_value(error, sizeof(error), strerror(errno)));
 			pthread_mutex_lock(&R.lock);
 			R.m.errors++;
 			pthread_mutex_unlock(&R.lock);
+			log_warnx("retention-unremoved listener=%s file=%s error=%s",
+			    log_value(listener, sizeof(listener), l->name),
+			    log_value(file, sizeof(file), path),
+			    log_value(error, sizeof(error), strerror(err)));
 			continue;
 		}
 		/* Gone already, or no longer the file listed: it no longer counts either way. */
@@ -329,9 +330,7 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 		if (r == 0)
 			continue;
 		removed++;
-		log_info("retention listener=%s file=%s reason=%s bytes=%llu age_s=%lld",
-		    log_value(listener, sizeof(listener), l->name), log_value(file, sizeof(file), path),
-		    why, (unsigned long long)e->bytes, age);
+		/* Counted before the line: whoever has read it finds the removal in /metrics. */
 		pthread_mutex_lock(&R.lock);
 		R.m.files_removed++;
 		R.m.bytes_removed += e->bytes;
@@ -340,6 +339,9 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 		else
 			R.m.removed_max_total++;
 		pthread_mutex_unlock(&R.lock);
+		log_info("retention listener=%s file=%s reason=%s bytes=%llu age_s=%lld",
+		    log_value(listener, sizeof(listener), l->name), log_value(file, sizeof(file), path),
+		    why, (unsigned long long)e->bytes, age);
 	}
 	if (!dry_run)
 		log_debug("retention-pass listener=%s files=%zu bytes=%llu removed=%d", l->name, n,
