@@ -807,9 +807,12 @@ tick(long long now)
 	}
 }
 
-/* Waits until no connection is active or deadline; false if a second signal says stop now. */
+/*
+ * Waits until no connection is active (busy_only: none but parked ones) or
+ * deadline; false if a second signal says stop now.
+ */
 static bool
-wait_idle(long long deadline)
+wait_idle(long long deadline, bool busy_only)
 {
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -818,7 +821,7 @@ wait_idle(long long deadline)
 		};
 		long long now = sys_now_ms();
 
-		if (conn_active() == 0)
+		if (conn_active() <= (busy_only ? park_count() : 0))
 			return true;
 		if (now >= deadline)
 			return true;
@@ -852,14 +855,19 @@ graceful_stop(int sig)
 	log_info("%s: stopping; %u connections in flight, waiting up to %u s", strsignal(sig),
 	    active, timeout);
 	conn_want_wakeup(true);
-	if (!wait_idle(deadline)) {
+	/*
+	 * A parked connection sits at a message boundary with nothing in flight:
+	 * it is ended with the others below rather than waited for, so that a
+	 * keep-alive client does not use up the hooks' share of shutdown_timeout.
+	 */
+	if (!wait_idle(deadline, true)) {
 		log_info("second signal: not waiting any longer");
 		deadline = 0;
 	}
 	if ((active = conn_active()) > 0) {
 		log_warnx("aborting %u unfinished connections", active);
 		conn_abort_all();
-		wait_idle(sys_now_ms() + ABORT_GRACE_MS);
+		wait_idle(sys_now_ms() + ABORT_GRACE_MS, false);
 	}
 	active = conn_active();
 	if (active > 0) {

@@ -384,6 +384,32 @@ def test_stop_waits_then_unfinished_run_after_restart():
     d.stop()
 
 
+def test_stop_ends_parked_connection_not_waits_for_it():
+    """A parked keep-alive connection is ended at a stop, not waited for: the
+    wait (shutdown_timeout) is left to the hook still running."""
+    d = Daemon([], start=False)
+    gate = py_hook(d, "gate", GATE_HOOK)
+    d.write_config([listener(d, gate + ["old"], park_after=100)], shutdown_timeout=3600)
+    d.start()
+    name = check_ok(d, upload(d.addr("inbox"), b"held"), b"held")
+    pids = os.path.join(out_dir(d), "pids")
+    deadline = time.monotonic() + WAIT
+    while not os.path.exists(pids):
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.05)    # the hook's own file is the only sign it started
+    idle = socket.create_connection(d.addr("inbox"))
+    d.wait_status("(1 parked)")
+    d.send_signal(signal.SIGTERM)
+    # Ended while the hook still runs (it waits for "go"), not after shutdown_timeout.
+    d.wait_log(r"conn listener=inbox .*result=aborted-shutdown")
+    assert idle.recv(1) == b""
+    idle.close()
+    open(os.path.join(out_dir(d), "go"), "w").close()
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % name)
+    assert d.stop() == 0
+    assert "next=after-restart" not in d.log(), d.log()
+
+
 def test_reload_keeps_running_hook():
     d = Daemon([], start=False)
     gate = py_hook(d, "gate", GATE_HOOK)
@@ -721,7 +747,8 @@ def test_read_only_file_mark_cleared():
 
 run([test_environment_exact, test_200_uploads_each_once, test_kill9_after_receipts_then_restart,
      test_kill9_record_files, test_fails_twice_then_succeeds, test_timeout_killed_and_logged,
-     test_stop_waits_then_unfinished_run_after_restart, test_reload_keeps_running_hook,
+     test_stop_waits_then_unfinished_run_after_restart,
+     test_stop_ends_parked_connection_not_waits_for_it, test_reload_keeps_running_hook,
      test_recipe_per_day_directories,
      test_recipe_curl_webhook, test_recipe_clamdscan, test_stderr_flood_times_out_others_run,
      test_run_failing_after_reload_removed_hook_keeps_mark,

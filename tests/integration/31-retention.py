@@ -29,6 +29,15 @@ def make(path, size, age, now):
     os.utime(path, (now - age, now - age))
 
 
+# retention.c RECENT_S: a file changed (here: made, its mtime set) this recently is never removed.
+RECENT_S = 2
+
+
+def past_recent():
+    """Lets files just made here age past RECENT_S: the rule is by time, so only time ends it."""
+    time.sleep(RECENT_S + 1)
+
+
 def snapshot(top):
     """Every file below top with its size and mtime."""
     out = {}
@@ -85,6 +94,7 @@ def test_max_age_dry_run_then_prune():
     now = time.time()
     top, expected = populate(d, now)
     retention_config(d, max_age="30d", min_keep="1h")
+    past_recent()
     before = snapshot(top)
     rc, out, err = prune(d, "--dry-run")
     assert rc == 0, err
@@ -111,6 +121,7 @@ def test_max_total_oldest_first():
     make(os.path.join(top, "pending.bin"), 1000, 20 * 3600, now)
     os.setxattr(os.path.join(top, "pending.bin"), "user.tcpxd.hook", MARK)
     retention_config(d, max_total=5500, min_keep="1h")
+    past_recent()
     # 12000 bytes; the pending and fresh files stay, so f0..f6 must go for 5000 <= 5500.
     rc, out, err = prune(d, "--dry-run")
     assert rc == 0, err
@@ -135,6 +146,22 @@ def scrape(d):
     return out
 
 
+def test_recent_file_kept_whatever_min_keep():
+    """min_keep = 0 still keeps a file linked in a moment ago: its client may not have
+    its OK yet (store.c syncs the directory after the link)."""
+    d = Daemon([], start=False)
+    top = inbox(d)
+    make(os.path.join(top, "old.bin"), 1000, 10 * DAY, time.time())
+    retention_config(d, max_total=1, min_keep=0)
+    rc, out, err = prune(d, "--dry-run")
+    assert rc == 0, err
+    assert would_remove(out) == set(), out       # 10 days by mtime, but changed just now
+    past_recent()
+    rc, out, err = prune(d, "--dry-run")
+    assert rc == 0, err
+    assert would_remove(out) == {"old.bin"}, out
+
+
 def test_daemon_prunes_at_start_and_after_uploads():
     d = Daemon([], start=False)
     now = time.time()
@@ -144,6 +171,7 @@ def test_daemon_prunes_at_start_and_after_uploads():
     retention_config(d, max_age="30d", max_total="7000", min_keep=0)
     with open(d.conf, "a") as f:
         f.write('metrics = { address = "127.0.0.1"; port = 0; };\n')
+    past_recent()
     d.start()
     d.wait_log(r"retention-pass listener=inbox ")
     for name in expected:
@@ -197,5 +225,5 @@ def test_bad_usage():
     assert p.returncode == 2 and "--dry-run only goes with --prune" in p.stderr, p.stderr
 
 
-run([test_max_age_dry_run_then_prune, test_max_total_oldest_first,
+run([test_max_age_dry_run_then_prune, test_max_total_oldest_first, test_recent_file_kept_whatever_min_keep,
      test_daemon_prunes_at_start_and_after_uploads, test_quota_counts_removals, test_bad_usage])

@@ -27,6 +27,12 @@
 #define PASS_INTERVAL_S 60
 /* After uploads, at most a pass this often. */
 #define POKE_INTERVAL_MS 5000
+/*
+ * Never removed, whatever min_keep says: a file changed (linked in place,
+ * its mark taken off) this recently.  store.c links a file in before it
+ * syncs the directory and answers OK; until then it is visible and unmarked.
+ */
+#define RECENT_S 2
 
 /* What a pass needs of a listener: a copy, as a reload may free the configuration. */
 struct prune_listener {
@@ -39,7 +45,7 @@ struct prune_listener {
 struct entry {
 	size_t dir;
 	char *name;
-	time_t mtime;
+	time_t mtime, ctime;
 	uint64_t bytes;
 	dev_t dev;
 	ino_t ino;
@@ -55,6 +61,18 @@ static struct {
 	size_t n_ls;
 	struct retention_metrics m;
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+/* A stop is waiting for the pass: it ends at the next directory entry. */
+static bool
+stopping(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&R.lock);
+	stop = R.stopping;
+	pthread_mutex_unlock(&R.lock);
+	return stop;
+}
 
 static void
 listeners_free(struct prune_listener *ls, size_t n)
@@ -198,7 +216,7 @@ list_dir(int dirfd, size_t d, struct entry **es, size_t *n, size_t *cap)
 		errno = saved;
 		return -1;
 	}
-	while ((de = readdir(dir)) != NULL) {
+	while (!stopping() && (de = readdir(dir)) != NULL) {
 		struct stat sb;
 		int ffd;
 		bool marked;
@@ -225,6 +243,7 @@ list_dir(int dirfd, size_t d, struct entry **es, size_t *n, size_t *cap)
 			*cap = c;
 		}
 		(*es)[*n] = (struct entry){ .dir = d, .name = strdup(de->d_name), .mtime = sb.st_mtime,
+		    .ctime = sb.st_ctime,
 		    .bytes = (uint64_t)sb.st_size, .dev = sb.st_dev, .ino = sb.st_ino, .keep = marked };
 		if ((*es)[*n].name != NULL)
 			(*n)++;
@@ -259,8 +278,12 @@ remove_entry(int dirfd, const struct entry *e)
 	return 1;
 }
 
+/*
+ * One listener's pass.  *deferred is set when a file over a limit was kept
+ * only because it changed within RECENT_S: another pass is due soon.
+ */
 static int
-prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
+prune_listener(const struct prune_listener *l, bool dry_run, FILE *out, bool *deferred)
 {
 	struct entry *es = NULL;
 	size_t n = 0, cap = 0;
@@ -286,7 +309,7 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 		total += es[i].bytes;
 	if (n > 0)
 		qsort(es, n, sizeof(*es), by_age);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !stopping(); i++) {
 		const struct entry *e = &es[i];
 		long long age = (long long)(now - e->mtime);
 		char listener[LOG_VALUE_MAX(LISTENER_NAME_MAX)], path[PATH_MAX];
@@ -302,6 +325,11 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 			why = "max_total";
 		else
 			continue;
+		/* now was read before the listing: a file linked in since is "recent" too. */
+		if ((long long)(now - e->ctime) < RECENT_S) {
+			*deferred = true;
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", l->dirs[e->dir], e->name);
 		if (dry_run) {
 			fprintf(out, "would remove %s listener=%s reason=%s bytes=%llu age_s=%lld\n",
@@ -358,12 +386,12 @@ prune_listener(const struct prune_listener *l, bool dry_run, FILE *out)
 }
 
 static int
-pass(const struct prune_listener *ls, size_t n, bool dry_run, FILE *out)
+pass(const struct prune_listener *ls, size_t n, bool dry_run, FILE *out, bool *deferred)
 {
 	int total = 0, rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int r = prune_listener(&ls[i], dry_run, out);
+		int r = prune_listener(&ls[i], dry_run, out, deferred);
 
 		if (r < 0)
 			rc = -1;
@@ -381,11 +409,12 @@ retention_pass(const struct config *cfg, bool dry_run, FILE *out)
 {
 	size_t n = 0;
 	struct prune_listener *ls = listeners_copy(cfg, &n);
+	bool deferred = false;
 	int rc;
 
 	if (ls == NULL)
 		return -1;
-	rc = pass(ls, n, dry_run, out);
+	rc = pass(ls, n, dry_run, out, &deferred);
 	listeners_free(ls, n);
 	return rc;
 }
@@ -401,17 +430,21 @@ prune_loop(void *arg)
 		struct timespec until;
 		struct prune_listener *ls;
 		size_t n = 0;
+		bool deferred = false;
 
 		/* A copy of the listeners, so the pass runs without the lock. */
 		ls = listeners_dup(R.ls, R.n_ls, &n);
 		R.poked = false;
 		pthread_mutex_unlock(&R.lock);
 		if (ls != NULL) {
-			(void)pass(ls, n, false, NULL);
+			(void)pass(ls, n, false, NULL, &deferred);
 			listeners_free(ls, n);
 		}
 		last = sys_now_ms();
 		pthread_mutex_lock(&R.lock);
+		/* Files kept only for being recent: look again after POKE_INTERVAL_MS. */
+		if (deferred)
+			R.poked = true;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += PASS_INTERVAL_S;
 		while (!R.stopping && !(R.poked && sys_now_ms() >= last + POKE_INTERVAL_MS)) {
