@@ -634,9 +634,130 @@ def test_recipe_clamdscan():
     assert not os.path.exists(os.path.join(top, "clamd.sock")), "clamd left its socket"
 
 
+# The first file's run floods stderr without end (its pid to DIR/pid); later runs record.
+FLOOD_HOOK = r"""
+import os, sys
+flag = os.path.join(sys.argv[1], "pid")
+if not os.path.exists(flag):
+    with open(flag, "w") as f:
+        f.write(str(os.getpid()))
+    # A large pipe and several writers: the pipe is never found empty.
+    try:
+        import fcntl
+        fcntl.fcntl(2, 1031, 1 << 20)   # F_SETPIPE_SZ
+    except OSError:
+        pass
+    os.execvp("sh", ["sh", "-c", "yes >&2 & yes >&2 & yes >&2 & exec yes >&2"])
+fd = os.open(os.path.join(sys.argv[1], "ran"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+os.write(fd, (os.environ["TCPXD_NAME"] + "\n").encode())
+os.close(fd)
+"""
+
+
+def test_stderr_flood_times_out_others_run():
+    d = Daemon([], start=False)
+    d.write_config([listener(d, py_hook(d, "flood", FLOOD_HOOK),
+                             hook={"timeout": "1s", "retries": 0})])
+    d.start()
+    pid = None
+    try:
+        first = check_ok(d, upload(d.addr("inbox"), b"flood"), b"flood")
+        wait_file(d, os.path.join(out_dir(d), "pid"))
+        pid = int(open(os.path.join(out_dir(d), "pid")).read())
+        second = check_ok(d, upload(d.addr("inbox"), b"quiet"), b"quiet")
+        # The supervisor still polls: the other file's hook runs, the flood is timed out.
+        d.wait_log(r" hook listener=inbox .*%s status=ok " % second)
+        d.wait_log(r" hook listener=inbox .*%s status=timeout .*next=given-up" % first)
+        assert ran(d) == [second], ran(d)
+        assert d.stop() == 0
+    finally:
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        d.kill()
+
+
+# Waits for DIR/go, then fails.
+FAIL_AFTER_GO_HOOK = r"""
+import os, sys, time
+open(os.path.join(sys.argv[1], "pids"), "a").write("%d\n" % os.getpid())
+while not os.path.exists(os.path.join(sys.argv[1], "go")):
+    time.sleep(0.05)
+sys.exit(1)
+"""
+
+
+def test_run_failing_after_reload_removed_hook_keeps_mark():
+    d = Daemon([], start=False)
+    d.write_config([listener(d, py_hook(d, "failgo", FAIL_AFTER_GO_HOOK),
+                             hook={"retries": 0})])
+    d.start()
+    name = check_ok(d, upload(d.addr("inbox"), b"kept"), b"kept")
+    wait_file(d, os.path.join(out_dir(d), "pids"))
+    conf = listener(d, [])
+    del conf["on_stored"]
+    d.write_config([conf])
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"^tcpxd: info: reloaded")
+    open(os.path.join(out_dir(d), "go"), "w").close()
+    line = d.wait_log(r" hook listener=inbox .* status=exit-1 .*")
+    # Not given up: without on_stored now, the mark stays for a config that has it again.
+    assert "next=given-up" not in d.log(), d.log()
+    assert marked(os.path.join(d.dir, "inbox", name)), line
+    assert d.stop() == 0
+
+
+def test_rescan_waits_for_unannounced_recent_file():
+    """A marked file of this run not announced yet (still inside its commit) is not run by a rescan."""
+    d = Daemon([], start=False)
+    d.write_config([listener(d, py_hook(d, "record", RECORD_HOOK), hook={"max_running": 1})])
+    d.start()
+    # As store commit leaves it between its link and its directory fsync: linked and marked.
+    fake = "inflight-0001"
+    path = os.path.join(d.dir, "inbox", fake)
+    with open(path, "wb") as f:
+        f.write(b"in flight")
+    os.setxattr(path, XATTR, b"inbox\n" + b"0" * 64 + b"\n127.0.0.1:1\n\n")
+    d.send_signal(signal.SIGHUP)
+    d.wait_log(r"hook: 1 stored files still wait for their hook")
+    # Queued after it with max_running 1: had the rescan made it due, it would have run first.
+    name = check_ok(d, upload(d.addr("inbox"), b"real"), b"real")
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % name)
+    assert ran(d) == [name], ran(d)
+    assert marked(path)
+    assert d.stop() == 0
+
+
+# Makes its file read-only, then succeeds.
+READ_ONLY_HOOK = r"""
+import os
+os.chmod(os.environ["TCPXD_FILE"], 0o444)
+"""
+
+
+def test_read_only_file_mark_cleared():
+    """Without CAP_DAC_OVERRIDE (as a daemon not run as root), a read-only file's xattr
+    cannot be removed: tcpxd gives its owner write permission back for that."""
+    d = Daemon([], start=False)
+    d.write_config([listener(d, py_hook(d, "ro", READ_ONLY_HOOK))])
+    d.start(launcher=["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner",
+                      "--"])
+    name = check_ok(d, upload(d.addr("inbox"), b"read-only"), b"read-only")
+    d.wait_log(r" hook listener=inbox .*%s status=ok " % name)
+    assert d.stop() == 0        # the supervisor is done with the file
+    path = os.path.join(d.dir, "inbox", name)
+    assert not marked(path), d.log()
+    assert os.stat(path).st_mode & 0o777 == 0o444, oct(os.stat(path).st_mode)
+    assert "hook-mark-uncleared" not in d.log(), d.log()
+
+
 run([test_environment_exact, test_200_uploads_each_once, test_kill9_after_receipts_then_restart,
      test_kill9_record_files, test_fails_twice_then_succeeds, test_timeout_killed_and_logged,
      test_stop_waits_then_unfinished_run_after_restart,
      test_stop_ends_parked_connection_not_waits_for_it, test_reload_keeps_running_hook,
      test_recipe_per_day_directories,
-     test_recipe_curl_webhook, test_recipe_clamdscan])
+     test_recipe_curl_webhook, test_recipe_clamdscan, test_stderr_flood_times_out_others_run,
+     test_run_failing_after_reload_removed_hook_keeps_mark,
+     test_rescan_waits_for_unannounced_recent_file, test_read_only_file_mark_cleared])

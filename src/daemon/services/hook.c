@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
@@ -37,6 +38,19 @@
 #define BACKOFF_MAX_MS 300000LL
 /* The tail of a run's stderr that its log line keeps. */
 #define TAIL_MAX 512
+/* Read of a run's stderr before the supervisor goes back to poll. */
+#define STDERR_READ_MAX (64 * 1024)
+/* Runs at once, all listeners: what the supervisor's poll array holds. */
+#define RUNNING_MAX 2048
+/*
+ * A marked file a rescan finds that was stored since this start but that
+ * hook_stored() has not announced may still be inside its commit (linked,
+ * marked, but not yet fsynced nor its receipt sent): it waits for
+ * hook_stored(), which runs it at once, or this long - longer than a
+ * directory fsync and a receipt's send take; a file whose commit failed is
+ * gone by then and its run finds it missing.
+ */
+#define UNANNOUNCED_GRACE_MS 120000LL
 /* How often a run without a pidfd (kernels before 5.3, valgrind) is asked whether it exited. */
 #define WAIT_POLL_MS 50
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,6 +66,7 @@ struct job {
 	char record[MARK_RECORD_MAX];
 	struct mark_facts facts;
 	unsigned attempt;               /* runs started */
+	bool unannounced;               /* found by a rescan, its hook_stored() not seen yet */
 	long long due_ms;
 	/* While it runs (the supervisor's alone): */
 	pid_t pid;
@@ -76,6 +91,7 @@ static struct {
 	pthread_mutex_t lock;           /* all but the running list */
 	pthread_t thread;
 	bool started, stopping, rescan, overflowed;
+	struct timespec started_at;     /* to tell files stored since this start */
 	long long stop_deadline;
 	int wake_fd;
 	struct job *head, *tail;        /* the queue, in the order files were stored */
@@ -190,13 +206,18 @@ hook_configure(const struct config *cfg)
 	wake();
 }
 
-/* Under the lock: whether dir/name is queued or running already. */
+/* Under the lock: whether dir/name is queued or running already.  Announced: its wait ends. */
 static bool
-known(const char *dir, const char *name)
+known(const char *dir, const char *name, bool announced)
 {
-	for (const struct job *j = H.head; j != NULL; j = j->next) {
-		if (strcmp(j->name, name) == 0 && strcmp(j->dir, dir) == 0)
+	for (struct job *j = H.head; j != NULL; j = j->next) {
+		if (strcmp(j->name, name) == 0 && strcmp(j->dir, dir) == 0) {
+			if (announced && j->unannounced) {
+				j->unannounced = false;
+				j->due_ms = 0;
+			}
 			return true;
+		}
 	}
 	for (const struct job *j = H.running; j != NULL; j = j->next) {
 		if (strcmp(j->name, name) == 0 && strcmp(j->dir, dir) == 0)
@@ -220,7 +241,8 @@ enqueue(struct job *j)
 
 /* Under the lock.  0, or -1 when the file stays marked for a rescan. */
 static int
-add(const char *dir, const char *name, const struct mark_facts *f, const char *record)
+add(const char *dir, const char *name, const struct mark_facts *f, const char *record,
+    bool unannounced)
 {
 	struct job *j;
 
@@ -242,6 +264,8 @@ add(const char *dir, const char *name, const struct mark_facts *f, const char *r
 	snprintf(j->record, sizeof(j->record), "%s", record);
 	j->facts = *f;
 	j->pidfd = j->errfd = j->fd = j->dirfd = -1;
+	if ((j->unannounced = unannounced))
+		j->due_ms = sys_now_ms() + UNANNOUNCED_GRACE_MS;
 	enqueue(j);
 	return 0;
 }
@@ -251,13 +275,14 @@ hook_stored(const char *dir, const char *name, const struct mark_facts *f, const
 {
 	pthread_mutex_lock(&H.lock);
 	/* Stopping: the mark stays, and the next start runs it.  A rescan may have found it first. */
-	if (H.started && !H.stopping && !known(dir, name))
-		(void)add(dir, name, f, record);
+	if (H.started && !H.stopping && !known(dir, name, true))
+		(void)add(dir, name, f, record, false);
 	pthread_mutex_unlock(&H.lock);
 	wake();
 }
 
 struct scan_ctx {
+	int dirfd;
 	const char *dir;
 	const char *listener;
 	bool full;
@@ -267,11 +292,17 @@ static void
 scan_found(const char *name, const char *record, const struct mark_facts *f, void *arg)
 {
 	struct scan_ctx *ctx = arg;
+	struct stat sb;
+	bool recent;
 
 	if (ctx->full || strcmp(f->listener, ctx->listener) != 0)
 		return;
+	/* Changed since this start (or not to be told): maybe still inside its commit. */
+	recent = fstatat(ctx->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    sb.st_ctim.tv_sec > H.started_at.tv_sec ||
+	    (sb.st_ctim.tv_sec == H.started_at.tv_sec && sb.st_ctim.tv_nsec >= H.started_at.tv_nsec);
 	pthread_mutex_lock(&H.lock);
-	if (!known(ctx->dir, name) && add(ctx->dir, name, f, record) < 0)
+	if (!known(ctx->dir, name, false) && add(ctx->dir, name, f, record, recent) < 0)
 		ctx->full = true;
 	pthread_mutex_unlock(&H.lock);
 }
@@ -305,6 +336,7 @@ rescan(void)
 		if (ctx.dir == NULL || ctx.listener == NULL ||
 		    (dirfd = open(ctx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			continue;
+		ctx.dirfd = dirfd;
 		if ((rc = mark_scan(dirfd, scan_found, &ctx)) > 0)
 			found += rc;
 		sys_close(dirfd);
@@ -391,6 +423,36 @@ count_duration(long long ms)
 }
 
 /*
+ * Takes j's mark away.  A hook may have made its file read-only, and a
+ * user xattr of a file without write permission cannot be removed
+ * (EACCES): the file is the daemon's, so it gets its owner's write
+ * permission back for the removal, then its mode as the hook left it.
+ */
+static int
+clear_mark(struct job *j)
+{
+	struct stat sb;
+	int rc, err;
+
+	if (mark_clear(j->fd, j->dirfd, j->record) == 0)
+		return 0;
+	if ((errno != EACCES && errno != EPERM) || j->fd < 0 || fstat(j->fd, &sb) < 0 ||
+	    (sb.st_mode & S_IWUSR) != 0 || fchmod(j->fd, (sb.st_mode & 07777) | S_IWUSR) < 0)
+		return -1;
+	rc = mark_clear(j->fd, j->dirfd, j->record);
+	err = errno;
+	if (fchmod(j->fd, sb.st_mode & 07777) < 0) {
+		char file[LOG_VALUE_MAX(PATH_MAX)], path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", j->dir, j->name);
+		log_warn("hook: file=%s: its mode after clearing its mark",
+		    log_value(file, sizeof(file), path));
+	}
+	errno = err;
+	return rc;
+}
+
+/*
  * The run of j ended (ok, or how it failed): the mark goes once the file
  * is done with - it succeeded, or failed its last retry - and otherwise
  * the file is queued again after its back-off.
@@ -411,7 +473,10 @@ finish(struct job *j, bool ok, const char *status)
 	} else if (H.stopping) {
 		H.m.runs_stopped++;
 		snprintf(next, sizeof(next), " next=after-restart");
-	} else if (l != NULL && j->attempt <= l->retries) {
+	} else if (l == NULL) {
+		/* A reload took its on_stored away: the mark stays for a later config, as in next_due(). */
+		snprintf(next, sizeof(next), " next=after-reload");
+	} else if (j->attempt <= l->retries) {
 		long long wait = backoff_ms(j->attempt);
 
 		H.m.runs_retried++;
@@ -427,7 +492,7 @@ finish(struct job *j, bool ok, const char *status)
 	 * operator, a collector, retention's next pass) finds the file done with.
 	 */
 	if (ok || strcmp(next, " next=given-up") == 0) {
-		int cleared = mark_clear(j->fd, j->dirfd, j->record), err = errno;
+		int cleared = clear_mark(j), err = errno;
 
 		log_run(j, ok ? LOG_LVL_INFO : LOG_LVL_ERROR, status, next);
 		if (cleared < 0) {
@@ -445,7 +510,7 @@ finish(struct job *j, bool ok, const char *status)
 	log_run(j, LOG_LVL_WARNING, status, next);
 	close_run(j);
 	if (strncmp(next, " next=retry", 11) != 0) {
-		job_free(j);            /* stopping: the mark stays */
+		job_free(j);            /* stopping, or no on_stored now: the mark stays */
 		return;
 	}
 	j->due_ms = now + backoff_ms(j->attempt);
@@ -480,8 +545,10 @@ make_env(const struct job *j, const struct stat *sb, char env[][PATH_MAX + 32], 
 	size_t n = 0;
 
 	snprintf(env[n++], PATH_MAX + 32, "PATH=%s", H.path_env);
-	if (snprintf(env[n++], PATH_MAX + 32, "TCPXD_FILE=%s/%s", j->dir, j->name) >= PATH_MAX + 32)
+	if (snprintf(env[n++], PATH_MAX + 32, "TCPXD_FILE=%s/%s", j->dir, j->name) >= PATH_MAX + 32) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	snprintf(env[n++], PATH_MAX + 32, "TCPXD_NAME=%s", j->name);
 	snprintf(env[n++], PATH_MAX + 32, "TCPXD_SIZE=%lld", (long long)sb->st_size);
 	snprintf(env[n++], PATH_MAX + 32, "TCPXD_SHA256=%s", j->facts.sha256);
@@ -516,8 +583,9 @@ open_file(struct job *j, struct stat *sb)
 	}
 	if (fstat(j->fd, sb) < 0)
 		return -1;
+	/* mark_get() failing (EIO, ENOMEM) is not "no mark": an open error, retried. */
 	if (j->record[0] == '\0')
-		return mark_get(j->fd, NULL) == 1 ? 1 : 0;
+		return mark_get(j->fd, NULL);
 	return faccessat(j->dirfd, j->record, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 1 : 0;
 }
 
@@ -533,6 +601,7 @@ spawn(struct job *j, const struct hook_listener *l)
 	int pipefd[2], rc;
 
 	j->attempt++;
+	j->unannounced = false;         /* its wait is over: a retry keeps its back-off */
 	j->started_ms = sys_now_ms();
 	j->tail_len = 0;
 	if ((rc = open_file(j, &sb)) <= 0) {
@@ -550,8 +619,11 @@ spawn(struct job *j, const struct hook_listener *l)
 		return;
 	}
 	if (make_env(j, &sb, env, envp) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-		snprintf(j->tail, sizeof(j->tail), "%s", strerror(errno ? errno : ENAMETOOLONG));
+		snprintf(j->tail, sizeof(j->tail), "%s", strerror(errno));
 		j->tail_len = strlen(j->tail);
+		pthread_mutex_lock(&H.lock);
+		H.m.runs_spawn_error++;
+		pthread_mutex_unlock(&H.lock);
 		finish(j, false, "spawn-error");
 		return;
 	}
@@ -597,6 +669,9 @@ spawn(struct job *j, const struct hook_listener *l)
 		kill(-j->pid, SIGKILL);
 		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
 			continue;
+		pthread_mutex_lock(&H.lock);
+		H.m.runs_spawn_error++;
+		pthread_mutex_unlock(&H.lock);
 		finish(j, false, "spawn-error");
 		return;
 	}
@@ -609,14 +684,19 @@ spawn(struct job *j, const struct hook_listener *l)
 	pthread_mutex_unlock(&H.lock);
 }
 
-/* Keeps the last TAIL_MAX bytes of what the program wrote to stderr. */
+/*
+ * Keeps the last TAIL_MAX bytes of what the program wrote to stderr.  At
+ * most STDERR_READ_MAX a call: a program writing without end must not keep
+ * the supervisor from its timeouts and the other runs.
+ */
 static void
 read_stderr(struct job *j)
 {
 	char buf[4096];
+	size_t total = 0;
 	ssize_t n;
 
-	while (j->errfd >= 0) {
+	while (j->errfd >= 0 && total < STDERR_READ_MAX) {
 		n = read(j->errfd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -627,6 +707,7 @@ read_stderr(struct job *j)
 			}
 			return;
 		}
+		total += (size_t)n;
 		if ((size_t)n >= TAIL_MAX) {
 			memcpy(j->tail, buf + n - TAIL_MAX, TAIL_MAX);
 			j->tail_cut = j->tail_cut || (size_t)n > TAIL_MAX || j->tail_len > 0;
@@ -727,6 +808,9 @@ next_due(long long now, long long *next, const struct hook_listener **lp)
 				*next = j->due_ms;
 			continue;
 		}
+		/* Every run must fit the poll array, whatever the listeners' max_running add up to. */
+		if (H.m.running >= RUNNING_MAX)
+			return NULL;
 		if (running_of(j->facts.listener) >= l->max_running)
 			continue;
 		*pp = j->next;
@@ -793,9 +877,9 @@ supervise(void *arg)
 
 	(void)arg;
 	for (;;) {
-		struct pollfd pfd[1 + 2 * 2048];
-		struct job *who[1 + 2 * 2048];
-		bool is_exit[1 + 2 * 2048];     /* a pidfd entry, or a run without one (else its stderr) */
+		struct pollfd pfd[1 + 2 * RUNNING_MAX];
+		struct job *who[1 + 2 * RUNNING_MAX];
+		bool is_exit[1 + 2 * RUNNING_MAX]; /* a pidfd entry, or a run without one (else its stderr) */
 		long long now = sys_now_ms(), next = 0;
 		bool stopping, want_rescan, asked = false;
 		size_t n = 1;
@@ -885,6 +969,8 @@ hook_start(void)
 	int rc;
 
 	snprintf(H.path_env, sizeof(H.path_env), "%s", path != NULL && *path ? path : DEFAULT_PATH);
+	/* The coarse clock is the one file times come from: a file changed after this is not older. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &H.started_at);
 	if ((H.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return -1;
 	if ((rc = pthread_create(&H.thread, NULL, supervise, NULL)) != 0) {
