@@ -352,15 +352,25 @@ def test_every_record_names_the_client():
                                    listener(d, "limited", output_dir=inbox(d, "limited"),
                                             max_per_ip=1, per_ip_prefix4=32)])
     addr, lan, lab = d.addr("inbox"), "127.0.0.2", "127.0.0.3"
+
+    def ended(n):
+        # lan has one connection: the next waits until the daemon ended the last (its slot
+        # is free once its line is written), not only until its client read the answer.
+        d.wait_log(r"conn listener=inbox peer=127\.0\.0\.2 .*result=", count=n)
+
     check_ok(d, upload(addr, b"raw", lan), b"raw", "inbox/lan")
+    ended(1)
     big = os.urandom(5 << 20)       # hashed on a second thread: a hash record
     check_ok(d, upload(addr, framed(big, "big.bin", version=2), lan), big, "inbox/lan")
+    ended(2)
     refused(addr, framed(b"w", "w.bin", b"wrong-token-0123456789"), lan)
+    ended(3)
     # A storage error: the partial directory is a file.
     with open(os.path.join(d.dir, "inbox", "lan", ".tcpxd-partial"), "w"):
         pass
     answer = upload(addr, framed(b"resumable", "r.bin", version=2, upload_id="r1"), lan)
     assert answer == "ERR 500 storage error\n", answer
+    ended(4)
     # lan's one connection, held on the other listener until it is answered ...
     held = connect(d.addr("other"), lan)
     held.sendall(framed(b"0123456789", "held.bin", version=2, upload_id="h1")[:-5])
